@@ -1,0 +1,17 @@
+/*
+ * cli.h: what the parts of the sockbroker command share.
+ */
+#ifndef SB_CLI_H
+#define SB_CLI_H
+
+/* Exit codes (documented in sockbroker(1)), after s6. */
+#define SB_EXIT_OK	0
+#define SB_EXIT_REFUSED	1	/* the broker refused, or the key does not exist */
+#define SB_EXIT_TIMEOUT	2	/* wait timed out */
+#define SB_EXIT_USAGE	100
+#define SB_EXIT_SYSTEM	111	/* system error: no broker, out of memory, ... */
+
+/* sockbroker exec: argv[0] is "exec"; root may be NULL (the default). */
+int	cmd_exec(int argc, char **argv, const char *root);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * sb-internal.h: what the library, the daemon and the shim share beyond the
+ * public API. Nothing here is exported from libsockbroker.so.
+ */
+#ifndef SB_INTERNAL_H
+#define SB_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "sb-proto.h"
+
+#define SB_HIDDEN __attribute__((visibility("hidden")))
+
+/*
+ * The system calls the library makes, through a table so that the shim can
+ * point them at the real libc functions (dlsym RTLD_NEXT) and never call
+ * back into its own wrappers.
+ */
+struct sb_io {
+	int	(*socket)(int, int, int);
+	int	(*connect)(int, const struct sockaddr *, socklen_t);
+	ssize_t	(*sendmsg)(int, const struct msghdr *, int);
+	ssize_t	(*recvmsg)(int, struct msghdr *, int);
+	int	(*close)(int);
+	int	(*symlinkat)(const char *, int, const char *);
+	int	(*unlinkat)(int, const char *, int);
+	int	(*renameat)(int, const char *, int, const char *);
+};
+SB_HIDDEN extern const struct sb_io *sb_io;
+SB_HIDDEN void	 sb_set_io(const struct sb_io *io);
+
+SB_HIDDEN void	 sb_sha256(const void *data, size_t len, uint8_t out[32]);
+SB_HIDDEN void	 sb_key_hash(const char *key, char hex[3], char hash[SB_HASH_CHARS + 1]);
+SB_HIDDEN const char *sb_getenv(const char *name);
+
+/*
+ * Send m (with fd attached if fd >= 0) on a SOCK_SEQPACKET socket.
+ * Returns 0 or a negative errno.
+ */
+SB_HIDDEN int	 sb_msg_send(int sock, const struct sb_msg *m, int fd);
+/*
+ * Receive one message into buf and decode it into m. An attached fd (at
+ * most SB_FDS_MAX, received close-on-exec) is stored in m->fd and belongs
+ * to the caller, also when decoding fails; more fds than allowed, or a
+ * truncated message or control part, close every fd and fail with
+ * -EBADMSG. Returns 0, -ECONNRESET at end of stream, or a negative errno
+ * (sb_msg_decode's among them).
+ */
+SB_HIDDEN int	 sb_msg_recv(int sock, uint8_t *buf, size_t cap, struct sb_msg *m, int flags);
+
+#endif /* SB_INTERNAL_H */

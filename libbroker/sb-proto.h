@@ -1,0 +1,231 @@
+/*
+ * sb-proto.h: the sockbroker wire protocol, the one description of it.
+ *
+ * Every message type, field and limit lives here, and so does the version.
+ * Bump SB_PROTO_VERSION whenever anything below changes meaning.
+ *
+ * Transport: AF_UNIX SOCK_SEQPACKET on ROOT/control. One datagram is one
+ * message; a message never spans two datagrams. Fds travel as SCM_RIGHTS
+ * ancillary data on the message they belong to (at most SB_FDS_MAX).
+ *
+ * Message layout (all integers in host byte order: the socket is local):
+ *
+ *   offset size  what
+ *   0      4     magic    SB_PROTO_MAGIC
+ *   4      2     version  SB_PROTO_VERSION of the sender
+ *   6      2     type     enum sb_msg_type
+ *   8      4     length   whole message, header included (== bytes received)
+ *   12     4     id       request id chosen by the client, echoed in replies
+ *   16     ...   fields   zero or more TLVs, back to back, no padding:
+ *                         2 bytes field type (enum sb_field),
+ *                         2 bytes value length, then the value.
+ *
+ * The header layout is frozen for every version, so that a peer speaking
+ * another version always gets a readable SB_MSG_ERROR (EPROTONOSUPPORT)
+ * instead of a misparse. Field values: u32 is 4 bytes, u64 is 8 bytes,
+ * a string is its bytes followed by exactly one NUL (counted in the value
+ * length) with no NUL before it. A field may appear at most once; unknown
+ * fields, fields not allowed for the message type and missing required
+ * fields are protocol errors (EPROTO).
+ *
+ * Conversation: the client sends requests (0x01xx, 0x03xx); the broker
+ * answers each with exactly one SB_MSG_OK or SB_MSG_ERROR carrying the same
+ * id, in order, except SB_MSG_LIST, answered by zero or more SB_MSG_ENTRY
+ * and then one SB_MSG_END (or SB_MSG_ERROR). A broker handles one request
+ * of a client at a time: while a SB_MSG_WAIT is pending it reads nothing
+ * more from that client. SB_MSG_HELLO is optional; it tells the client the
+ * broker's version range and limits. A message whose version is not
+ * SB_PROTO_VERSION is answered by SB_MSG_ERROR EPROTONOSUPPORT and the
+ * connection is closed.
+ */
+#ifndef SB_PROTO_H
+#define SB_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define SB_PROTO_MAGIC		0x4b524253u	/* "SBRK" on little endian */
+#define SB_PROTO_VERSION	1
+#define SB_HDR_SIZE		16
+#define SB_TLV_HDR_SIZE		4
+
+/* Hard limits of the protocol itself. */
+#define SB_MSG_MAX		8192	/* bytes in one message, header included */
+#define SB_FDS_MAX		1	/* fds in one message */
+#define SB_NAME_MAX		200	/* bytes in a name key */
+#define SB_PATH_KEY_MAX		4095	/* bytes in a path key (PATH_MAX - 1) */
+#define SB_KEY_MAX		SB_PATH_KEY_MAX
+#define SB_MESSAGE_MAX		512	/* bytes in a human error message */
+#define SB_SUN_PATH_MAX		108	/* sizeof(sun_path) */
+#define SB_SHORT_PATH_MAX	108	/* buffer for a short path, NUL included */
+
+/*
+ * Short paths: ROOT "/" XX "/" HASH "/sock", XX two hex digits and HASH
+ * SB_HASH_CHARS base32 characters, both from SHA-256 of the key.
+ * SB_SHORT_TAIL is the length of everything after ROOT.
+ */
+#define SB_HASH_CHARS		16
+#define SB_SOCK_NAME		"sock"
+#define SB_SHORT_TAIL		(1 + 2 + 1 + SB_HASH_CHARS + 1 + 4)
+/* A short path must fit with its NUL (107 bytes: what swtpm and Python take). */
+#define SB_ROOT_MAX		(SB_SUN_PATH_MAX - 1 - SB_SHORT_TAIL)
+#define SB_CONTROL_NAME		"control"
+
+/* Defaults for the limits a broker applies (all configurable in sockbrokerd). */
+#define SB_DEFAULT_MAX_CLIENTS		4096
+#define SB_DEFAULT_MAX_CLIENTS_PER_UID	256	/* root is not capped */
+#define SB_DEFAULT_MAX_ENTRIES		1000000
+#define SB_DEFAULT_MAX_ENTRIES_PER_UID	1024	/* root is not capped */
+#define SB_DEFAULT_CLIENT_TIMEOUT_MS	(5 * 60 * 1000)	/* idle client */
+#define SB_DEFAULT_DRAIN_MS		2000	/* on SIGTERM */
+#define SB_WAIT_TIMEOUT_MAX_MS		(24u * 3600 * 1000)
+
+enum sb_msg_type {
+	/* 0x00xx: session */
+	SB_MSG_HELLO = 0x0001,
+
+	/* 0x01xx: requests */
+	SB_MSG_BIND = 0x0101,
+	SB_MSG_GET,
+	SB_MSG_PUT,
+	SB_MSG_RESOLVE,
+	SB_MSG_WAIT,
+	SB_MSG_RELEASE,
+	SB_MSG_LIST,
+	SB_MSG_STATUS,
+
+	/* 0x02xx: replies */
+	SB_MSG_OK = 0x0201,
+	SB_MSG_ERROR,
+	SB_MSG_ENTRY,
+	SB_MSG_END,
+
+	/* 0x03xx: administration (root or the broker's own uid only) */
+	SB_MSG_REEXEC = 0x0301,
+};
+
+enum sb_field_kind { SB_FK_U32 = 1, SB_FK_U64, SB_FK_STR };
+
+/* Field numbers are dense: they index struct sb_msg arrays. */
+enum sb_field {
+	SB_F_KEY = 1,		/* str: name or absolute path (see key.c) */
+	SB_F_SOCKTYPE,		/* u32: SOCK_STREAM, SOCK_SEQPACKET, SOCK_DGRAM */
+	SB_F_FLAGS,		/* u32: SB_BIND_* */
+	SB_F_MODE,		/* u32: permission bits 0..0777 */
+	SB_F_GID,		/* u32: group of the entry */
+	SB_F_LIFETIME,		/* u32: enum sb_lifetime_wire */
+	SB_F_TIMEOUT_MS,	/* u32: wait timeout, <= SB_WAIT_TIMEOUT_MAX_MS */
+	SB_F_ERRNO,		/* u32: positive errno */
+	SB_F_MESSAGE,		/* str: human readable, < SB_MESSAGE_MAX */
+	SB_F_SHORT_PATH,	/* str: < SB_SHORT_PATH_MAX */
+	SB_F_UID,		/* u32 */
+	SB_F_PID,		/* u32 */
+	SB_F_CTIME,		/* u64: creation, seconds since the epoch */
+	SB_F_KIND,		/* u32: SB_KIND_* */
+	SB_F_HOLDERS,		/* u32: fds the broker holds for the entry (0/1) */
+	SB_F_VERSION_MIN,	/* u32 */
+	SB_F_VERSION_MAX,	/* u32 */
+	SB_F_ENTRIES,		/* u32: entry count (status) */
+	SB_F_CLIENTS,		/* u32: client count (status) */
+	SB_F_UPTIME,		/* u64: seconds (status) */
+	SB_F_LIMIT,		/* u64: the limit an error refers to, if any */
+	SB_F_HAS_FD,		/* u32: 1 if an fd is attached (checked against cmsg) */
+	SB_F_PROOF,		/* u32: 1 if the attached fd is a path proof (bind) */
+	SB_F_LISTENING,		/* u32: 1 if the socket listens (entry) */
+	SB_F__MAX
+};
+
+/* SB_F_FLAGS of SB_MSG_BIND */
+#define SB_BIND_LISTEN		0x1u	/* listen(2) on the new socket */
+#define SB_BIND_PREPARE		0x2u	/* make the directory only: the client binds */
+#define SB_BIND_BOUND		0x4u	/* after PREPARE: the client's socket is bound
+					   (and listening, for stream/seqpacket) at the
+					   short path; the entry is ready, waiters wake */
+#define SB_BIND__ALL		(SB_BIND_LISTEN | SB_BIND_PREPARE | SB_BIND_BOUND)
+
+/* SB_F_LIFETIME */
+enum sb_lifetime_wire {
+	SB_LT_HOLD = 1,		/* the broker keeps an fd until released */
+	SB_LT_OWNER = 2,	/* released when the creating process exits */
+};
+
+/* SB_F_KIND */
+enum sb_kind_wire {
+	SB_KIND_SOCKET = 1,	/* a socket at the short path */
+	SB_KIND_FD = 2,		/* any fd stored with put; no short path */
+};
+
+/*
+ * Requests: required (R) and optional (o) fields; replies on success.
+ *
+ * HELLO    o VERSION_MIN, VERSION_MAX
+ *          -> OK VERSION_MIN, VERSION_MAX
+ * BIND     R KEY; o SOCKTYPE (default stream), FLAGS, MODE (default 0600),
+ *          GID, LIFETIME (default hold for a name, owner for a path);
+ *          a path key needs PROOF=1 with an fd attached: an O_PATH fd of a
+ *          symlink, made by the caller at the key's path, pointing at the
+ *          short path (the caller's proof that it may create that path).
+ *          -> OK SHORT_PATH, HAS_FD=1 with the socket attached
+ *             (PREPARE: HAS_FD=1 only if a held socket exists and is
+ *             handed back; otherwise the directory is ready for the
+ *             client's own bind at SHORT_PATH)
+ *          BOUND: R KEY of an entry this client's process PREPAREd; no
+ *          other field but FLAGS -> OK
+ * GET      R KEY -> OK SHORT_PATH (socket entries), KIND, HAS_FD=1 + fd;
+ *          an entry without a held fd (lifetime owner) -> ERROR ENXIO
+ * PUT      R KEY (a name), HAS_FD=1 + fd; o MODE, GID -> OK
+ * RESOLVE  R KEY -> OK SHORT_PATH, KIND
+ * WAIT     R KEY; o TIMEOUT_MS (0 or absent: do not wait)
+ *          -> OK SHORT_PATH, KIND once the entry exists and is ready (a
+ *          PREPAREd entry is ready once BOUND); ERROR ETIMEDOUT
+ * RELEASE  R KEY -> OK
+ * LIST     -> ENTRY* then END. ENTRY: KEY, KIND, UID, PID, GID, MODE,
+ *             LIFETIME, CTIME, HOLDERS, LISTENING; o SOCKTYPE, SHORT_PATH
+ * STATUS   -> OK VERSION_MIN, VERSION_MAX, ENTRIES, CLIENTS, UPTIME, PID
+ * REEXEC   -> OK, then the broker re-executes itself keeping every fd
+ * ERROR    ERRNO; o MESSAGE, LIMIT
+ */
+
+/* A decoded message. Strings point into the buffer that was decoded. */
+struct sb_msg {
+	uint16_t	 version;
+	uint16_t	 type;
+	uint32_t	 id;
+	uint32_t	 present;		/* bit (1u << field) */
+	uint64_t	 num[SB_F__MAX];	/* u32 and u64 fields */
+	const char	*str[SB_F__MAX];	/* string fields */
+	uint16_t	 len[SB_F__MAX];	/* string lengths, NUL excluded */
+	int		 fd;			/* attached fd or -1 (owned by caller) */
+};
+
+#define SB_HAS(m, f)	(((m)->present >> (f)) & 1u)
+
+void	 sb_msg_init(struct sb_msg *m, uint16_t type, uint32_t id);
+void	 sb_msg_set_u32(struct sb_msg *m, enum sb_field f, uint32_t v);
+void	 sb_msg_set_u64(struct sb_msg *m, enum sb_field f, uint64_t v);
+void	 sb_msg_set_str(struct sb_msg *m, enum sb_field f, const char *s);
+
+/*
+ * Encode m into buf (cap bytes). Returns the length, or -EMSGSIZE if it
+ * does not fit SB_MSG_MAX or cap, -EINVAL for a field of the wrong kind or
+ * not allowed for the type, or a string over its limit.
+ */
+ssize_t	 sb_msg_encode(const struct sb_msg *m, uint8_t *buf, size_t cap);
+
+/*
+ * Decode len bytes of buf into m (m->fd is left as it is). Checks the
+ * magic, the length against len, every field length against what remains,
+ * field kinds and limits, and the required/allowed fields of the type.
+ * Returns 0, -EBADMSG (not a message: bad magic, short header, length
+ * mismatch, truncated field), -EPROTONOSUPPORT (other version: m->version
+ * and m->id are set so that an error can be sent back), -EPROTO (bad
+ * fields or unknown type), -EMSGSIZE (over SB_MSG_MAX).
+ */
+int	 sb_msg_decode(struct sb_msg *m, const uint8_t *buf, size_t len);
+
+/* Is this message type a request a client may send? */
+int	 sb_msg_is_request(uint16_t type);
+const char *sb_msg_type_name(uint16_t type);
+
+#endif /* SB_PROTO_H */

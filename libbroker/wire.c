@@ -1,0 +1,141 @@
+/*
+ * wire.c: one message in, one message out, with its fd, over SOCK_SEQPACKET.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sb-internal.h"
+
+static const struct sb_io libc_io = {
+	.socket = socket,
+	.connect = connect,
+	.sendmsg = sendmsg,
+	.recvmsg = recvmsg,
+	.close = close,
+	.symlinkat = symlinkat,
+	.unlinkat = unlinkat,
+	.renameat = renameat,
+};
+
+const struct sb_io *sb_io = &libc_io;
+
+void
+sb_set_io(const struct sb_io *io)
+{
+	sb_io = io != NULL ? io : &libc_io;
+}
+
+int
+sb_msg_send(int sock, const struct sb_msg *m, int fd)
+{
+	uint8_t buf[SB_MSG_MAX];
+	union {
+		struct cmsghdr	align;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct iovec iov;
+	struct msghdr mh;
+	struct cmsghdr *cm;
+	ssize_t len, n;
+
+	if ((len = sb_msg_encode(m, buf, sizeof(buf))) < 0)
+		return (int)len;
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = buf;
+	iov.iov_len = (size_t)len;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (fd >= 0) {
+		memset(&cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf.buf;
+		mh.msg_controllen = sizeof(cbuf.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	do
+		n = sb_io->sendmsg(sock, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n != len)
+		return -EMSGSIZE;
+	return 0;
+}
+
+/* Close every fd in the control part of mh. */
+static void
+close_cmsg_fds(struct msghdr *mh)
+{
+	struct cmsghdr *cm;
+
+	for (cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
+		size_t i, nfd;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < nfd; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			sb_io->close(fd);
+		}
+	}
+}
+
+int
+sb_msg_recv(int sock, uint8_t *buf, size_t cap, struct sb_msg *m, int flags)
+{
+	/* room for more fds than allowed, so that extra ones are seen and closed */
+	union {
+		struct cmsghdr	align;
+		char		buf[CMSG_SPACE(sizeof(int) * 8)];
+	} cbuf;
+	struct iovec iov;
+	struct msghdr mh;
+	struct cmsghdr *cm;
+	ssize_t n;
+	int nfds = 0, bad = 0;
+
+	m->fd = -1;
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = buf;
+	iov.iov_len = cap;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf.buf;
+	mh.msg_controllen = sizeof(cbuf.buf);
+	do
+		n = sb_io->recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | flags);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (mh.msg_flags & MSG_CTRUNC)
+		bad = 1;	/* the kernel closed what did not fit; close the rest */
+	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+			nfds += (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		else
+			bad = 1;
+	}
+	if (bad || nfds > SB_FDS_MAX || (mh.msg_flags & MSG_TRUNC)) {
+		close_cmsg_fds(&mh);
+		return (mh.msg_flags & MSG_TRUNC) ? -EMSGSIZE : -EBADMSG;
+	}
+	if (nfds == 1)
+		memcpy(&m->fd, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
+	if (n == 0 && nfds == 0)
+		return -ECONNRESET;
+	return sb_msg_decode(m, buf, (size_t)n);
+}
