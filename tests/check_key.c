@@ -1,0 +1,259 @@
+/*
+ * check_key.c: key validation, path keys and the short-path function.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <check.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sb-internal.h"
+#include "sb-proto.h"
+#include "sockbroker.h"
+
+START_TEST(sha256_vectors)
+{
+	/* FIPS 180-2 test vectors */
+	static const struct { const char *in; const char *hex; } v[] = {
+		{ "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+		{ "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+		{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+		  "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		uint8_t d[32];
+		char hex[65];
+		int j;
+
+		sb_sha256(v[i].in, strlen(v[i].in), d);
+		for (j = 0; j < 32; j++)
+			snprintf(hex + 2 * j, 3, "%02x", d[j]);
+		ck_assert_str_eq(hex, v[i].hex);
+	}
+}
+END_TEST
+
+START_TEST(names)
+{
+	char name[SB_NAME_MAX + 2];
+
+	ck_assert_int_eq(sb_key_check("tpm-vm1"), 0);
+	ck_assert_int_eq(sb_key_check("a.b_c:d@e+f-g"), 0);
+	ck_assert_int_eq(sb_key_check(""), -EINVAL);
+	ck_assert_int_eq(sb_key_check(NULL), -EINVAL);
+	ck_assert_int_eq(sb_key_check("with space"), -EINVAL);
+	ck_assert_int_eq(sb_key_check("semi;colon"), -EINVAL);
+	ck_assert_int_eq(sb_key_check("new\nline"), -EINVAL);
+	ck_assert_int_eq(sb_key_check("rel/path"), -EINVAL);
+	ck_assert_int_eq(sb_key_check("\xc3\xa9t\xc3\xa9"), -EINVAL);
+	memset(name, 'n', SB_NAME_MAX);
+	name[SB_NAME_MAX] = '\0';
+	ck_assert_int_eq(sb_key_check(name), 0);
+	name[SB_NAME_MAX] = 'n';
+	name[SB_NAME_MAX + 1] = '\0';
+	ck_assert_int_eq(sb_key_check(name), -ENAMETOOLONG);
+}
+END_TEST
+
+START_TEST(paths)
+{
+	char *p = malloc(SB_PATH_KEY_MAX + 2);
+
+	ck_assert_int_eq(sb_key_check("/a/b/c.sock"), 0);
+	ck_assert_int_eq(sb_key_is_path("/a"), 1);
+	ck_assert_int_eq(sb_key_is_path("a"), 0);
+	ck_assert_int_eq(sb_key_check("/"), -EINVAL);
+	ck_assert_int_eq(sb_key_check("/a/"), -EINVAL);
+	ck_assert_int_eq(sb_key_check("/a//b"), -EINVAL);
+	ck_assert_int_eq(sb_key_check("/a/./b"), -EINVAL);
+	ck_assert_int_eq(sb_key_check("/a/../b"), -EINVAL);
+	ck_assert_int_eq(sb_key_check("/a/.."), -EINVAL);
+	ck_assert_int_eq(sb_key_check("/.."), -EINVAL);
+	/* dots inside a component are fine */
+	ck_assert_int_eq(sb_key_check("/a/..b/.c/d.."), 0);
+	memset(p, 'x', SB_PATH_KEY_MAX);
+	p[0] = '/';
+	p[SB_PATH_KEY_MAX] = '\0';
+	ck_assert_int_eq(sb_key_check(p), 0);
+	p[SB_PATH_KEY_MAX] = 'x';
+	p[SB_PATH_KEY_MAX + 1] = '\0';
+	ck_assert_int_eq(sb_key_check(p), -ENAMETOOLONG);
+	free(p);
+}
+END_TEST
+
+START_TEST(from_path)
+{
+	char dir[] = "/tmp/sbkey.XXXXXX", sub[PATH_MAX], link[PATH_MAX];
+	char key[PATH_MAX], want[PATH_MAX], cwd[PATH_MAX];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/real", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	ck_assert_int_eq(symlink(sub, link), 0);
+
+	/* repeated slashes and "." go; a symlinked directory is resolved */
+	snprintf(want, sizeof(want), "%s/real/s.sock", dir);
+	ck_assert_int_eq(sb_key_from_path(want, key, sizeof(key)), 0);
+	ck_assert_str_eq(key, want);
+	snprintf(link, sizeof(link), "%s//link/./s.sock", dir);
+	ck_assert_int_eq(sb_key_from_path(link, key, sizeof(key)), 0);
+	ck_assert_str_eq(key, want);
+
+	/* relative to the working directory */
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	ck_assert_int_eq(chdir(sub), 0);
+	ck_assert_int_eq(sb_key_from_path("s.sock", key, sizeof(key)), 0);
+	ck_assert_str_eq(key, want);
+	ck_assert_int_eq(sb_key_from_path("./s.sock", key, sizeof(key)), 0);
+	ck_assert_str_eq(key, want);
+	ck_assert_int_eq(chdir(cwd), 0);
+
+	/* a directory that does not exist is cleaned lexically only */
+	ck_assert_int_eq(sb_key_from_path("/nonexistent-sb//x/./y", key, sizeof(key)), 0);
+	ck_assert_str_eq(key, "/nonexistent-sb/x/y");
+	/* ".." that cannot be resolved is refused, never guessed */
+	ck_assert_int_eq(sb_key_from_path("/nonexistent-sb/../y", key, sizeof(key)), -EINVAL);
+	/* buffer too small: untouched output, error */
+	strcpy(key, "untouched");
+	ck_assert_int_eq(sb_key_from_path(want, key, 4), -ENAMETOOLONG);
+	ck_assert_str_eq(key, "untouched");
+	ck_assert_int_eq(sb_key_from_path("", key, sizeof(key)), -EINVAL);
+
+	snprintf(link, sizeof(link), "%s/link", dir);
+	unlink(link);
+	rmdir(sub);
+	rmdir(dir);
+}
+END_TEST
+
+START_TEST(short_path_shape)
+{
+	char sp[SB_SHORT_PATH_MAX], sp2[SB_SHORT_PATH_MAX];
+	const char *root = "/run/sockbroker";
+	size_t rl = strlen(root);
+	int i;
+
+	ck_assert_int_eq(sb_short_path(root, "tpm-vm1", sp, sizeof(sp)), 0);
+	ck_assert_uint_eq(strlen(sp), rl + SB_SHORT_TAIL);
+	ck_assert_int_eq(strncmp(sp, root, rl), 0);
+	ck_assert_int_eq(sp[rl], '/');
+	for (i = 1; i <= 2; i++)
+		ck_assert(strchr("0123456789abcdef", sp[rl + i]) != NULL);
+	ck_assert_int_eq(sp[rl + 3], '/');
+	for (i = 4; i < 4 + SB_HASH_CHARS; i++)
+		ck_assert(strchr("0123456789abcdefghijklmnopqrstuv", sp[rl + i]) != NULL);
+	ck_assert_str_eq(sp + rl + 4 + SB_HASH_CHARS, "/sock");
+	/* stable: the same key, the same path (also with a trailing slash on root) */
+	ck_assert_int_eq(sb_short_path("/run/sockbroker/", "tpm-vm1", sp2, sizeof(sp2)), 0);
+	ck_assert_str_eq(sp, sp2);
+	/* a known value, so that a change of the function is never silent */
+	ck_assert_int_eq(sb_short_path("/r", "abc", sp, sizeof(sp)), 0);
+	/* sha256("abc") = ba7816bf...: base32hex of bytes 1..10, as Python computes it */
+	ck_assert_int_eq(strncmp(sp, "/r/ba/", 6), 0);
+	ck_assert_str_eq(sp + 6, "f0bbv3o1pvl42ga0/sock");
+}
+END_TEST
+
+START_TEST(short_path_distinct)
+{
+	char a[PATH_MAX], b[PATH_MAX], spa[SB_SHORT_PATH_MAX], spb[SB_SHORT_PATH_MAX];
+	int i;
+
+	/* paths that share their first 108 (and more) bytes stay distinct */
+	memset(a, 'q', 300);
+	a[0] = '/';
+	a[300] = '\0';
+	strcpy(b, a);
+	a[299] = '1';
+	b[299] = '2';
+	ck_assert_int_eq(sb_short_path("/run/sb", a, spa, sizeof(spa)), 0);
+	ck_assert_int_eq(sb_short_path("/run/sb", b, spb, sizeof(spb)), 0);
+	ck_assert_str_ne(spa, spb);
+	/* a name and a path never meet; many names give many paths */
+	for (i = 0; i < 1000; i++) {
+		char n1[32], n2[32];
+
+		snprintf(n1, sizeof(n1), "vm%d", i);
+		snprintf(n2, sizeof(n2), "vm%d", i + 1);
+		ck_assert_int_eq(sb_short_path("/r", n1, spa, sizeof(spa)), 0);
+		ck_assert_int_eq(sb_short_path("/r", n2, spb, sizeof(spb)), 0);
+		ck_assert_str_ne(spa, spb);
+	}
+}
+END_TEST
+
+START_TEST(short_path_bounds)
+{
+	char root[SB_ROOT_MAX + 2], sp[SB_SHORT_PATH_MAX];
+
+	memset(root, 'r', sizeof(root));
+	root[0] = '/';
+	root[SB_ROOT_MAX] = '\0';
+	/* the longest root gives a short path of 107 bytes: it fits with its NUL */
+	ck_assert_int_eq(sb_short_path(root, "k", sp, sizeof(sp)), 0);
+	ck_assert_uint_eq(strlen(sp), SB_SUN_PATH_MAX - 1);
+	root[SB_ROOT_MAX] = 'r';
+	root[SB_ROOT_MAX + 1] = '\0';
+	ck_assert_int_eq(sb_short_path(root, "k", sp, sizeof(sp)), -ENAMETOOLONG);
+	/* bad keys and roots */
+	ck_assert_int_eq(sb_short_path("/r", "a b", sp, sizeof(sp)), -EINVAL);
+	ck_assert_int_eq(sb_short_path("relative", "k", sp, sizeof(sp)), -EINVAL);
+	ck_assert_int_eq(sb_short_path("/r", "k", sp, 10), -ENOBUFS);
+}
+END_TEST
+
+START_TEST(default_root)
+{
+	char r[256];
+
+	setenv("SOCKBROKER_ROOT", "/tmp/x-root", 1);
+	ck_assert_int_eq(sb_default_root(r, sizeof(r)), 0);
+	ck_assert_str_eq(r, "/tmp/x-root");
+	unsetenv("SOCKBROKER_ROOT");
+	ck_assert_int_eq(sb_default_root(r, sizeof(r)), 0);
+	if (geteuid() == 0)
+		ck_assert_str_eq(r, "/run/sockbroker");
+	ck_assert_int_eq(sb_default_root(r, 4), -ENAMETOOLONG);
+}
+END_TEST
+
+static Suite *
+key_suite(void)
+{
+	Suite *s = suite_create("key");
+	TCase *tc = tcase_create("key");
+
+	tcase_add_test(tc, sha256_vectors);
+	tcase_add_test(tc, names);
+	tcase_add_test(tc, paths);
+	tcase_add_test(tc, from_path);
+	tcase_add_test(tc, short_path_shape);
+	tcase_add_test(tc, short_path_distinct);
+	tcase_add_test(tc, short_path_bounds);
+	tcase_add_test(tc, default_root);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(key_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
