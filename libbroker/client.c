@@ -1,2 +1,724 @@
-/* placeholder: the client library is being written */
+/*
+ * client.c: libsockbroker, the client side of the sockbroker protocol.
+ *
+ * One connection per client object, one request at a time (a mutex), one
+ * reply per request (LIST: entries then END). Every system call on a socket
+ * or a link goes through sb_io, so that the LD_PRELOAD shim, which links
+ * this file too, never calls back into its own wrappers.
+ *
+ * A connection that fails in the middle of a conversation is closed and
+ * made again at the next call; so is one inherited across fork(), since
+ * the broker knows a peer by the pid that connected. A request is sent
+ * again on a new connection only when it could not be sent at all.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "sb-internal.h"
+#include "sb-proto.h"
 #include "sockbroker.h"
+
+struct sb_client {
+	pthread_mutex_t	 lock;
+	int		 fd;		/* control connection, or -1 to reconnect */
+	pid_t		 pid;		/* process that made the connection */
+	uint32_t	 next_id;
+	uint64_t	 limit;		/* of the last refused request */
+	char		 root[SB_SHORT_PATH_MAX];
+	char		 message[SB_MESSAGE_MAX];
+	uint8_t		 buf[SB_MSG_MAX];	/* replies are decoded in place */
+};
+
+/* Connection */
+
+static int
+control_addr(const char *root, struct sockaddr_un *sun, socklen_t *ret_len)
+{
+	int n;
+
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	n = snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/" SB_CONTROL_NAME, root);
+	if (n < 0 || (size_t)n >= sizeof(sun->sun_path))
+		return -ENAMETOOLONG;
+	*ret_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1);
+	return 0;
+}
+
+/* Connect to ROOT/control; returns the fd or a negative errno. */
+static int
+connect_root(const char *root)
+{
+	struct sockaddr_un sun;
+	socklen_t len;
+	int fd, r;
+
+	if ((r = control_addr(root, &sun, &len)) < 0)
+		return r;
+	fd = sb_io->socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	do
+		r = sb_io->connect(fd, (const struct sockaddr *)&sun, len);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		r = -errno;
+		sb_io->close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static void
+client_disconnect(sb_client *c)
+{
+	if (c->fd >= 0)
+		sb_io->close(c->fd);
+	c->fd = -1;
+}
+
+/* Make sure c has a connection of this process. */
+static int
+client_connect(sb_client *c)
+{
+	pid_t pid = getpid();
+	int fd;
+
+	if (c->fd >= 0 && c->pid == pid)
+		return 0;
+	client_disconnect(c);
+	if ((fd = connect_root(c->root)) < 0)
+		return fd;
+	c->fd = fd;
+	c->pid = pid;
+	return 0;
+}
+
+/* Was the request not delivered because the broker had closed the connection? */
+static int
+send_failed_closed(int r)
+{
+	return r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN || r == -ECONNREFUSED;
+}
+
+/* Send req (with fd attached if fd >= 0) under a fresh id. */
+static int
+client_send(sb_client *c, struct sb_msg *req, int fd)
+{
+	int fresh, r;
+
+	c->message[0] = '\0';
+	c->limit = 0;
+	fresh = c->fd < 0 || c->pid != getpid();
+	if ((r = client_connect(c)) < 0)
+		return r;
+	req->id = ++c->next_id;
+	r = sb_msg_send(c->fd, req, fd);
+	if (r < 0 && !fresh && send_failed_closed(r)) {
+		/* an idle connection the broker dropped: it never saw this request */
+		client_disconnect(c);
+		if ((r = client_connect(c)) < 0)
+			return r;
+		r = sb_msg_send(c->fd, req, fd);
+	}
+	if (r < 0)
+		client_disconnect(c);
+	return r;
+}
+
+/*
+ * Receive the next message of the reply to req. On a transport or protocol
+ * failure the connection is dropped (it may be out of step) and any fd
+ * that came with the message is closed.
+ */
+static int
+client_recv(sb_client *c, const struct sb_msg *req, struct sb_msg *rep)
+{
+	int r;
+
+	r = sb_msg_recv(c->fd, c->buf, sizeof(c->buf), rep, 0);
+	if (r == 0 && rep->id != req->id)
+		r = -EPROTO;
+	if (r < 0) {
+		if (rep->fd >= 0)
+			sb_io->close(rep->fd);
+		rep->fd = -1;
+		client_disconnect(c);
+	}
+	return r;
+}
+
+/* Turn an ERROR reply into a negative errno, keeping its message and limit. */
+static int
+client_error(sb_client *c, struct sb_msg *rep)
+{
+	uint64_t e = rep->num[SB_F_ERRNO];
+
+	if (SB_HAS(rep, SB_F_MESSAGE))
+		snprintf(c->message, sizeof(c->message), "%s", rep->str[SB_F_MESSAGE]);
+	if (SB_HAS(rep, SB_F_LIMIT))
+		c->limit = rep->num[SB_F_LIMIT];
+	if (rep->fd >= 0) {
+		sb_io->close(rep->fd);
+		rep->fd = -1;
+	}
+	if (e == 0 || e > 4095)
+		return -EPROTO;
+	return -(int)e;
+}
+
+/*
+ * One request, one reply (OK or ERROR). If want_fd, an fd is accepted with
+ * the OK (HAS_FD=1 and the fd must agree) and left in rep->fd; otherwise an
+ * attached fd is a protocol error. Returns 0 with rep an OK, or a negative
+ * errno.
+ */
+static int
+client_call(sb_client *c, struct sb_msg *req, int fd, struct sb_msg *rep, int want_fd)
+{
+	int r, has_fd;
+
+	if ((r = client_send(c, req, fd)) < 0)
+		return r;
+	if ((r = client_recv(c, req, rep)) < 0)
+		return r;
+	if (rep->type == SB_MSG_ERROR)
+		return client_error(c, rep);
+	has_fd = SB_HAS(rep, SB_F_HAS_FD) && rep->num[SB_F_HAS_FD] == 1;
+	if (rep->type != SB_MSG_OK || (has_fd != (rep->fd >= 0)) ||
+	    (SB_HAS(rep, SB_F_HAS_FD) && rep->num[SB_F_HAS_FD] > 1) ||
+	    (rep->fd >= 0 && !want_fd)) {
+		if (rep->fd >= 0)
+			sb_io->close(rep->fd);
+		rep->fd = -1;
+		client_disconnect(c);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* Copy the SHORT_PATH of rep (or "" if it has none) to buf. */
+static int
+copy_short_path(const struct sb_msg *rep, char *buf, size_t size)
+{
+	const char *s = SB_HAS(rep, SB_F_SHORT_PATH) ? rep->str[SB_F_SHORT_PATH] : "";
+
+	if (buf == NULL)
+		return 0;
+	if (strlen(s) >= size)
+		return -ENOBUFS;
+	strcpy(buf, s);
+	return 0;
+}
+
+static void
+client_lock(sb_client *c)
+{
+	pthread_mutex_lock(&c->lock);
+}
+
+static void
+client_unlock(sb_client *c)
+{
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Public: clients */
+
+int
+sb_client_open(const char *root, sb_client **ret_client)
+{
+	char rootbuf[SB_SHORT_PATH_MAX];
+	sb_client *c;
+	size_t n;
+	int r;
+
+	if (ret_client == NULL)
+		return -EINVAL;
+	if (root == NULL) {
+		if ((r = sb_default_root(rootbuf, sizeof(rootbuf))) < 0)
+			return r;
+		root = rootbuf;
+	}
+	if (root[0] != '/')
+		return -EINVAL;
+	n = strlen(root);
+	while (n > 1 && root[n - 1] == '/')
+		n--;
+	if (n >= sizeof(c->root))
+		return -ENAMETOOLONG;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return -ENOMEM;
+	memcpy(c->root, root, n);
+	c->root[n] = '\0';
+	c->fd = -1;
+	if ((r = pthread_mutex_init(&c->lock, NULL)) != 0) {
+		free(c);
+		return -r;
+	}
+	if ((r = client_connect(c)) < 0) {
+		pthread_mutex_destroy(&c->lock);
+		free(c);
+		return r;
+	}
+	*ret_client = c;
+	return 0;
+}
+
+void
+sb_client_close(sb_client *c)
+{
+	if (c == NULL)
+		return;
+	client_disconnect(c);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+const char *
+sb_client_message(sb_client *c)
+{
+	return c != NULL ? c->message : "";
+}
+
+uint64_t
+sb_client_limit(sb_client *c)
+{
+	return c != NULL ? c->limit : 0;
+}
+
+/* Path keys: the symlink at the key that proves the caller may create it */
+
+/*
+ * Split a path key into its directory (opened O_PATH) and its last
+ * component. Returns the directory fd or a negative errno.
+ */
+static int
+key_dir_open(const char *key, const char **ret_base)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(key, '/');
+	size_t n = (size_t)(slash - key);
+	int dfd;
+
+	if (n == 0)
+		n = 1;		/* the directory is "/" */
+	if (n >= sizeof(dir))
+		return -ENAMETOOLONG;
+	memcpy(dir, key, n);
+	dir[n] = '\0';
+	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	*ret_base = slash + 1;
+	return dfd;
+}
+
+/* Does dfd/base exist as a symlink pointing at target? 1, 0, or -errno. */
+static int
+link_points_at(int dfd, const char *base, const char *target)
+{
+	char buf[SB_SHORT_PATH_MAX + 1];
+	ssize_t n;
+
+	n = readlinkat(dfd, base, buf, sizeof(buf));
+	if (n < 0)
+		return errno == EINVAL ? 0 : -errno;	/* EINVAL: not a symlink */
+	return (size_t)n == strlen(target) && memcmp(buf, target, (size_t)n) == 0;
+}
+
+/*
+ * Make dfd/base a symlink to target with the caller's rights. An existing
+ * link to target is reused (*ret_made 0); another symlink is replaced
+ * atomically; anything else is -EADDRINUSE.
+ */
+static int
+link_make(int dfd, const char *base, const char *target, int *ret_made)
+{
+	static unsigned counter;
+	char tmp[64];
+	struct stat st;
+	int r;
+
+	if (sb_io->symlinkat(target, dfd, base) == 0) {
+		*ret_made = 1;
+		return 0;
+	}
+	if (errno != EEXIST)
+		return -errno;
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!S_ISLNK(st.st_mode))
+		return -EADDRINUSE;
+	if ((r = link_points_at(dfd, base, target)) < 0)
+		return r;
+	if (r == 1) {
+		*ret_made = 0;
+		return 0;
+	}
+	snprintf(tmp, sizeof(tmp), ".sockbroker.%ld.%u", (long)getpid(),
+	    __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+	if (sb_io->symlinkat(target, dfd, tmp) < 0)
+		return -errno;
+	if (sb_io->renameat(dfd, tmp, dfd, base) < 0) {
+		r = -errno;
+		sb_io->unlinkat(dfd, tmp, 0);
+		return r;
+	}
+	*ret_made = 1;
+	return 0;
+}
+
+/* Remove dfd/base if it is a symlink to target. */
+static void
+link_remove(int dfd, const char *base, const char *target)
+{
+	if (link_points_at(dfd, base, target) == 1)
+		sb_io->unlinkat(dfd, base, 0);
+}
+
+/* Public: requests */
+
+static int
+bind_locked(sb_client *c, const char *key, const struct sb_bind_opts *o,
+    int *ret_fd, char *ret_short_path, size_t size)
+{
+	char short_path[SB_SHORT_PATH_MAX];
+	struct sb_msg req, rep;
+	const char *base = NULL;
+	int dfd = -1, proof = -1, made = 0, r;
+
+	if ((r = sb_short_path(c->root, key, short_path, sizeof(short_path))) < 0)
+		return r;
+	sb_msg_init(&req, SB_MSG_BIND, 0);
+	sb_msg_set_str(&req, SB_F_KEY, key);
+	if (o->flags & SB_BIND_F_BOUND) {
+		/* the caller bound its own socket at the short path: nothing else */
+		sb_msg_set_u32(&req, SB_F_FLAGS, SB_BIND_BOUND);
+		if ((r = client_call(c, &req, -1, &rep, 0)) < 0)
+			return r;
+		if (SB_HAS(&rep, SB_F_SHORT_PATH) &&
+		    (r = copy_short_path(&rep, ret_short_path, size)) < 0)
+			return r;
+		if (!SB_HAS(&rep, SB_F_SHORT_PATH) && ret_short_path != NULL)
+			strcpy(ret_short_path, short_path);	/* size checked by sb_bind */
+		if (ret_fd != NULL)
+			*ret_fd = -1;
+		return 0;
+	}
+	if (o->type != 0)
+		sb_msg_set_u32(&req, SB_F_SOCKTYPE, (uint32_t)o->type);
+	if (o->flags != 0)
+		sb_msg_set_u32(&req, SB_F_FLAGS, o->flags);
+	if (o->mode != 0)
+		sb_msg_set_u32(&req, SB_F_MODE, (uint32_t)o->mode);
+	if (o->gid != (gid_t)-1)
+		sb_msg_set_u32(&req, SB_F_GID, (uint32_t)o->gid);
+	if (o->lifetime != SB_LIFETIME_DEFAULT)
+		sb_msg_set_u32(&req, SB_F_LIFETIME, (uint32_t)o->lifetime);
+	if (sb_key_is_path(key)) {
+		if ((dfd = key_dir_open(key, &base)) < 0)
+			return dfd;
+		if ((r = link_make(dfd, base, short_path, &made)) < 0)
+			goto out;
+		proof = openat(dfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (proof < 0) {
+			r = -errno;
+			goto out;
+		}
+		sb_msg_set_u32(&req, SB_F_PROOF, 1);
+		sb_msg_set_u32(&req, SB_F_HAS_FD, 1);
+	}
+	rep.fd = -1;
+	r = client_call(c, &req, proof, &rep, 1);
+	if (r == 0 && rep.fd < 0 && !(o->flags & SB_BIND_F_PREPARE))
+		r = -EPROTO;	/* a bound socket must come back */
+	if (r == 0 && !SB_HAS(&rep, SB_F_SHORT_PATH))
+		r = -EPROTO;
+	if (r == 0)
+		r = copy_short_path(&rep, ret_short_path, size);
+	if (r < 0) {
+		if (rep.fd >= 0)
+			sb_io->close(rep.fd);
+		goto out;
+	}
+	if (ret_fd != NULL)
+		*ret_fd = rep.fd;
+	else if (rep.fd >= 0)
+		sb_io->close(rep.fd);
+out:
+	if (r < 0 && made)
+		link_remove(dfd, base, short_path);
+	if (proof >= 0)
+		sb_io->close(proof);
+	if (dfd >= 0)
+		close(dfd);
+	return r;
+}
+
+int
+sb_bind(sb_client *c, const char *key, const struct sb_bind_opts *opts,
+    int *ret_fd, char *ret_short_path, size_t size)
+{
+	static const struct sb_bind_opts defaults = SB_BIND_OPTS_INIT;
+	int r;
+
+	if (c == NULL || (ret_short_path != NULL && size < SB_SHORT_PATH_SIZE))
+		return -EINVAL;
+	if ((r = sb_key_check(key)) < 0)
+		return r;
+	if (opts == NULL)
+		opts = &defaults;
+	if ((opts->flags & ~(SB_BIND_F_LISTEN | SB_BIND_F_PREPARE | SB_BIND_F_BOUND)) ||
+	    opts->mode > 0777 || (unsigned)opts->lifetime > SB_LIFETIME_OWNER)
+		return -EINVAL;
+	client_lock(c);
+	r = bind_locked(c, key, opts, ret_fd, ret_short_path, size);
+	client_unlock(c);
+	return r;
+}
+
+int
+sb_get(sb_client *c, const char *key, int *ret_fd)
+{
+	struct sb_msg req, rep;
+	int r;
+
+	if (c == NULL || ret_fd == NULL)
+		return -EINVAL;
+	if ((r = sb_key_check(key)) < 0)
+		return r;
+	sb_msg_init(&req, SB_MSG_GET, 0);
+	sb_msg_set_str(&req, SB_F_KEY, key);
+	client_lock(c);
+	r = client_call(c, &req, -1, &rep, 1);
+	client_unlock(c);
+	if (r < 0)
+		return r;
+	if (rep.fd < 0)
+		return -EPROTO;
+	*ret_fd = rep.fd;
+	return 0;
+}
+
+int
+sb_put(sb_client *c, const char *name, int fd, mode_t mode, gid_t gid)
+{
+	struct sb_msg req, rep;
+	int r;
+
+	if (c == NULL || fd < 0 || mode > 0777)
+		return -EINVAL;
+	if ((r = sb_key_check(name)) < 0)
+		return r;
+	if (sb_key_is_path(name))
+		return -EINVAL;		/* only names hold arbitrary fds */
+	sb_msg_init(&req, SB_MSG_PUT, 0);
+	sb_msg_set_str(&req, SB_F_KEY, name);
+	sb_msg_set_u32(&req, SB_F_HAS_FD, 1);
+	if (mode != 0)
+		sb_msg_set_u32(&req, SB_F_MODE, (uint32_t)mode);
+	if (gid != (gid_t)-1)
+		sb_msg_set_u32(&req, SB_F_GID, (uint32_t)gid);
+	client_lock(c);
+	r = client_call(c, &req, fd, &rep, 0);
+	client_unlock(c);
+	return r;
+}
+
+/* RESOLVE and WAIT: a key in, a short path out. */
+static int
+key_to_short_path(sb_client *c, struct sb_msg *req, char *ret_short_path, size_t size)
+{
+	struct sb_msg rep;
+	int r;
+
+	client_lock(c);
+	r = client_call(c, req, -1, &rep, 0);
+	if (r == 0)
+		r = copy_short_path(&rep, ret_short_path, size);
+	client_unlock(c);
+	return r;
+}
+
+int
+sb_resolve(sb_client *c, const char *key, char *ret_short_path, size_t size)
+{
+	struct sb_msg req;
+	int r;
+
+	if (c == NULL)
+		return -EINVAL;
+	if ((r = sb_key_check(key)) < 0)
+		return r;
+	sb_msg_init(&req, SB_MSG_RESOLVE, 0);
+	sb_msg_set_str(&req, SB_F_KEY, key);
+	return key_to_short_path(c, &req, ret_short_path, size);
+}
+
+int
+sb_wait(sb_client *c, const char *key, int timeout_ms, char *ret_short_path, size_t size)
+{
+	struct sb_msg req;
+	uint32_t t;
+	int r;
+
+	if (c == NULL)
+		return -EINVAL;
+	if ((r = sb_key_check(key)) < 0)
+		return r;
+	if (timeout_ms < 0 || (unsigned)timeout_ms > SB_WAIT_TIMEOUT_MAX_MS)
+		t = SB_WAIT_TIMEOUT_MAX_MS;
+	else
+		t = (uint32_t)timeout_ms;
+	sb_msg_init(&req, SB_MSG_WAIT, 0);
+	sb_msg_set_str(&req, SB_F_KEY, key);
+	sb_msg_set_u32(&req, SB_F_TIMEOUT_MS, t);
+	return key_to_short_path(c, &req, ret_short_path, size);
+}
+
+int
+sb_release(sb_client *c, const char *key)
+{
+	char short_path[SB_SHORT_PATH_MAX];
+	struct sb_msg req, rep;
+	const char *base;
+	int dfd, r;
+
+	if (c == NULL)
+		return -EINVAL;
+	if ((r = sb_key_check(key)) < 0)
+		return r;
+	sb_msg_init(&req, SB_MSG_RELEASE, 0);
+	sb_msg_set_str(&req, SB_F_KEY, key);
+	client_lock(c);
+	r = client_call(c, &req, -1, &rep, 0);
+	/* the link at a path key is ours to remove, also when the entry is gone */
+	if ((r == 0 || r == -ENOENT) && sb_key_is_path(key) &&
+	    sb_short_path(c->root, key, short_path, sizeof(short_path)) == 0 &&
+	    (dfd = key_dir_open(key, &base)) >= 0) {
+		link_remove(dfd, base, short_path);
+		close(dfd);
+	}
+	client_unlock(c);
+	return r;
+}
+
+/* Fill an entry description from an ENTRY message. */
+static void
+entry_info(const struct sb_msg *m, struct sb_entry_info *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->key = m->str[SB_F_KEY];
+	e->short_path = SB_HAS(m, SB_F_SHORT_PATH) ? m->str[SB_F_SHORT_PATH] : NULL;
+	e->kind = (enum sb_kind)m->num[SB_F_KIND];
+	e->lifetime = (enum sb_lifetime)m->num[SB_F_LIFETIME];
+	e->type = SB_HAS(m, SB_F_SOCKTYPE) ? (int)m->num[SB_F_SOCKTYPE] : 0;
+	e->uid = (uid_t)m->num[SB_F_UID];
+	e->pid = (pid_t)m->num[SB_F_PID];
+	e->gid = (gid_t)m->num[SB_F_GID];
+	e->mode = (mode_t)m->num[SB_F_MODE];
+	e->ctime = m->num[SB_F_CTIME];
+	e->holders = (unsigned)m->num[SB_F_HOLDERS];
+	e->listening = m->num[SB_F_LISTENING] != 0;
+}
+
+static int
+list_locked(sb_client *c, sb_list_cb cb, void *userdata)
+{
+	struct sb_entry_info e;
+	struct sb_msg req, rep;
+	int r, n = 0, stop = 0;
+
+	sb_msg_init(&req, SB_MSG_LIST, 0);
+	if ((r = client_send(c, &req, -1)) < 0)
+		return r;
+	for (;;) {
+		if ((r = client_recv(c, &req, &rep)) < 0)
+			return r;
+		if (rep.type == SB_MSG_END && rep.fd < 0)
+			return n;
+		if (rep.type == SB_MSG_ERROR)
+			return client_error(c, &rep);
+		if (rep.type != SB_MSG_ENTRY || rep.fd >= 0) {
+			if (rep.fd >= 0)
+				sb_io->close(rep.fd);
+			client_disconnect(c);
+			return -EPROTO;
+		}
+		/* keep reading after a stop, so that the connection stays in step */
+		if (n < INT_MAX)
+			n++;
+		if (!stop && cb != NULL) {
+			entry_info(&rep, &e);
+			stop = cb(&e, userdata) != 0;
+		}
+	}
+}
+
+int
+sb_list(sb_client *c, sb_list_cb cb, void *userdata)
+{
+	int r;
+
+	if (c == NULL)
+		return -EINVAL;
+	client_lock(c);
+	r = list_locked(c, cb, userdata);
+	client_unlock(c);
+	return r;
+}
+
+int
+sb_status(sb_client *c, struct sb_status *ret_status)
+{
+	struct sb_msg req, rep;
+	int r;
+
+	if (c == NULL || ret_status == NULL)
+		return -EINVAL;
+	sb_msg_init(&req, SB_MSG_STATUS, 0);
+	client_lock(c);
+	r = client_call(c, &req, -1, &rep, 0);
+	if (r == 0) {
+		memset(ret_status, 0, sizeof(*ret_status));
+		ret_status->version = SB_HAS(&rep, SB_F_VERSION_MAX) ?
+		    (unsigned)rep.num[SB_F_VERSION_MAX] : rep.version;
+		ret_status->entries = (unsigned)rep.num[SB_F_ENTRIES];
+		ret_status->clients = (unsigned)rep.num[SB_F_CLIENTS];
+		ret_status->uptime = rep.num[SB_F_UPTIME];
+		ret_status->pid = (pid_t)rep.num[SB_F_PID];
+	}
+	client_unlock(c);
+	return r;
+}
+
+int
+sb_reexec(sb_client *c)
+{
+	struct sb_msg req, rep;
+	int r;
+
+	if (c == NULL)
+		return -EINVAL;
+	sb_msg_init(&req, SB_MSG_REEXEC, 0);
+	client_lock(c);
+	r = client_call(c, &req, -1, &rep, 0);
+	/* the broker is about to re-execute: the next call connects again */
+	client_disconnect(c);
+	client_unlock(c);
+	return r;
+}
