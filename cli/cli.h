@@ -10,6 +10,7 @@
 #define SB_EXIT_TIMEOUT	2	/* wait timed out */
 #define SB_EXIT_USAGE	100
 #define SB_EXIT_SYSTEM	111	/* system error: no broker, out of memory, ... */
+#define SB_EXIT_NOTFOUND 127	/* the command to run was not found (as a shell) */
 
 /* sockbroker exec: argv[0] is "exec"; root may be NULL (the default). */
 int	cmd_exec(int argc, char **argv, const char *root);
