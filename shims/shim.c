@@ -1,4 +1,837 @@
-/* placeholder: the shim is being written */
+/*
+ * shim.c: libsockbroker-shim.so, the LD_PRELOAD shim.
+ *
+ * Two layers (DESIGN.md section 7). Before main, the constructor rewrites
+ * the socket paths of the command line that are too long for sun_path
+ * (rewrite.c) to short ones: in broker mode the entry's short path under
+ * the broker's root, a pure function of the long path; in direct mode
+ * /proc/self/fd/N/<basename> on a directory fd the shim keeps open. Then
+ * the interposed calls make those short paths work: bind asks the broker
+ * for the entry (it makes the short directory; the library makes the link
+ * at the long path), listen tells the broker the socket is ready, unlink
+ * releases the entry, connect falls back to the long path when no broker
+ * entry answers. An address too long for sun_path in a larger buffer is
+ * rewritten the same way.
+ *
+ * Everything else passes straight through after a family check. The
+ * table of short paths is guarded by one mutex, taken only for AF_UNIX
+ * paths under the broker's root; the broker client is used under it too.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
-__attribute__((visibility("default"))) int bind(int fd, const struct sockaddr *a, socklen_t l);
-int sb_shim_placeholder;
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "rewrite.h"
+#include "sb-internal.h"
+#include "sockbroker.h"
+
+#define SHIM_EXPORT	__attribute__((visibility("default")))
+#define SUN_OFF		offsetof(struct sockaddr_un, sun_path)
+#define TABLE_MAX	128	/* short paths the shim knows */
+#define DIRS_MAX	32	/* directory fds of direct mode */
+
+enum mode { MODE_UNSET = 0, MODE_BROKER, MODE_DIRECT, MODE_AUTO };
+
+/* The real functions, resolved once. */
+static int	(*real_bind)(int, const struct sockaddr *, socklen_t);
+static int	(*real_connect)(int, const struct sockaddr *, socklen_t);
+static int	(*real_listen)(int, int);
+static ssize_t	(*real_sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+static ssize_t	(*real_sendmsg)(int, const struct msghdr *, int);
+static int	(*real_unlink)(const char *);
+static int	(*real_unlinkat)(int, const char *, int);
+
+/* A short path the shim handed out, and the key (long path) it stands for. */
+struct entry {
+	char	 short_path[SB_SHORT_PATH_MAX];
+	char	*key;
+	int	 pending_fd;	/* bound, BOUND not sent yet (until listen) */
+};
+
+struct dir {
+	char	*path;
+	int	 fd;
+};
+
+static struct {
+	pthread_mutex_t	 lock;
+	enum mode	 want;		/* from SOCKBROKER_MODE */
+	enum mode	 mode;		/* resolved: broker or direct; under lock */
+	int		 debug;
+	char		 root[SB_SHORT_PATH_MAX];
+	size_t		 root_len;	/* 0: no usable root */
+	struct entry	 table[TABLE_MAX];
+	int		 next_slot;
+	int		 nentries;	/* read without the lock: atomic */
+	int		 npending;	/* read without the lock: atomic */
+	struct dir	 dirs[DIRS_MAX];
+	int		 ndirs;
+	sb_client	*client;
+} shim = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static pthread_once_t resolve_once = PTHREAD_ONCE_INIT;
+
+/* Messages: one line on stderr, written with one write(2). */
+static void __attribute__((format(printf, 1, 2)))
+say(const char *fmt, ...)
+{
+	char buf[2 * PATH_MAX];
+	va_list ap;
+	int n, saved = errno;
+
+	memcpy(buf, "sockbroker-shim: ", 17);
+	va_start(ap, fmt);
+	n = vsnprintf(buf + 17, sizeof(buf) - 18, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > sizeof(buf) - 18)
+		n = (int)(sizeof(buf) - 18);
+	buf[17 + n] = '\n';
+	if (write(STDERR_FILENO, buf, (size_t)n + 18) < 0) {
+		/* nothing to do */
+	}
+	errno = saved;
+}
+
+/* Real symbols and the library's system calls */
+
+static int
+io_connect(int fd, const struct sockaddr *a, socklen_t l)
+{
+	return real_connect(fd, a, l);
+}
+
+static ssize_t
+io_sendmsg(int fd, const struct msghdr *m, int f)
+{
+	return real_sendmsg(fd, m, f);
+}
+
+static int
+io_unlinkat(int dfd, const char *p, int f)
+{
+	return real_unlinkat(dfd, p, f);
+}
+
+static const struct sb_io shim_io = {
+	.socket = socket,
+	.connect = io_connect,
+	.sendmsg = io_sendmsg,
+	.recvmsg = recvmsg,
+	.close = close,
+	.symlinkat = symlinkat,
+	.unlinkat = io_unlinkat,
+	.renameat = renameat,
+};
+
+static void *
+must_sym(const char *name)
+{
+	void *p = dlsym(RTLD_NEXT, name);
+
+	if (p == NULL) {
+		say("fatal: no symbol %s after the shim", name);
+		abort();
+	}
+	return p;
+}
+
+static void
+resolve_real(void)
+{
+	real_bind = must_sym("bind");
+	real_listen = must_sym("listen");
+	real_sendto = must_sym("sendto");
+	real_sendmsg = must_sym("sendmsg");
+	real_unlink = must_sym("unlink");
+	real_unlinkat = must_sym("unlinkat");
+	__atomic_store_n(&real_connect, must_sym("connect"), __ATOMIC_RELEASE);
+	sb_set_io(&shim_io);
+}
+
+static inline void
+resolve(void)
+{
+	if (__builtin_expect(__atomic_load_n(&real_connect, __ATOMIC_ACQUIRE) == NULL, 0))
+		pthread_once(&resolve_once, resolve_real);
+}
+
+/* Modes */
+
+/* Does a broker answer on ROOT/control? */
+static int
+broker_answers(void)
+{
+	struct sockaddr_un sun;
+	int fd, r, n;
+
+	if (shim.root_len == 0)
+		return 0;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/" SB_CONTROL_NAME, shim.root);
+	if (n < 0 || (size_t)n >= sizeof(sun.sun_path))
+		return 0;
+	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
+		return 0;
+	r = real_connect(fd, (struct sockaddr *)&sun, (socklen_t)(SUN_OFF + (size_t)n + 1));
+	close(fd);
+	return r == 0;
+}
+
+/* The mode, decided at the first need (auto: ask once). Under the lock. */
+static enum mode
+mode_locked(void)
+{
+	if (shim.mode == MODE_UNSET) {
+		if (shim.want == MODE_AUTO)
+			shim.mode = broker_answers() ? MODE_BROKER : MODE_DIRECT;
+		else
+			shim.mode = shim.want;
+		if (shim.debug)
+			say("mode %s", shim.mode == MODE_BROKER ? "broker" : "direct");
+	}
+	return shim.mode;
+}
+
+/* The table */
+
+static struct entry *
+table_find_locked(const char *short_path)
+{
+	int i;
+
+	for (i = 0; i < TABLE_MAX; i++)
+		if (shim.table[i].key != NULL && strcmp(shim.table[i].short_path, short_path) == 0)
+			return &shim.table[i];
+	return NULL;
+}
+
+static void
+table_add_locked(const char *short_path, const char *key)
+{
+	struct entry *e = table_find_locked(short_path);
+	char *k;
+	int i;
+
+	if (e != NULL)
+		return;
+	if ((k = strdup(key)) == NULL)
+		return;
+	for (i = 0; i < TABLE_MAX; i++) {
+		e = &shim.table[(shim.next_slot + i) % TABLE_MAX];
+		if (e->key == NULL || e->pending_fd < 0)
+			break;
+	}
+	shim.next_slot = (int)(e - shim.table + 1) % TABLE_MAX;
+	if (e->key == NULL)
+		__atomic_add_fetch(&shim.nentries, 1, __ATOMIC_RELEASE);
+	free(e->key);
+	e->key = k;
+	e->pending_fd = -1;
+	snprintf(e->short_path, sizeof(e->short_path), "%s", short_path);
+}
+
+/* Does the table hold anything? No lock: the fast path. */
+static inline int
+have_entries(void)
+{
+	return __atomic_load_n(&shim.nentries, __ATOMIC_ACQUIRE) > 0;
+}
+
+/* Is p (n bytes, maybe without NUL) under the broker's root? No lock. */
+static inline int
+under_root(const char *p, size_t n)
+{
+	return have_entries() && shim.root_len > 0 &&
+	    n > shim.root_len && memcmp(p, shim.root, shim.root_len) == 0 &&
+	    p[shim.root_len] == '/';
+}
+
+/* Direct mode: /proc/self/fd/N/<basename> */
+
+static int
+dir_fd_locked(const char *dir)
+{
+	int i, fd;
+
+	for (i = 0; i < shim.ndirs; i++)
+		if (strcmp(shim.dirs[i].path, dir) == 0)
+			return shim.dirs[i].fd;
+	if (shim.ndirs == DIRS_MAX)
+		return -EMFILE;
+	if ((fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -errno;
+	if ((shim.dirs[shim.ndirs].path = strdup(dir)) == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	shim.dirs[shim.ndirs++].fd = fd;
+	return fd;
+}
+
+/* key (an absolute path) -> /proc/self/fd/N/base. Under the lock. */
+static int
+direct_path_locked(const char *key, char *out, size_t size, int quiet)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(key, '/');
+	size_t n = (size_t)(slash - key);
+	int fd, len;
+
+	if (n == 0)
+		n = 1;
+	if (n >= sizeof(dir))
+		return -ENAMETOOLONG;
+	memcpy(dir, key, n);
+	dir[n] = '\0';
+	if ((fd = dir_fd_locked(dir)) < 0) {
+		if (!quiet)
+			say("'%s': direct mode: cannot open its directory: %s", key, strerror(-fd));
+		return fd;
+	}
+	len = snprintf(out, size, "/proc/self/fd/%d/%s", fd, slash + 1);
+	if (len < 0 || (size_t)len >= size || (size_t)len >= SBRW_SUN_PATH_MAX) {
+		if (!quiet)
+			say("'%s': direct mode: name too long (/proc/self/fd/%d/%s is %d bytes, "
+			    "the limit is %d)", key, fd, slash + 1, len, SBRW_SUN_PATH_MAX - 1);
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+/*
+ * Map a long path to its short path in the current mode and remember it.
+ * Under the lock. Prints why not when it cannot.
+ */
+static int
+map_locked(const char *path, char *out, size_t size)
+{
+	char key[PATH_MAX];
+	int r;
+
+	if ((r = sb_key_from_path(path, key, sizeof(key))) < 0) {
+		say("'%s': not a usable socket path: %s", path, sb_strerror(r));
+		return r;
+	}
+	if (mode_locked() == MODE_DIRECT)
+		return direct_path_locked(key, out, size, 0);
+	if (shim.root_len == 0) {
+		say("'%s': no broker root (set SOCKBROKER_ROOT)", path);
+		return -ENOENT;
+	}
+	if ((r = sb_short_path(shim.root, key, out, size)) < 0) {
+		say("'%s': no short path under '%s': %s", path, shim.root, sb_strerror(r));
+		return r;
+	}
+	table_add_locked(out, key);
+	return 0;
+}
+
+static int
+map_argv(void *ctx, const char *long_path, enum sbrw_role role, char *out, size_t size)
+{
+	int r;
+
+	(void)ctx;
+	(void)role;
+	r = map_locked(long_path, out, size);
+	if (r == 0 && shim.debug)
+		say("rewrote '%s' -> '%s'", long_path, out);
+	return r;
+}
+
+/* The broker */
+
+/* The client of this process (the library reconnects after fork). */
+static sb_client *
+client_locked(int *ret_err)
+{
+	int r;
+
+	*ret_err = 0;
+	if (shim.client == NULL && (r = sb_client_open(shim.root, &shim.client)) < 0) {
+		shim.client = NULL;
+		*ret_err = r;
+		return NULL;
+	}
+	return shim.client;
+}
+
+/* errno for a bind the broker could not serve */
+static int
+bind_errno(int r)
+{
+	switch (-r) {
+	case ENOENT:
+	case ECONNREFUSED:
+	case ECONNRESET:
+	case EPIPE:
+		return ECONNREFUSED;	/* no broker */
+	case EDQUOT:
+		return ENOSPC;
+	default:
+		return -r;
+	}
+}
+
+/* bind of a short path in the table: ask the broker, then bind. */
+static int
+broker_bind_locked(int fd, struct entry *e, const struct sockaddr *addr, socklen_t len)
+{
+	struct sb_bind_opts opts = SB_BIND_OPTS_INIT;
+	sb_client *c;
+	socklen_t tl = sizeof(opts.type);
+	int held = -1, r, err;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &opts.type, &tl) < 0)
+		return -1;
+	opts.flags = SB_BIND_F_PREPARE;
+	opts.lifetime = SB_LIFETIME_OWNER;
+	if ((c = client_locked(&r)) == NULL ||
+	    (r = sb_bind(c, e->key, &opts, &held, NULL, 0)) < 0) {
+		const char *m = c != NULL ? sb_client_message(c) : "";
+
+		say("bind '%s': %s%s%s%s", e->key, c == NULL ? "no broker: " : "",
+		    sb_strerror(r), m[0] != '\0' ? ": " : "", m);
+		errno = bind_errno(r);
+		return -1;
+	}
+	if (held >= 0) {
+		/* a held socket: it takes the place of the program's, flags kept */
+		int fdfl = fcntl(fd, F_GETFD), fl = fcntl(fd, F_GETFL), hfl;
+
+		r = dup3(held, fd, (fdfl > 0 && (fdfl & FD_CLOEXEC)) ? O_CLOEXEC : 0);
+		err = errno;
+		close(held);
+		if (r < 0) {
+			errno = err;
+			return -1;
+		}
+		hfl = fcntl(fd, F_GETFL);
+		if (fl >= 0 && hfl >= 0)
+			fcntl(fd, F_SETFL, (hfl & ~O_NONBLOCK) | (fl & O_NONBLOCK));
+		if (shim.debug)
+			say("bind '%s': the broker handed back its socket", e->key);
+		return 0;
+	}
+	if (real_bind(fd, addr, len) < 0)
+		return -1;
+	if (opts.type == SOCK_DGRAM) {
+		struct sb_bind_opts bound = SB_BIND_OPTS_INIT;
+
+		bound.flags = SB_BIND_F_BOUND;
+		if ((r = sb_bind(c, e->key, &bound, NULL, NULL, 0)) < 0)
+			say("bind '%s': cannot tell the broker: %s", e->key, sb_strerror(r));
+	} else if (e->pending_fd < 0) {
+		e->pending_fd = fd;
+		__atomic_add_fetch(&shim.npending, 1, __ATOMIC_RELEASE);
+	} else
+		e->pending_fd = fd;
+	return 0;
+}
+
+/* Addresses */
+
+/*
+ * A sockaddr_un whose path does not fit sun_path (a program built with a
+ * larger buffer): the path as a string, or NULL if it fits.
+ */
+static const char *
+overlong_path(const struct sockaddr *addr, socklen_t len, char *buf, size_t size)
+{
+	const char *p = (const char *)addr + SUN_OFF;	/* beyond sun_path: len says */
+	size_t n;
+
+	if (len <= sizeof(struct sockaddr_un))
+		return NULL;
+	n = strnlen(p, (size_t)len - SUN_OFF);
+	if (n <= SBRW_SUN_PATH_MAX || n >= size || p[0] == '\0')
+		return NULL;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+static socklen_t
+make_addr(struct sockaddr_un *sun, const char *path)
+{
+	size_t n = strlen(path);
+
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	memcpy(sun->sun_path, path, n);
+	return (socklen_t)(SUN_OFF + n + 1);
+}
+
+/*
+ * If addr is an over-long AF_UNIX address, map it into *sun and point
+ * addr and len at it. 0, or -1 with errno.
+ */
+static int
+fix_overlong(const struct sockaddr **addr, socklen_t *len, struct sockaddr_un *sun,
+    const char *what)
+{
+	char buf[PATH_MAX], out[SB_SHORT_PATH_MAX];
+	const char *p;
+	int r;
+
+	if ((p = overlong_path(*addr, *len, buf, sizeof(buf))) == NULL)
+		return 0;
+	pthread_mutex_lock(&shim.lock);
+	r = map_locked(p, out, sizeof(out));
+	pthread_mutex_unlock(&shim.lock);
+	if (r < 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (shim.debug)
+		say("%s: rewrote '%s' -> '%s'", what, p, out);
+	*len = make_addr(sun, out);
+	*addr = (const struct sockaddr *)sun;
+	return 0;
+}
+
+/* The path of an AF_UNIX address as a string (n bytes), or NULL. */
+static inline const char *
+unix_path(const struct sockaddr *addr, socklen_t len, size_t *ret_n)
+{
+	const struct sockaddr_un *sun = (const struct sockaddr_un *)addr;
+	size_t max;
+
+	if (len <= SUN_OFF || sun->sun_path[0] == '\0')
+		return NULL;
+	max = (size_t)len - SUN_OFF;
+	if (max > sizeof(sun->sun_path))
+		max = sizeof(sun->sun_path);
+	*ret_n = strnlen(sun->sun_path, max);
+	return sun->sun_path;
+}
+
+/* Copy an address path of n bytes into a string. */
+static void
+path_copy(char *dst, const char *src, size_t n)
+{
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* The interposed functions */
+
+static int
+shim_bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	char path[SB_SHORT_PATH_MAX + 1];
+	struct sockaddr_un sun;
+	struct entry *e;
+	const char *p;
+	size_t n;
+	int r;
+
+	if (fix_overlong(&addr, &len, &sun, "bind") < 0)
+		return -1;
+	if ((p = unix_path(addr, len, &n)) == NULL || !under_root(p, n))
+		return real_bind(fd, addr, len);
+	path_copy(path, p, n);
+	pthread_mutex_lock(&shim.lock);
+	if ((e = table_find_locked(path)) == NULL || mode_locked() != MODE_BROKER)
+		r = real_bind(fd, addr, len);
+	else
+		r = broker_bind_locked(fd, e, addr, len);
+	pthread_mutex_unlock(&shim.lock);
+	return r;
+}
+
+SHIM_EXPORT int
+bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	resolve();
+	if (addr == NULL || len < sizeof(sa_family_t) || addr->sa_family != AF_UNIX)
+		return real_bind(fd, addr, len);
+	return shim_bind(fd, addr, len);
+}
+
+/* After listen: tell the broker the entry is ready. */
+static void
+shim_listened(int fd)
+{
+	struct sb_bind_opts bound = SB_BIND_OPTS_INIT;
+	struct sockaddr_un sun;
+	socklen_t len = sizeof(sun);
+	sb_client *c;
+	int i, r;
+
+	pthread_mutex_lock(&shim.lock);
+	for (i = 0; i < TABLE_MAX; i++) {
+		struct entry *e = &shim.table[i];
+
+		if (e->key == NULL || e->pending_fd != fd)
+			continue;
+		e->pending_fd = -1;
+		__atomic_sub_fetch(&shim.npending, 1, __ATOMIC_RELEASE);
+		/* the fd may have been closed and reused since bind */
+		memset(&sun, 0, sizeof(sun));
+		if (getsockname(fd, (struct sockaddr *)&sun, &len) < 0 ||
+		    strncmp(sun.sun_path, e->short_path, sizeof(sun.sun_path)) != 0)
+			break;
+		bound.flags = SB_BIND_F_BOUND;
+		if ((c = client_locked(&r)) == NULL ||
+		    (r = sb_bind(c, e->key, &bound, NULL, NULL, 0)) < 0)
+			say("listen '%s': cannot tell the broker: %s", e->key, sb_strerror(r));
+		break;
+	}
+	pthread_mutex_unlock(&shim.lock);
+}
+
+SHIM_EXPORT int
+listen(int fd, int backlog)
+{
+	int r;
+
+	resolve();
+	r = real_listen(fd, backlog);
+	if (r == 0 && __atomic_load_n(&shim.npending, __ATOMIC_ACQUIRE) > 0) {
+		int saved = errno;
+
+		shim_listened(fd);
+		errno = saved;
+	}
+	return r;
+}
+
+/*
+ * connect to a short path of the table failed: a server in direct mode
+ * listens at the long path itself. Try it there.
+ */
+static int
+connect_fallback(int fd, const char *path)
+{
+	char out[SB_SHORT_PATH_MAX];
+	struct sockaddr_un sun;
+	struct entry *e;
+	int r = -1, err = errno;
+
+	pthread_mutex_lock(&shim.lock);
+	if ((e = table_find_locked(path)) != NULL &&
+	    direct_path_locked(e->key, out, sizeof(out), 1) == 0) {
+		r = real_connect(fd, (struct sockaddr *)&sun, make_addr(&sun, out));
+		if (r == 0 && shim.debug)
+			say("connect '%s': through '%s'", e->key, out);
+	}
+	pthread_mutex_unlock(&shim.lock);
+	if (r < 0)
+		errno = err;
+	return r;
+}
+
+static int
+shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	char path[SB_SHORT_PATH_MAX + 1];
+	struct sockaddr_un sun;
+	const char *p;
+	size_t n;
+	int r;
+
+	if (fix_overlong(&addr, &len, &sun, "connect") < 0)
+		return -1;
+	r = real_connect(fd, addr, len);
+	if (r == 0 || (errno != ENOENT && errno != ECONNREFUSED) ||
+	    (p = unix_path(addr, len, &n)) == NULL || !under_root(p, n))
+		return r;
+	path_copy(path, p, n);
+	return connect_fallback(fd, path);
+}
+
+SHIM_EXPORT int
+connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	resolve();
+	if (addr == NULL || len < sizeof(sa_family_t) || addr->sa_family != AF_UNIX)
+		return real_connect(fd, addr, len);
+	return shim_connect(fd, addr, len);
+}
+
+SHIM_EXPORT ssize_t
+sendto(int fd, const void *buf, size_t size, int flags, const struct sockaddr *addr,
+    socklen_t len)
+{
+	struct sockaddr_un sun;
+
+	resolve();
+	if (addr != NULL && len > sizeof(struct sockaddr_un) && addr->sa_family == AF_UNIX &&
+	    fix_overlong(&addr, &len, &sun, "sendto") < 0)
+		return -1;
+	return real_sendto(fd, buf, size, flags, addr, len);
+}
+
+SHIM_EXPORT ssize_t
+sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	const struct sockaddr *addr;
+	struct sockaddr_un sun;
+	struct msghdr copy;
+	socklen_t len;
+
+	resolve();
+	if (msg == NULL || msg->msg_name == NULL || msg->msg_namelen <= sizeof(struct sockaddr_un) ||
+	    ((const struct sockaddr *)msg->msg_name)->sa_family != AF_UNIX)
+		return real_sendmsg(fd, msg, flags);
+	addr = msg->msg_name;
+	len = msg->msg_namelen;
+	if (fix_overlong(&addr, &len, &sun, "sendmsg") < 0)
+		return -1;
+	copy = *msg;
+	copy.msg_name = (void *)addr;
+	copy.msg_namelen = len;
+	return real_sendmsg(fd, &copy, flags);
+}
+
+/* After the real unlink of a short path: release its entry. */
+static void
+shim_unlinked(const char *path)
+{
+	struct entry *e;
+	sb_client *c;
+	char *key;
+	int r;
+
+	pthread_mutex_lock(&shim.lock);
+	if ((e = table_find_locked(path)) != NULL && mode_locked() == MODE_BROKER &&
+	    (key = strdup(e->key)) != NULL) {
+		if ((c = client_locked(&r)) == NULL || ((r = sb_release(c, key)) < 0 && r != -ENOENT))
+			say("unlink '%s': cannot release it: %s", key, sb_strerror(r));
+		else if (shim.debug)
+			say("released '%s'", key);
+		free(key);
+	}
+	pthread_mutex_unlock(&shim.lock);
+}
+
+SHIM_EXPORT int
+unlink(const char *path)
+{
+	int r, saved;
+
+	resolve();
+	r = real_unlink(path);
+	if (r == 0 && have_entries() && under_root(path, strlen(path))) {
+		saved = errno;
+		shim_unlinked(path);
+		errno = saved;
+	}
+	return r;
+}
+
+SHIM_EXPORT int
+unlinkat(int dfd, const char *path, int flags)
+{
+	int r, saved;
+
+	resolve();
+	r = real_unlinkat(dfd, path, flags);
+	if (r == 0 && flags == 0 && have_entries() && path[0] == '/' &&
+	    under_root(path, strlen(path))) {
+		saved = errno;
+		shim_unlinked(path);
+		errno = saved;
+	}
+	return r;
+}
+
+/* Start: configuration and the command line */
+
+static void
+fork_prepare(void)
+{
+	pthread_mutex_lock(&shim.lock);
+}
+
+static void
+fork_parent(void)
+{
+	pthread_mutex_unlock(&shim.lock);
+}
+
+static void
+fork_child(void)
+{
+	/*
+	 * The lock was held across fork by this thread: release it. The
+	 * library notices the new pid and makes its own connection.
+	 */
+	pthread_mutex_unlock(&shim.lock);
+}
+
+static enum mode
+parse_mode(const char *s)
+{
+	if (s == NULL || s[0] == '\0' || strcmp(s, "auto") == 0)
+		return MODE_AUTO;
+	if (strcmp(s, "broker") == 0)
+		return MODE_BROKER;
+	if (strcmp(s, "direct") == 0)
+		return MODE_DIRECT;
+	say("SOCKBROKER_MODE='%s' is not broker, direct or auto: using auto", s);
+	return MODE_AUTO;
+}
+
+static void
+configure(void)
+{
+	const char *s;
+	int r;
+
+	s = sb_getenv("SOCKBROKER_DEBUG");
+	shim.debug = s != NULL && s[0] != '\0' && strcmp(s, "0") != 0;
+	shim.want = parse_mode(sb_getenv("SOCKBROKER_MODE"));
+	if ((r = sb_default_root(shim.root, sizeof(shim.root))) == 0 &&
+	    shim.root[0] == '/' && strlen(shim.root) <= SB_ROOT_MAX) {
+		shim.root_len = strlen(shim.root);
+		while (shim.root_len > 1 && shim.root[shim.root_len - 1] == '/')
+			shim.root[--shim.root_len] = '\0';
+	} else {
+		shim.root_len = 0;
+		if (shim.want == MODE_BROKER)
+			say("the broker root '%s' is not usable (an absolute path of at most %d bytes)",
+			    shim.root, SB_ROOT_MAX);
+	}
+}
+
+__attribute__((constructor)) static void
+init(int argc, char **argv, char **envp)
+{
+	struct sbrw_rules rules;
+	const char *spec, *bad = NULL;
+
+	(void)envp;
+	resolve();
+	configure();
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	spec = sb_getenv("SOCKBROKER_REWRITE");
+	if (sbrw_parse_rules(spec, &rules, &bad) < 0)
+		say("SOCKBROKER_REWRITE: ignoring '%s' and what follows: want opt:TEXT or "
+		    "prefix:TEXT (at most %d, %d bytes each), separated by ';'", bad,
+		    SBRW_RULES_MAX, SBRW_RULE_TEXT_MAX - 1);
+	if (argv == NULL)
+		return;
+	pthread_mutex_lock(&shim.lock);
+	sbrw_argv(argc, argv, &rules, map_argv, NULL);
+	pthread_mutex_unlock(&shim.lock);
+}
