@@ -470,6 +470,17 @@ cmd_bind(int argc, char **argv)
 	if ((r = client_open("bind", &c)) != 0)
 		return r;
 	if ((r = sb_bind(c, key, &bo, &fd, short_path, sizeof(short_path))) < 0) {
+		const char *m = sb_client_message(c);
+		char kbuf[128];
+
+		if (sb_key_is_path(key) && (m == NULL || m[0] == '\0') && exit_code(r) == 1) {
+			/* the library's own work at the path, before or after the broker */
+			errmsg("bind", show_key(key, kbuf, sizeof(kbuf)), "%s%s",
+			    r == -EADDRINUSE ? "something other than a symlink is in the way: " :
+			    "cannot make the link at the path: ", sb_strerror(r));
+			sb_client_close(c);
+			return SB_EXIT_REFUSED;
+		}
 		r = fail_request("bind", key, c, r);
 		sb_client_close(c);
 		return r;
