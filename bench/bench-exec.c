@@ -1,0 +1,143 @@
+/*
+ * bench-exec.c: whole-process timing of two commands, alternating in
+ * rounds (hyperfine runs one command's batch after the other's; here
+ * noise hits both the same). Each run is posix_spawnp + waitpid, and must
+ * exit 0.
+ *
+ * usage: bench-exec FIG WHAT MAX-RATIO ITERATIONS CMD-A... -- CMD-B...
+ *        bench-exec --header
+ * A command may start with NAME=VALUE words: they are added to that
+ * command's environment only (so that, say, LD_LIBRARY_PATH for an
+ * uninstalled program does not slow the other one down).
+ * Prints one row: CMD-A measured, CMD-B the baseline, pass if the ratio
+ * of the medians is <= MAX-RATIO.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+extern char **environ;
+
+struct cmd {
+	char	**argv;
+	char	**envp;
+};
+
+struct ctx {
+	struct cmd a, b;
+};
+
+/* Split leading NAME=VALUE words of argv into an environment. */
+static void
+cmd_init(struct cmd *c, char **argv)
+{
+	size_t nenv = 0, nvars = 0, i;
+
+	while (argv[nvars] != NULL && strchr(argv[nvars], '=') != NULL &&
+	    argv[nvars][0] != '=' && argv[nvars][0] != '/')
+		nvars++;
+	while (environ[nenv] != NULL)
+		nenv++;
+	if ((c->envp = calloc(nenv + nvars + 1, sizeof(char *))) == NULL)
+		bench_die("allocate an environment");
+	for (i = 0; i < nvars; i++)
+		c->envp[i] = argv[i];
+	for (i = 0; i < nenv; i++)
+		c->envp[nvars + i] = environ[i];
+	c->argv = argv + nvars;
+	if (c->argv[0] == NULL)
+		bench_die("find a command after the variables");
+}
+
+static void
+spawn(const struct cmd *c)
+{
+	char **argv = c->argv;
+	pid_t pid;
+	int st, r;
+
+	if ((r = posix_spawnp(&pid, argv[0], NULL, NULL, argv, c->envp)) != 0)
+		bench_die("run %s: %s", argv[0], strerror(r));
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			bench_die("wait for %s: %s", argv[0], strerror(errno));
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		bench_die("run %s: it exited with status 0x%x", argv[0], st);
+}
+
+static void
+run_a(void *arg)
+{
+	spawn(&((struct ctx *)arg)->a);
+}
+
+static void
+run_b(void *arg)
+{
+	spawn(&((struct ctx *)arg)->b);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct bench_samples a = { 0 }, b = { 0 }, ratios = { 0 };
+	struct bench_row row;
+	struct ctx x;
+	double max_ratio;
+	char goal[32];
+	size_t iters, per = 10;
+	int i;
+
+	bench_prog = "bench-exec";
+	if (argc == 2 && strcmp(argv[1], "--header") == 0) {
+		bench_print_header();
+		return 0;
+	}
+	if (argc < 8) {
+		fprintf(stderr, "usage: bench-exec FIG WHAT MAX-RATIO ITERATIONS CMD-A... -- CMD-B...\n");
+		return 100;
+	}
+	max_ratio = strtod(argv[3], NULL);
+	iters = (size_t)strtoul(argv[4], NULL, 10);
+	for (i = 5; i < argc && strcmp(argv[i], "--") != 0; i++)
+		;
+	if (i >= argc - 1 || i == 5) {
+		fprintf(stderr, "usage: bench-exec FIG WHAT MAX-RATIO ITERATIONS CMD-A... -- CMD-B...\n");
+		return 100;
+	}
+	argv[i] = NULL;
+	cmd_init(&x.a, argv + 5);
+	cmd_init(&x.b, argv + i + 1);
+	if (iters < per)
+		iters = per;
+
+	bench_interleave(iters / per, per, run_a, run_b, &x, &a, &b, &ratios);
+
+	memset(&row, 0, sizeof(row));
+	row.fig = argv[1];
+	row.what = argv[2];
+	row.unit = "ms";
+	row.iters = a.n;
+	bench_fill(&a, &row.med, &row.lo, &row.hi);
+	row.has_base = 1;
+	bench_fill(&b, &row.bmed, &row.blo, &row.bhi);
+	row.ratio = row.med / row.bmed;
+	row.ratio_lo = bench_quantile(&ratios, 0.1);
+	row.ratio_hi = bench_quantile(&ratios, 0.9);
+	row.ratio_fmt = "x";
+	snprintf(goal, sizeof(goal), "<= %.1fx", max_ratio);
+	row.goal = goal;
+	row.verdict = row.ratio <= max_ratio ? "pass" : "MISS";
+	bench_print_row(&row);
+	return 0;
+}

@@ -1,0 +1,115 @@
+#!/bin/sh
+# run-bench.sh: `make bench`. Runs every figure of bench/README and prints
+# one table. Each figure compares two things measured in the same run,
+# interleaved; a figure that cannot run prints "not measured" and why, and
+# the others still run. BENCH_QUICK=1: a short smoke run. BENCH_FIGS="3 5":
+# only those figures.
+set -u
+
+: "${top_builddir:?run me through make bench}"
+: "${bench_builddir:?run me through make bench}"
+B=$bench_builddir
+SOCKBROKERD=$top_builddir/brokerd/sockbrokerd
+SB_SHIM=$top_builddir/shims/.libs/libsockbroker-shim.so
+SB_LIBDIR=$top_builddir/libbroker/.libs
+QUICK=${BENCH_QUICK:-0}
+[ "$QUICK" = 0 ] && QUICK=
+FIGS=${BENCH_FIGS:-1 2 3 4 5 6}
+
+# The real binary of an uninstalled program (not its libtool wrapper).
+real_bin() {
+	d=$(dirname "$1"); n=$(basename "$1")
+	if [ -f "$d/.libs/$n" ]; then echo "$d/.libs/$n"; else echo "$1"; fi
+}
+SOCKBROKER=$(real_bin "$top_builddir/cli/sockbroker")
+
+# Work on tmpfs when there is one (the runtime root should be: FIELD-NOTES).
+W=$(mktemp -d /dev/shm/sbbench.XXXXXX 2>/dev/null || mktemp -d /tmp/sbbench.XXXXXX) || exit 111
+chmod 755 "$W"
+PIDS=
+cleanup() {
+	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
+	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	rm -rf "$W"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+want() { case " $FIGS " in *" $1 "*) return 0 ;; esac; return 1; }
+
+# not_measured FIG WHY
+not_measured() { printf '%-4s %s\n' "$1" "not measured: $2"; }
+
+# figure FIG CMD...: run a figure's program; its rows go to stdout, its
+# errors to $W/FIG.err, and a failure becomes a "not measured" row.
+figure() {
+	fig=$1; shift
+	if ! "$@" 2>"$W/$fig.err"; then
+		not_measured "$fig" "$(grep -v '^$' "$W/$fig.err" | tail -n 1)"
+	fi
+}
+
+if [ -n "$QUICK" ]; then
+	echo "# sockbroker benchmarks (BENCH_QUICK: a smoke run, figures are not meaningful)"
+else
+	echo "# sockbroker benchmarks"
+fi
+echo "# $(uname -srm), $(nproc) CPUs, $(date -u '+%Y-%m-%d %H:%M UTC'); times are medians of every iteration, spread p10-p90"
+"$B/bench-exec" --header
+
+# 1, 2: the shim (bench-shim.c, from the shim's own work).
+if want 1 || want 2; then
+	if [ -x "$B/bench-shim" ]; then
+		SB_SHIM=$SB_SHIM SOCKBROKERD=$SOCKBROKERD BENCH_DIR=$W \
+		    figure 1 "$B/bench-shim"
+	else
+		not_measured "1,2" "bench-shim is not built (the shim's bench-shim.c has not landed)"
+	fi
+fi
+
+# 3: sb_get on a new connection vs a raw SCM_RIGHTS request/reply.
+if want 3; then
+	mkdir -p "$W/f3"
+	figure 3 "$B/bench-get" "$SOCKBROKERD" "$W/f3"
+fi
+
+# 4: `sockbroker get NAME -- true` vs s6-fdholder-retrieve, same stored socket.
+fig4() {
+	command -v s6-fdholder-daemon >/dev/null 2>&1 || { echo "s6 is not installed" >&2; return 1; }
+	S6=$W/s6 uid=$(id -u)
+	mkdir -p "$S6/rules/uid/$uid/env" "$W/f4"
+	touch "$S6/rules/uid/$uid/allow"
+	echo '^' >"$S6/rules/uid/$uid/env/S6_FDHOLDER_STORE_REGEX"
+	echo '^' >"$S6/rules/uid/$uid/env/S6_FDHOLDER_RETRIEVE_REGEX"
+	mkfifo "$S6/ready"
+	s6-fdholder-daemon -1 -v 0 -i "$S6/rules" "$S6/s" >"$S6/ready" 2>"$S6/log" &
+	PIDS="$PIDS $!"
+	read -r _ <"$S6/ready" || { echo "s6-fdholder-daemon did not start" >&2; return 1; }
+	ROOT=$W/f4/root
+	mkfifo "$W/f4/ready"
+	"$SOCKBROKERD" --root "$ROOT" --ready-fd 3 3>"$W/f4/ready" 2>"$W/f4/log" &
+	PIDS="$PIDS $!"
+	read -r _ <"$W/f4/ready" || { echo "sockbrokerd did not start: $(tail -n 1 "$W/f4/log")" >&2; return 1; }
+	# the same kind of socket stored in both, by their own store commands
+	s6-ipcserver-socketbinder "$W/f4/held-s6" s6-fdholder-store "$S6/s" bench-fd || return 1
+	s6-ipcserver-socketbinder "$W/f4/held-sb" env LD_LIBRARY_PATH="$SB_LIBDIR" \
+	    "$SOCKBROKER" --root "$ROOT" put bench-fd --fd 0 || return 1
+	n=300; [ -n "$QUICK" ] && n=40
+	"$B/bench-exec" 4 "sockbroker get -- true vs s6-fdholder-retrieve" 1.0 $n \
+	    LD_LIBRARY_PATH="$SB_LIBDIR" "$SOCKBROKER" --root "$ROOT" get bench-fd -- true -- \
+	    s6-fdholder-retrieve "$S6/s" bench-fd true
+}
+want 4 && figure 4 fig4
+
+# 5: request rate vs a bare libevent server.
+if want 5; then
+	mkdir -p "$W/f5"
+	figure 5 "$B/bench-rate" "$SOCKBROKERD" "$B/bench-evserver" "$W/f5"
+fi
+
+# 6: scale.
+if want 6; then
+	mkdir -p "$W/f6"
+	if [ -n "$QUICK" ]; then sizes="1000 10000"; else sizes="1000 10000 100000"; fi
+	figure 6 "$B/bench-scale" "$SOCKBROKERD" "$W/f6" $sizes
+fi
