@@ -1,2 +1,458 @@
-/* placeholder: the daemon is being written */
-int main(void) { return 1; }
+/*
+ * main.c: sockbrokerd, the AF_UNIX socket broker. Options, the runtime
+ * root, adoption of inherited fds and of the state file, start and exit.
+ *
+ * Exit status: 0 after SIGTERM/SIGINT (or idle exit), 100 usage, 111 a
+ * system error (s6 convention).
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "brokerd.h"
+#include "sb-internal.h"
+#include "sockbroker.h"
+
+/* A re-executed broker finds its fds in a memfd named here: "MEMFD:PID". */
+#define REEXEC_ENV	"SOCKBROKERD_REEXEC_FDS"
+
+struct config cfg = {
+	.root_fd = -1,
+	.ready_fd = -1,
+	.control_fd = -1,
+	.max_clients = SB_DEFAULT_MAX_CLIENTS,
+	.max_clients_per_uid = SB_DEFAULT_MAX_CLIENTS_PER_UID,
+	.max_entries = SB_DEFAULT_MAX_ENTRIES,
+	.max_entries_per_uid = SB_DEFAULT_MAX_ENTRIES_PER_UID,
+	.client_timeout_ms = SB_DEFAULT_CLIENT_TIMEOUT_MS,
+};
+
+static void
+vlog(const char *prefix, const char *fmt, va_list ap)
+{
+	char buf[1024];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	fprintf(stderr, "sockbrokerd: %s%s\n", prefix, buf);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog("", fmt, ap);
+	va_end(ap);
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!cfg.verbose)
+		return;
+	va_start(ap, fmt);
+	vlog("debug: ", fmt, ap);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog("fatal: ", fmt, ap);
+	va_end(ap);
+	exit(EXIT_SYSTEM);
+}
+
+static void
+usage(FILE *f, int code)
+{
+	fprintf(f,
+	    "usage: sockbrokerd [-v] [--root DIR] [--ready-fd N] [--max-clients N]\n"
+	    "                   [--max-clients-per-uid N] [--max-entries N]\n"
+	    "                   [--max-entries-per-uid N] [--client-timeout SEC]\n"
+	    "                   [--idle-exit SEC] [--version] [--help]\n"
+	    "Broker of AF_UNIX sockets with short paths under DIR (default: %s).\n"
+	    "Exit status: 0 stopped, 100 usage, 111 system error.\n",
+	    geteuid() == 0 ? "/run/sockbroker" : "$XDG_RUNTIME_DIR/sockbroker");
+	exit(code);
+}
+
+static unsigned
+num_arg(const char *opt, const char *s, unsigned long max)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v > max) {
+		fprintf(stderr, "sockbrokerd: usage: %s needs a number from 0 to %lu, not '%s'\n",
+		    opt, max, s);
+		exit(EXIT_USAGE);
+	}
+	return (unsigned)v;
+}
+
+enum {
+	O_ROOT = 256, O_READY_FD, O_MAX_CLIENTS, O_MAX_CLIENTS_UID, O_MAX_ENTRIES,
+	O_MAX_ENTRIES_UID, O_CLIENT_TIMEOUT, O_IDLE_EXIT, O_VERSION, O_HELP,
+};
+
+static const struct option longopts[] = {
+	{ "root", required_argument, NULL, O_ROOT },
+	{ "ready-fd", required_argument, NULL, O_READY_FD },
+	{ "max-clients", required_argument, NULL, O_MAX_CLIENTS },
+	{ "max-clients-per-uid", required_argument, NULL, O_MAX_CLIENTS_UID },
+	{ "max-entries", required_argument, NULL, O_MAX_ENTRIES },
+	{ "max-entries-per-uid", required_argument, NULL, O_MAX_ENTRIES_UID },
+	{ "client-timeout", required_argument, NULL, O_CLIENT_TIMEOUT },
+	{ "idle-exit", required_argument, NULL, O_IDLE_EXIT },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "version", no_argument, NULL, O_VERSION },
+	{ "help", no_argument, NULL, O_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void
+parse_args(int argc, char **argv)
+{
+	const char *root = NULL;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'v': cfg.verbose = 1; break;
+		case O_ROOT: root = optarg; break;
+		case O_READY_FD: cfg.ready_fd = (int)num_arg("--ready-fd", optarg, INT_MAX); break;
+		case O_MAX_CLIENTS: cfg.max_clients = num_arg("--max-clients", optarg, 1000000); break;
+		case O_MAX_CLIENTS_UID:
+			cfg.max_clients_per_uid = num_arg("--max-clients-per-uid", optarg, 1000000);
+			break;
+		case O_MAX_ENTRIES: cfg.max_entries = num_arg("--max-entries", optarg, 100000000); break;
+		case O_MAX_ENTRIES_UID:
+			cfg.max_entries_per_uid = num_arg("--max-entries-per-uid", optarg, 100000000);
+			break;
+		case O_CLIENT_TIMEOUT:
+			cfg.client_timeout_ms = 1000 * num_arg("--client-timeout", optarg, 86400);
+			if (cfg.client_timeout_ms == 0) {
+				fprintf(stderr, "sockbrokerd: usage: --client-timeout must be at least 1\n");
+				exit(EXIT_USAGE);
+			}
+			break;
+		case O_IDLE_EXIT: cfg.idle_exit_s = num_arg("--idle-exit", optarg, 86400); break;
+		case O_VERSION:
+			printf("sockbrokerd %s (protocol version %d)\n", PACKAGE_VERSION, SB_PROTO_VERSION);
+			exit(0);
+		case 'h': case O_HELP: usage(stdout, 0); break;
+		default: usage(stderr, EXIT_USAGE);
+		}
+	}
+	if (optind != argc)
+		usage(stderr, EXIT_USAGE);
+	if (root == NULL) {
+		if (sb_default_root(cfg.root, sizeof(cfg.root)) < 0)
+			fatal("the default root is longer than %d bytes (the limit): use --root",
+			    SB_ROOT_MAX);
+	} else if (strlen(root) >= sizeof(cfg.root)) {
+		fatal("the root %.200s is %zu bytes long: the limit is %d bytes (its short paths "
+		    "must fit in %d)", root, strlen(root), SB_ROOT_MAX, SB_SUN_PATH_MAX - 1);
+	} else
+		snprintf(cfg.root, sizeof(cfg.root), "%s", root);
+	if (getenv(REEXEC_ENV) != NULL) {
+		cfg.reexec = 1;		/* readiness was told by the first image */
+		cfg.ready_fd = -1;
+	}
+	if (cfg.ready_fd >= 0 && fcntl(cfg.ready_fd, F_GETFD) < 0) {
+		fprintf(stderr, "sockbrokerd: usage: --ready-fd %d is not an open fd\n", cfg.ready_fd);
+		exit(EXIT_USAGE);
+	}
+}
+
+/* Check (and make) the root; keep an fd of it for every later *at() call. */
+static void
+root_setup(void)
+{
+	struct stat st;
+	size_t len = strlen(cfg.root);
+
+	while (len > 1 && cfg.root[len - 1] == '/')
+		cfg.root[--len] = '\0';
+	cfg.root_len = len;
+	if (cfg.root[0] != '/')
+		fatal("the root %s is not an absolute path", cfg.root);
+	if (len > SB_ROOT_MAX)
+		fatal("the root %s is %zu bytes long: the limit is %d bytes (its short paths "
+		    "must fit in %d)", cfg.root, len, SB_ROOT_MAX, SB_SUN_PATH_MAX - 1);
+	if (mkdir(cfg.root, 0755) < 0 && errno != EEXIST)
+		fatal("unable to create the root %s: %s", cfg.root, strerror(errno));
+	cfg.root_fd = open(cfg.root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (cfg.root_fd < 0 && errno == ELOOP)
+		fatal("the root %s is a symlink: it must be a directory of uid %lu, not writable "
+		    "by group or others", cfg.root, (unsigned long)geteuid());
+	if (cfg.root_fd < 0)
+		fatal("unable to open the root %s: %s", cfg.root, strerror(errno));
+	if (fstat(cfg.root_fd, &st) < 0)
+		fatal("unable to stat the root %s: %s", cfg.root, strerror(errno));
+	if (st.st_uid != geteuid())
+		fatal("the root %s is owned by uid %lu: it must be owned by the broker's uid %lu",
+		    cfg.root, (unsigned long)st.st_uid, (unsigned long)geteuid());
+	if (st.st_mode & 022)
+		fatal("the root %s has mode %04o: it must not be writable by group or others "
+		    "(0755 at most)", cfg.root, (unsigned)(st.st_mode & 07777));
+}
+
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("unable to raise the fd limit: %s", strerror(errno));
+	}
+}
+
+static int
+is_socket(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/*
+ * Match the state file with the fds that came back (fd store or re-exec)
+ * and the processes still alive. Entries whose fd or process is gone are
+ * reported and cleaned, never left half-alive.
+ */
+static void
+reconcile(struct adopted *fds, size_t nfds)
+{
+	struct entry *e, *next;
+	size_t i;
+	int fd, dfd;
+
+	for (e = entry_first(); e != NULL; e = next) {
+		next = e->next;
+		fd = -1;
+		for (i = 0; i < nfds; i++)
+			if (fds[i].fd >= 0 && strcmp(fds[i].name, e->id) == 0) {
+				fd = fds[i].fd;
+				fds[i].fd = -1;
+				break;
+			}
+		if (e->kind == SB_KIND_FD || (e->flags & EF_HELD)) {
+			if (fd >= 0 && (e->kind == SB_KIND_FD || is_socket(fd))) {
+				e->fd = fd;
+				log_debug("entry %s: held fd back", e->key);
+				continue;
+			}
+			if (fd >= 0)
+				close(fd);
+			log_info("entry %s: the previous broker held its %s and it did not come "
+			    "back: released", e->key, e->kind == SB_KIND_FD ? "fd" : "socket");
+			entry_destroy(e, "fd gone");
+			continue;
+		}
+		if (fd >= 0)
+			close(fd);
+		if (e->lifetime == SB_LT_OWNER) {
+			if (proc_adopt(e) == 0)
+				continue;
+			log_info("entry %s: its process %ld is gone: released", e->key, (long)e->pid);
+			entry_destroy(e, "process gone");
+			continue;
+		}
+		/* prepared hold entry: the client's socket lives in its directory */
+		if ((dfd = entry_dir_open(e)) >= 0) {
+			close(dfd);
+			continue;
+		}
+		log_info("entry %s: its directory is gone: released", e->key);
+		entry_destroy(e, "directory gone");
+	}
+	for (i = 0; i < nfds; i++)
+		if (fds[i].fd >= 0 && fds[i].fd != cfg.control_fd) {
+			log_info("an inherited fd named '%s' matches no entry: closed", fds[i].name);
+			sd_fdstore_remove_name(fds[i].name);
+			close(fds[i].fd);
+			fds[i].fd = -1;
+		}
+}
+
+static int
+is_entry_id(const char *name)
+{
+	return strlen(name) == ENTRY_ID_LEN &&
+	    strspn(name, "0123456789abcdefghijklmnopqrstuv") == ENTRY_ID_LEN;
+}
+
+/* Pick the control socket among the inherited fds. */
+static void
+pick_control(struct adopted *fds, size_t nfds)
+{
+	size_t i;
+	int type, acc = 0;
+	socklen_t len = sizeof(type), alen = sizeof(acc);
+
+	for (i = 0; i < nfds && cfg.control_fd < 0; i++)
+		if (strcmp(fds[i].name, SB_CONTROL_NAME) == 0)
+			cfg.control_fd = fds[i].fd;
+	/* an unnamed socket unit: the first fd, if it is not an entry's */
+	if (cfg.control_fd < 0 && nfds > 0 && !is_entry_id(fds[0].name))
+		cfg.control_fd = fds[0].fd;
+	if (cfg.control_fd < 0)
+		return;
+	if (getsockopt(cfg.control_fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+	    type != SOCK_SEQPACKET ||
+	    getsockopt(cfg.control_fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &alen) < 0 || !acc)
+		fatal("the inherited control socket (fd %d) is not a listening SOCK_SEQPACKET "
+		    "socket", cfg.control_fd);
+	for (i = 0; i < nfds; i++)
+		if (fds[i].fd == cfg.control_fd)
+			fds[i].fd = -1;
+}
+
+/* The fds a re-executing broker passed us: lines "FD NAME" in a memfd. */
+static int
+adopt_reexec(struct adopted **ret, size_t *ret_n)
+{
+	const char *env = getenv(REEXEC_ENV);
+	struct adopted *a = NULL, *na;
+	size_t n = 0, cap = 0;
+	int mfd, fd;
+	long pid;
+	char name[256];
+	FILE *f;
+
+	if (env == NULL)
+		return 1;
+	if (sscanf(env, "%d:%ld", &mfd, &pid) != 2 || pid != (long)getpid() || mfd < 3 ||
+	    lseek(mfd, 0, SEEK_SET) < 0 || (f = fdopen(mfd, "r")) == NULL) {
+		unsetenv(REEXEC_ENV);
+		log_warn("%s=%s is not ours: ignored", REEXEC_ENV, env);
+		return 1;
+	}
+	unsetenv(REEXEC_ENV);
+	while (fscanf(f, "%d %255s", &fd, name) == 2) {
+		if (fd < 3 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((na = realloc(a, cap * sizeof(*a))) == NULL)
+				fatal("unable to allocate memory");
+			a = na;
+		}
+		a[n].fd = fd;
+		snprintf(a[n].name, sizeof(a[n].name), "%s", name);
+		n++;
+	}
+	fclose(f);
+	*ret = a;
+	*ret_n = n;
+	log_info("re-executed: took over %zu fds", n);
+	return 0;
+}
+
+static void
+cloexec(int fd, int on)
+{
+	fcntl(fd, F_SETFD, on ? FD_CLOEXEC : 0);
+}
+
+/*
+ * Execute ourselves again keeping the control socket (its queue keeps
+ * accepting connections: no window in which clients are refused) and every
+ * held fd. Returns only if that failed; the broker then carries on.
+ */
+void
+reexec_self(void)
+{
+	char env[64];
+	struct entry *e;
+	const char *exe;
+	int mfd;
+
+	state_compact();
+	if ((mfd = memfd_create("sockbrokerd-fds", 0)) < 0) {
+		log_warn("unable to re-execute: memfd: %s", strerror(errno));
+		return;
+	}
+	dprintf(mfd, "%d %s\n", server_control_fd(), SB_CONTROL_NAME);
+	cloexec(server_control_fd(), 0);
+	for (e = entry_first(); e != NULL; e = e->next)
+		if (e->fd >= 0) {
+			dprintf(mfd, "%d %s\n", e->fd, e->id);
+			cloexec(e->fd, 0);
+		}
+	snprintf(env, sizeof(env), "%d:%ld", mfd, (long)getpid());
+	setenv(REEXEC_ENV, env, 1);
+	exe = strchr(cfg.argv[0], '/') != NULL ? cfg.argv[0] : "/proc/self/exe";
+	execv(exe, cfg.argv);
+	log_warn("unable to re-execute %s: %s: carrying on", exe, strerror(errno));
+	unsetenv(REEXEC_ENV);
+	close(mfd);
+	cloexec(server_control_fd(), 1);
+	for (e = entry_first(); e != NULL; e = e->next)
+		if (e->fd >= 0)
+			cloexec(e->fd, 1);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct adopted *fds = NULL;
+	size_t nfds = 0;
+
+	cfg.argv = argv;
+	signal(SIGPIPE, SIG_IGN);
+	umask(0);
+	parse_args(argc, argv);
+	root_setup();
+	raise_nofile();
+	if (adopt_reexec(&fds, &nfds) == 1 && sd_adopt(&fds, &nfds) < 0)
+		fatal("unable to take over the inherited fds");
+	pick_control(fds, nfds);
+	entries_init();
+	server_init();
+	state_load();
+	reconcile(fds, nfds);
+	free(fds);
+	if (state_compact() < 0)
+		fatal("unable to write the state file in %s", cfg.root);
+	server_run();
+	state_close();
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,169 @@
+/*
+ * brokerd.h: what the files of sockbrokerd share.
+ *
+ * main.c     options, the runtime root, start and exit
+ * server.c   the event loop (the only file using libevent): the control
+ *            socket, peers and their output queues, waiters, tracked
+ *            processes, signals, timers
+ * request.c  one function per request type, access rules, quotas
+ * entry.c    the entry table, the files under the root
+ * state.c    the state file (journal + atomic compaction)
+ * sd.c       systemd: activation, notify, watchdog, fd store (if built)
+ */
+#ifndef BROKERD_H
+#define BROKERD_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sb-proto.h"
+
+#define EXIT_USAGE	100
+#define EXIT_SYSTEM	111
+
+/* "xx" + HASH: the name of an entry's directory pair, and its FDNAME= */
+#define ENTRY_ID_LEN	(2 + SB_HASH_CHARS)
+
+struct config {
+	char		 root[SB_SHORT_PATH_MAX];
+	size_t		 root_len;
+	int		 root_fd;
+	int		 ready_fd;
+	int		 verbose;
+	unsigned	 max_clients;
+	unsigned	 max_clients_per_uid;
+	unsigned	 max_entries;
+	unsigned	 max_entries_per_uid;
+	unsigned	 client_timeout_ms;
+	unsigned	 idle_exit_s;
+	int		 control_fd;		/* adopted control socket, or -1 */
+	int		 reexec;		/* started by our own re-exec */
+	char		*self_exe;		/* argv[0] for re-exec */
+	char	       **argv;
+};
+extern struct config cfg;
+
+/* Logging to stderr: "sockbrokerd: ..." */
+void	 log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	 log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	 log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	 fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* Entry flags */
+#define EF_LISTENING	0x01u	/* the socket listens */
+#define EF_READY	0x02u	/* waiters may be answered */
+#define EF_HELD		0x04u	/* the broker holds an fd (fd >= 0 while running) */
+#define EF_PREPARED	0x08u	/* made with PREPARE: the client binds */
+#define EF__ALL		0x0fu
+
+struct proc;
+
+struct entry {
+	struct entry	*hnext;		/* hash chain */
+	struct entry	*prev, *next;	/* every entry, oldest first */
+	struct entry	*pnext;		/* entries of the same tracked process */
+	struct proc	*proc;		/* owner lifetime: the tracked creator */
+	uint64_t	 starttime;	/* of pid, from /proc/PID/stat (owner) */
+	int64_t		 ctime;
+	int		 fd;		/* held fd or -1 */
+	uid_t		 uid;
+	gid_t		 gid;
+	pid_t		 pid;
+	uint16_t	 mode;
+	uint8_t		 kind;		/* SB_KIND_* */
+	uint8_t		 socktype;	/* SOCK_*, 0 for fd entries */
+	uint8_t		 lifetime;	/* SB_LT_* */
+	uint8_t		 flags;		/* EF_* */
+	uint16_t	 keylen;
+	char		 id[ENTRY_ID_LEN + 1];
+	char		 key[];
+};
+
+/* entry.c: the table */
+void		 entries_init(void);
+struct entry	*entry_new(const char *key);
+struct entry	*entry_find(const char *key, struct entry **ret_collision);
+struct entry	*entry_by_id(const char *id);
+void		 entry_insert(struct entry *e);
+void		 entry_unlink(struct entry *e);
+void		 entry_free(struct entry *e);
+struct entry	*entry_first(void);
+unsigned	 entries_total(void);
+unsigned	 entries_of(uid_t uid);
+unsigned	*uid_clients(uid_t uid);
+void		 entry_short_path(const struct entry *e, char *buf, size_t size);
+/* entry.c: the files */
+int		 entry_dir_make(struct entry *e, uid_t dir_uid, int *ret_dirfd,
+		    char *err, size_t errlen);
+int		 entry_dir_open(const struct entry *e);
+int		 entry_dir_finish(struct entry *e, int dirfd);
+int		 entry_sock_make(struct entry *e, int dirfd, int *ret_fd,
+		    char *err, size_t errlen);
+void		 entry_files_remove(const struct entry *e);
+/* Forget e everywhere (journal, process, waiters' cursors), remove its files */
+void		 entry_destroy(struct entry *e, const char *why);
+
+/* state.c */
+int		 state_load(void);
+int		 state_compact(void);
+void		 state_set(const struct entry *e);
+void		 state_del(const struct entry *e);
+void		 state_close(void);
+
+/* server.c */
+struct peer;
+struct peer_cred {
+	uid_t		 uid;
+	gid_t		 gid;
+	pid_t		 pid;
+	int		 ngroups;
+	gid_t		*groups;
+};
+int		 server_init(void);
+int		 server_control_fd(void);
+void		 reexec_self(void);
+int		 server_run(void);
+const struct peer_cred *peer_cred(const struct peer *p);
+int		 peer_sock(const struct peer *p);
+/* Queue a message to p; fd (if >= 0) is borrowed: it is duplicated if needed */
+void		 peer_send(struct peer *p, const struct sb_msg *m, int fd);
+void		 peer_drop(struct peer *p);
+void		 peer_wait(struct peer *p, uint32_t id, const char *key, uint32_t timeout_ms);
+void		 peer_list(struct peer *p, uint32_t id);
+void		 server_wake(const struct entry *e);
+void		 server_entry_gone(struct entry *e);
+unsigned	 server_clients(void);
+uint64_t	 server_uptime(void);
+int		 proc_track(struct entry *e, struct peer *p);
+void		 proc_untrack(struct entry *e);
+int		 proc_adopt(struct entry *e);
+uint64_t	 proc_starttime(pid_t pid);
+void		 server_reexec_request(void);
+void		 server_stats_changed(void);
+
+/* request.c */
+void		 request_dispatch(struct peer *p, struct sb_msg *m);
+/* the waiter of p on key: 1 if answered */
+int		 request_wait_check(struct peer *p, uint32_t id, const char *key, int final);
+/* fill p's output with ENTRY messages from *cursor; 1 when END was sent */
+int		 request_list_fill(struct peer *p, uint32_t id, struct entry **cursor, int room);
+void		 refuse(struct peer *p, uint32_t id, int err, uint64_t limit,
+		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* sd.c (stubs when built without systemd) */
+struct adopted {
+	int		 fd;
+	char		 name[256];
+};
+int		 sd_adopt(struct adopted **ret, size_t *ret_n);
+void		 sd_ready(void);
+void		 sd_status(unsigned entries, unsigned clients);
+void		 sd_stopping(void);
+uint64_t	 sd_watchdog_usec(void);
+void		 sd_watchdog_ping(void);
+void		 sd_fdstore_add(const struct entry *e);
+void		 sd_fdstore_remove(const struct entry *e);
+void		 sd_fdstore_remove_name(const char *name);
+
+#endif /* BROKERD_H */

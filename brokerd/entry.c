@@ -1,0 +1,449 @@
+/*
+ * entry.c: the entry table and the files of entries under the root.
+ *
+ * Entries are indexed by their id ("xx" + HASH, the short path's two
+ * directory names): a key and its id go together, so one table finds an
+ * entry by key and detects two keys sharing a short path. Every file
+ * operation is relative to the root fd, never follows a symlink, and never
+ * leaves the root.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "brokerd.h"
+#include "sb-internal.h"
+
+static struct entry	**buckets;
+static size_t		  nbuckets;
+static unsigned		  nentries;
+static struct entry	 *head, *tail;
+
+struct uidstat {
+	struct uidstat	*next;
+	uid_t		 uid;
+	unsigned	 entries;
+	unsigned	 clients;
+};
+#define UID_BUCKETS	256
+static struct uidstat	*uids[UID_BUCKETS];
+
+static size_t
+id_hash(const char *id)
+{
+	size_t h = 2166136261u;
+
+	for (; *id != '\0'; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h;
+}
+
+static struct uidstat *
+uidstat(uid_t uid)
+{
+	struct uidstat *u;
+
+	for (u = uids[uid % UID_BUCKETS]; u != NULL; u = u->next)
+		if (u->uid == uid)
+			return u;
+	if ((u = calloc(1, sizeof(*u))) == NULL)
+		fatal("unable to allocate memory");
+	u->uid = uid;
+	u->next = uids[uid % UID_BUCKETS];
+	uids[uid % UID_BUCKETS] = u;
+	return u;
+}
+
+unsigned
+entries_of(uid_t uid)
+{
+	return uidstat(uid)->entries;
+}
+
+unsigned *
+uid_clients(uid_t uid)
+{
+	return &uidstat(uid)->clients;
+}
+
+void
+entries_init(void)
+{
+	nbuckets = 1024;
+	if ((buckets = calloc(nbuckets, sizeof(*buckets))) == NULL)
+		fatal("unable to allocate memory");
+}
+
+/* Double the table when it is full, keeping chains short. */
+static void
+entries_grow(void)
+{
+	struct entry **nb, *e, *next;
+	size_t i, n = nbuckets * 2;
+
+	if ((nb = calloc(n, sizeof(*nb))) == NULL)
+		return;		/* longer chains, still correct */
+	for (i = 0; i < nbuckets; i++)
+		for (e = buckets[i]; e != NULL; e = next) {
+			next = e->hnext;
+			e->hnext = nb[id_hash(e->id) & (n - 1)];
+			nb[id_hash(e->id) & (n - 1)] = e;
+		}
+	free(buckets);
+	buckets = nb;
+	nbuckets = n;
+}
+
+struct entry *
+entry_new(const char *key)
+{
+	char hex[3], hash[SB_HASH_CHARS + 1];
+	size_t len = strlen(key);
+	struct entry *e;
+
+	if ((e = calloc(1, sizeof(*e) + len + 1)) == NULL)
+		return NULL;
+	memcpy(e->key, key, len + 1);
+	e->keylen = (uint16_t)len;
+	sb_key_hash(key, hex, hash);
+	snprintf(e->id, sizeof(e->id), "%s%s", hex, hash);
+	e->fd = -1;
+	return e;
+}
+
+struct entry *
+entry_by_id(const char *id)
+{
+	struct entry *e;
+
+	for (e = buckets[id_hash(id) & (nbuckets - 1)]; e != NULL; e = e->hnext)
+		if (strcmp(e->id, id) == 0)
+			return e;
+	return NULL;
+}
+
+/* The entry of key, or NULL; *ret_collision: another key's entry at its id. */
+struct entry *
+entry_find(const char *key, struct entry **ret_collision)
+{
+	char hex[3], hash[SB_HASH_CHARS + 1], id[ENTRY_ID_LEN + 1];
+	struct entry *e;
+
+	sb_key_hash(key, hex, hash);
+	snprintf(id, sizeof(id), "%s%s", hex, hash);
+	e = entry_by_id(id);
+	if (ret_collision != NULL)
+		*ret_collision = NULL;
+	if (e != NULL && strcmp(e->key, key) != 0) {
+		if (ret_collision != NULL)
+			*ret_collision = e;
+		return NULL;
+	}
+	return e;
+}
+
+void
+entry_insert(struct entry *e)
+{
+	size_t b;
+
+	if (nentries >= nbuckets)
+		entries_grow();
+	b = id_hash(e->id) & (nbuckets - 1);
+	e->hnext = buckets[b];
+	buckets[b] = e;
+	e->prev = tail;
+	e->next = NULL;
+	if (tail != NULL)
+		tail->next = e;
+	else
+		head = e;
+	tail = e;
+	nentries++;
+	uidstat(e->uid)->entries++;
+}
+
+void
+entry_unlink(struct entry *e)
+{
+	struct entry **pp;
+
+	for (pp = &buckets[id_hash(e->id) & (nbuckets - 1)]; *pp != NULL; pp = &(*pp)->hnext)
+		if (*pp == e) {
+			*pp = e->hnext;
+			break;
+		}
+	if (e->prev != NULL)
+		e->prev->next = e->next;
+	else
+		head = e->next;
+	if (e->next != NULL)
+		e->next->prev = e->prev;
+	else
+		tail = e->prev;
+	e->prev = e->next = e->hnext = NULL;
+	nentries--;
+	uidstat(e->uid)->entries--;
+}
+
+void
+entry_free(struct entry *e)
+{
+	if (e == NULL)
+		return;
+	if (e->fd >= 0)
+		close(e->fd);
+	free(e);
+}
+
+struct entry *
+entry_first(void)
+{
+	return head;
+}
+
+unsigned
+entries_total(void)
+{
+	return nentries;
+}
+
+void
+entry_short_path(const struct entry *e, char *buf, size_t size)
+{
+	if (snprintf(buf, size, "%s/%.2s/%s/" SB_SOCK_NAME, cfg.root, e->id, e->id + 2) >=
+	    (int)size)
+		buf[0] = '\0';		/* cannot happen: the root length is checked at start */
+}
+
+/* Files */
+
+/* Open ROOT/xx, making it (0755, ours) if needed; refuse anything else. */
+static int
+fanout_open(const struct entry *e, char *err, size_t errlen)
+{
+	char xx[3] = { e->id[0], e->id[1], '\0' };
+	struct stat st;
+	int fd;
+
+	if (mkdirat(cfg.root_fd, xx, 0755) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "unable to create %s/%s: %s", cfg.root, xx, strerror(errno));
+		return -errno;
+	}
+	fd = openat(cfg.root_fd, xx, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s/%s is not a directory of the broker: %s",
+		    cfg.root, xx, strerror(errno));
+		return errno == ENOTDIR || errno == ELOOP ? -EEXIST : -errno;
+	}
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
+		snprintf(err, errlen, "%s/%s is not owned by the broker or is writable by others",
+		    cfg.root, xx);
+		close(fd);
+		return -EEXIST;
+	}
+	return fd;
+}
+
+/* Remove everything inside dirfd, never following a symlink. */
+static void
+rm_contents(int dirfd, int depth)
+{
+	struct dirent *d;
+	DIR *dir;
+	int fd, sub;
+
+	if (depth > 16 || (fd = dup(dirfd)) < 0)
+		return;
+	if ((dir = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((d = readdir(dir)) != NULL) {
+		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+			continue;
+		if (unlinkat(dirfd, d->d_name, 0) == 0 || errno != EISDIR)
+			continue;
+		sub = openat(dirfd, d->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub >= 0) {
+			rm_contents(sub, depth + 1);
+			close(sub);
+		}
+		unlinkat(dirfd, d->d_name, AT_REMOVEDIR);
+	}
+	closedir(dir);
+}
+
+/*
+ * Make ROOT/xx/HASH (or take over a stale one of ours), owned by the broker
+ * and 0700 until entry_dir_finish(), with no stale socket inside.
+ */
+int
+entry_dir_make(struct entry *e, uid_t dir_uid, int *ret_dirfd, char *err, size_t errlen)
+{
+	const char *hash = e->id + 2;
+	int xfd, dfd;
+
+	(void)dir_uid;
+	if ((xfd = fanout_open(e, err, errlen)) < 0)
+		return xfd;
+	if (mkdirat(xfd, hash, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "unable to create %s/%.2s/%s: %s", cfg.root, e->id,
+		    hash, strerror(errno));
+		close(xfd);
+		return -errno;
+	}
+	dfd = openat(xfd, hash, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	close(xfd);
+	if (dfd < 0) {
+		snprintf(err, errlen, "%s/%.2s/%s exists and is not a directory: refusing %s",
+		    cfg.root, e->id, hash, e->key);
+		return -EEXIST;
+	}
+	/* a stale directory: take it back before cleaning it */
+	if (fchown(dfd, geteuid(), getegid()) < 0 || fchmod(dfd, 0700) < 0) {
+		snprintf(err, errlen, "unable to reclaim %s/%.2s/%s: %s", cfg.root, e->id,
+		    hash, strerror(errno));
+		close(dfd);
+		return -EEXIST;
+	}
+	rm_contents(dfd, 0);
+	*ret_dirfd = dfd;
+	return 0;
+}
+
+/* Open the directory of e (no creation), or -errno. */
+int
+entry_dir_open(const struct entry *e)
+{
+	char path[ENTRY_ID_LEN + 2];
+	int fd;
+
+	snprintf(path, sizeof(path), "%.2s/%s", e->id, e->id + 2);
+	fd = openat(cfg.root_fd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Give the directory to the entry's owner: 0700, g+rx, o+rx as mode asks. */
+int
+entry_dir_finish(struct entry *e, int dirfd)
+{
+	mode_t m = 0700;
+
+	if (e->mode & 070)
+		m |= 050;
+	if (e->mode & 07)
+		m |= 05;
+	if (fchown(dirfd, e->uid, e->gid) < 0 || fchmod(dirfd, m) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * Create e's socket in dirfd: bound at the short path (so that getsockname
+ * names the short path, which QEMU unlinks at exit), with e's mode and
+ * owner, listening if asked. The path walk only crosses the root (ours,
+ * checked), ROOT/xx (ours) and dirfd (ours until entry_dir_finish); the
+ * socket is checked to be in dirfd after bind.
+ */
+int
+entry_sock_make(struct entry *e, int dirfd, int *ret_fd, char *err, size_t errlen)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	mode_t old;
+	int s, r;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	entry_short_path(e, sa.sun_path, sizeof(sa.sun_path));
+	if ((s = socket(AF_UNIX, e->socktype | SOCK_CLOEXEC, 0)) < 0) {
+		snprintf(err, errlen, "unable to create a socket for %s: %s", e->key, strerror(errno));
+		return -errno;
+	}
+	old = umask(~(mode_t)e->mode & 0777);
+	r = bind(s, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0) {
+		r = -errno;
+		snprintf(err, errlen, "unable to bind %s for %s: %s", sa.sun_path, e->key, strerror(errno));
+		goto fail;
+	}
+	if (fstatat(dirfd, SB_SOCK_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISSOCK(st.st_mode)) {
+		r = -EXDEV;
+		snprintf(err, errlen, "%s did not land in the entry directory of %s",
+		    sa.sun_path, e->key);
+		goto fail;
+	}
+	if (fchownat(dirfd, SB_SOCK_NAME, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "unable to chown %s: %s", sa.sun_path, strerror(errno));
+		goto fail;
+	}
+	if ((e->flags & EF_LISTENING) && listen(s, SOMAXCONN) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "unable to listen on %s: %s", sa.sun_path, strerror(errno));
+		goto fail;
+	}
+	*ret_fd = s;
+	return 0;
+fail:
+	close(s);
+	return r;
+}
+
+/* Remove ROOT/xx/HASH/sock and ROOT/xx/HASH (whatever the owner put there). */
+void
+entry_files_remove(const struct entry *e)
+{
+	char xx[3] = { e->id[0], e->id[1], '\0' };
+	int xfd, dfd;
+
+	if (e->kind != SB_KIND_SOCKET)
+		return;
+	xfd = openat(cfg.root_fd, xx, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (xfd < 0)
+		return;
+	dfd = openat(xfd, e->id + 2, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd >= 0) {
+		if (unlinkat(dfd, SB_SOCK_NAME, 0) < 0 && errno == EISDIR)
+			rm_contents(dfd, 0);
+		if (unlinkat(xfd, e->id + 2, AT_REMOVEDIR) < 0 && errno == ENOTEMPTY) {
+			rm_contents(dfd, 0);
+			unlinkat(xfd, e->id + 2, AT_REMOVEDIR);
+		}
+		close(dfd);
+	} else if (errno == ENOTDIR || errno == ELOOP) {
+		log_warn("%s/%s/%s is not a directory: left alone", cfg.root, xx, e->id + 2);
+	}
+	close(xfd);
+}
+
+void
+entry_destroy(struct entry *e, const char *why)
+{
+	log_debug("release %s (%s)", e->key, why);
+	state_del(e);
+	server_entry_gone(e);
+	proc_untrack(e);
+	if (e->fd >= 0) {
+		sd_fdstore_remove(e);
+		close(e->fd);
+		e->fd = -1;
+	}
+	entry_files_remove(e);
+	entry_unlink(e);
+	entry_free(e);
+	server_stats_changed();
+}

@@ -1,0 +1,739 @@
+/*
+ * request.c: what the broker answers, one function per request type.
+ *
+ * Access is denied by default: the owner of an entry and root may do
+ * anything to it; others may get, resolve and wait for it only if its mode
+ * gives their class (user, group incl. supplementary groups, other) the w
+ * bit, as connect(2) needs. Every refusal names the key and, where one
+ * applies, the limit.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "brokerd.h"
+#include "sb-internal.h"
+#include "sockbroker.h"
+
+/* A key short enough for a message: long paths keep their head and tail. */
+static const char *
+kfmt(const char *key)
+{
+	static char buf[4][200];
+	static int i;
+	size_t n = strlen(key);
+	char *b = buf[i++ % 4];
+
+	if (n < sizeof(buf[0]))
+		return key;
+	snprintf(b, sizeof(buf[0]), "%.60s...%s", key, key + n - 130);
+	return b;
+}
+
+void
+refuse(struct peer *p, uint32_t id, int err, uint64_t limit, const char *fmt, ...)
+{
+	char msg[SB_MESSAGE_MAX];
+	struct sb_msg m;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_debug("client pid %ld uid %lu refused: %s", (long)peer_cred(p)->pid,
+	    (unsigned long)peer_cred(p)->uid, msg);
+	sb_msg_init(&m, SB_MSG_ERROR, id);
+	sb_msg_set_u32(&m, SB_F_ERRNO, (uint32_t)err);
+	sb_msg_set_str(&m, SB_F_MESSAGE, msg);
+	if (limit != 0)
+		sb_msg_set_u64(&m, SB_F_LIMIT, limit);
+	peer_send(p, &m, -1);
+}
+
+static int
+is_owner(const struct peer_cred *c, const struct entry *e)
+{
+	return c->uid == 0 || c->uid == e->uid;
+}
+
+static int
+in_group(const struct peer_cred *c, gid_t gid)
+{
+	int i;
+
+	if (c->gid == gid)
+		return 1;
+	for (i = 0; i < c->ngroups; i++)
+		if (c->groups[i] == gid)
+			return 1;
+	return 0;
+}
+
+/* May c get, resolve or wait for e? */
+static int
+may_use(const struct peer_cred *c, const struct entry *e)
+{
+	if (is_owner(c, e))
+		return 1;
+	if (in_group(c, e->gid))
+		return (e->mode & 020) != 0;
+	return (e->mode & 002) != 0;
+}
+
+static void
+reply_entry(struct peer *p, uint32_t id, const struct entry *e, int fd)
+{
+	char sp[SB_SHORT_PATH_MAX];
+	struct sb_msg m;
+
+	sb_msg_init(&m, SB_MSG_OK, id);
+	if (e->kind == SB_KIND_SOCKET) {
+		entry_short_path(e, sp, sizeof(sp));
+		sb_msg_set_str(&m, SB_F_SHORT_PATH, sp);
+	}
+	sb_msg_set_u32(&m, SB_F_KIND, e->kind);
+	if (fd >= 0)
+		sb_msg_set_u32(&m, SB_F_HAS_FD, 1);
+	peer_send(p, &m, fd);
+}
+
+static void
+reply_ok(struct peer *p, uint32_t id)
+{
+	struct sb_msg m;
+
+	sb_msg_init(&m, SB_MSG_OK, id);
+	peer_send(p, &m, -1);
+}
+
+/* The key of m, checked; NULL after a refusal. */
+static const char *
+req_key(struct peer *p, const struct sb_msg *m)
+{
+	const char *key = m->str[SB_F_KEY];
+	int r;
+
+	if ((r = sb_key_check(key)) < 0) {
+		refuse(p, m->id, -r, r == -ENAMETOOLONG ? (sb_key_is_path(key) ?
+		    SB_PATH_KEY_MAX : SB_NAME_MAX) : 0, "invalid key '%s': %s%s", kfmt(key),
+		    sb_strerror(r), sb_key_is_path(key) ? "" : " (a name is up to 200 of "
+		    "A-Z a-z 0-9 . _ : @ + -; a path is absolute and normalised)");
+		return NULL;
+	}
+	return key;
+}
+
+/* The entry of key that c may use, or NULL after a refusal. */
+static struct entry *
+req_entry(struct peer *p, const struct sb_msg *m, const char *key, int owner, const char *op)
+{
+	const struct peer_cred *c = peer_cred(p);
+	struct entry *e;
+
+	if ((e = entry_find(key, NULL)) == NULL) {
+		refuse(p, m->id, ENOENT, 0, "no entry for %s", kfmt(key));
+		return NULL;
+	}
+	if (owner ? !is_owner(c, e) : !may_use(c, e)) {
+		refuse(p, m->id, EACCES, 0, "uid %lu may not %s %s (owner uid %lu, gid %lu, "
+		    "mode %04o)", (unsigned long)c->uid, op, kfmt(key), (unsigned long)e->uid,
+		    (unsigned long)e->gid, e->mode);
+		return NULL;
+	}
+	return e;
+}
+
+/* Room for one more entry of c? Refuses if not. */
+static int
+quota_ok(struct peer *p, const struct sb_msg *m, const char *key)
+{
+	const struct peer_cred *c = peer_cred(p);
+	unsigned n;
+
+	if (entries_total() >= cfg.max_entries) {
+		refuse(p, m->id, ENOSPC, cfg.max_entries, "the broker has %u entries: the limit is "
+		    "%u (--max-entries); %s refused", entries_total(), cfg.max_entries, kfmt(key));
+		return 0;
+	}
+	if (c->uid != 0 && (n = entries_of(c->uid)) >= cfg.max_entries_per_uid) {
+		refuse(p, m->id, EDQUOT, cfg.max_entries_per_uid, "uid %lu has %u entries: the "
+		    "limit is %u (--max-entries-per-uid); %s refused", (unsigned long)c->uid, n,
+		    cfg.max_entries_per_uid, kfmt(key));
+		return 0;
+	}
+	return 1;
+}
+
+/* Group and mode options of BIND and PUT; 0 after a refusal. */
+static int
+req_mode_gid(struct peer *p, const struct sb_msg *m, mode_t *mode, gid_t *gid)
+{
+	const struct peer_cred *c = peer_cred(p);
+
+	*mode = SB_HAS(m, SB_F_MODE) ? (mode_t)m->num[SB_F_MODE] : 0600;
+	*gid = SB_HAS(m, SB_F_GID) ? (gid_t)m->num[SB_F_GID] : c->gid;
+	if (*mode > 0777) {
+		refuse(p, m->id, EINVAL, 0777, "mode %04lo is not a permission mode (at most 0777)",
+		    (unsigned long)*mode);
+		return 0;
+	}
+	if (c->uid != 0 && !in_group(c, *gid)) {
+		refuse(p, m->id, EPERM, 0, "uid %lu is not in group %lu", (unsigned long)c->uid,
+		    (unsigned long)*gid);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * The proof that c may create the path key: fd is an O_PATH fd of a
+ * symlink owned by c (any owner for root) pointing at the short path, and
+ * it is the very file at the key's path.
+ */
+static int
+proof_check(const struct peer_cred *c, const struct entry *e, int fd, char *why, size_t len)
+{
+	char sp[SB_SHORT_PATH_MAX], target[SB_SHORT_PATH_MAX + 1];
+	struct stat st, at;
+	ssize_t n;
+
+	entry_short_path(e, sp, sizeof(sp));
+	if (fd < 0) {
+		snprintf(why, len, "a path key needs a proof (a symlink at the path to %s)", sp);
+		return 0;
+	}
+	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(st.st_mode)) {
+		snprintf(why, len, "the proof is not a symlink");
+		return 0;
+	}
+	if (c->uid != 0 && st.st_uid != c->uid) {
+		snprintf(why, len, "the symlink is owned by uid %lu", (unsigned long)st.st_uid);
+		return 0;
+	}
+	n = readlinkat(fd, "", target, sizeof(target));
+	if (n < 0 || (size_t)n >= sizeof(target) || (target[n] = '\0', strcmp(target, sp) != 0)) {
+		snprintf(why, len, "the symlink does not point at %s", sp);
+		return 0;
+	}
+	if (fstatat(AT_FDCWD, e->key, &at, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    at.st_dev != st.st_dev || at.st_ino != st.st_ino) {
+		snprintf(why, len, "the symlink is not at that path");
+		return 0;
+	}
+	return 1;
+}
+
+/* Socket type of a BIND, 0 after a refusal. */
+static int
+req_socktype(struct peer *p, const struct sb_msg *m, unsigned flags)
+{
+	int t = SB_HAS(m, SB_F_SOCKTYPE) ? (int)m->num[SB_F_SOCKTYPE] : SOCK_STREAM;
+
+	if (t != SOCK_STREAM && t != SOCK_SEQPACKET && t != SOCK_DGRAM) {
+		refuse(p, m->id, EINVAL, 0, "socket type %d is not stream (%d), seqpacket (%d) "
+		    "or dgram (%d)", t, SOCK_STREAM, SOCK_SEQPACKET, SOCK_DGRAM);
+		return 0;
+	}
+	if (t == SOCK_DGRAM && (flags & SB_BIND_LISTEN)) {
+		refuse(p, m->id, EINVAL, 0, "a dgram socket cannot listen");
+		return 0;
+	}
+	return t;
+}
+
+/* Make e's directory and, unless prepared, its socket; reply; keep e. */
+static int
+bind_create(struct peer *p, const struct sb_msg *m, struct entry *e)
+{
+	char err[SB_MESSAGE_MAX];
+	int dirfd = -1, fd = -1, r;
+
+	if ((r = entry_dir_make(e, e->uid, &dirfd, err, sizeof(err))) < 0) {
+		refuse(p, m->id, -r, 0, "%s", err);
+		return r;
+	}
+	if (!(e->flags & EF_PREPARED) &&
+	    (r = entry_sock_make(e, dirfd, &fd, err, sizeof(err))) < 0) {
+		refuse(p, m->id, -r, 0, "%s", err);
+		goto fail;
+	}
+	if ((r = entry_dir_finish(e, dirfd)) < 0) {
+		refuse(p, m->id, -r, 0, "unable to give the directory of %s to uid %lu: %s",
+		    kfmt(e->key), (unsigned long)e->uid, strerror(-r));
+		goto fail;
+	}
+	close(dirfd);
+	dirfd = -1;
+	if (e->lifetime == SB_LT_OWNER && e->proc == NULL && (r = proc_track(e, p)) < 0) {
+		refuse(p, m->id, ESRCH, 0, "unable to track process %ld for %s: %s",
+		    (long)e->pid, kfmt(e->key), strerror(-r));
+		goto fail;
+	}
+	if (fd >= 0) {
+		e->flags |= EF_READY;
+		if (e->lifetime == SB_LT_HOLD) {
+			e->fd = fd;
+			e->flags |= EF_HELD;
+			sd_fdstore_add(e);
+		}
+	}
+	state_set(e);
+	reply_entry(p, m->id, e, fd);
+	if (fd >= 0 && e->fd != fd)
+		close(fd);
+	if (e->flags & EF_READY)
+		server_wake(e);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	if (dirfd >= 0)
+		close(dirfd);
+	proc_untrack(e);
+	entry_files_remove(e);
+	return r;
+}
+
+/* BIND of a key that has an entry. */
+static void
+bind_existing(struct peer *p, const struct sb_msg *m, struct entry *e, unsigned flags, int type)
+{
+	const struct peer_cred *c = peer_cred(p);
+
+	if (!is_owner(c, e)) {
+		refuse(p, m->id, EACCES, 0, "uid %lu may not bind %s: it belongs to uid %lu",
+		    (unsigned long)c->uid, kfmt(e->key), (unsigned long)e->uid);
+		return;
+	}
+	if (e->kind != SB_KIND_SOCKET) {
+		refuse(p, m->id, EADDRINUSE, 0, "%s holds an fd stored with put, not a socket",
+		    kfmt(e->key));
+		return;
+	}
+	if (SB_HAS(m, SB_F_SOCKTYPE) && type != e->socktype) {
+		refuse(p, m->id, EADDRINUSE, 0, "%s is a socket of type %d, not %d", kfmt(e->key),
+		    e->socktype, type);
+		return;
+	}
+	if (e->lifetime == SB_LT_OWNER && e->proc != NULL && e->pid != c->pid) {
+		refuse(p, m->id, EADDRINUSE, 0, "%s is in use by pid %ld", kfmt(e->key),
+		    (long)e->pid);
+		return;
+	}
+	if (e->fd >= 0) {
+		/* a restarted server gets its socket back, queue and all */
+		if ((flags & SB_BIND_LISTEN) && !(e->flags & EF_LISTENING) &&
+		    e->socktype != SOCK_DGRAM && listen(e->fd, SOMAXCONN) == 0) {
+			e->flags |= EF_LISTENING;
+			state_set(e);
+		}
+		reply_entry(p, m->id, e, e->fd);
+		return;
+	}
+	/* nothing held (prepared, or owner lifetime of this very process): again */
+	proc_untrack(e);
+	e->pid = c->pid;
+	e->flags = (uint8_t)((flags & SB_BIND_PREPARE) ? EF_PREPARED :
+	    ((flags & SB_BIND_LISTEN) ? EF_LISTENING : 0));
+	if (bind_create(p, m, e) < 0) {
+		entry_destroy(e, "bind failed");
+		return;
+	}
+}
+
+/* BIND FLAGS=BOUND: the client bound its socket in a prepared directory. */
+static void
+bind_bound(struct peer *p, const struct sb_msg *m, const char *key)
+{
+	char sp[SB_SHORT_PATH_MAX];
+	struct sockaddr_un sa;
+	socklen_t salen = sizeof(sa);
+	struct stat st;
+	struct entry *e;
+	int dirfd;
+
+	if (m->present & ~((1u << SB_F_KEY) | (1u << SB_F_FLAGS) | (1u << SB_F_HAS_FD))) {
+		refuse(p, m->id, EINVAL, 0, "a BOUND bind carries only KEY and FLAGS");
+		return;
+	}
+	if ((e = req_entry(p, m, key, 1, "bind")) == NULL)
+		return;
+	entry_short_path(e, sp, sizeof(sp));
+	if (!(e->flags & EF_PREPARED)) {
+		refuse(p, m->id, EINVAL, 0, "%s was not prepared", kfmt(key));
+		return;
+	}
+	if ((dirfd = entry_dir_open(e)) < 0 ||
+	    fstatat(dirfd, SB_SOCK_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISSOCK(st.st_mode)) {
+		if (dirfd >= 0)
+			close(dirfd);
+		refuse(p, m->id, ENOENT, 0, "no socket is bound at %s for %s", sp, kfmt(key));
+		return;
+	}
+	close(dirfd);
+	if (m->fd >= 0) {
+		/* the client's own socket, to hold: it must be the one at sp */
+		if (getsockname(m->fd, (struct sockaddr *)&sa, &salen) < 0 ||
+		    sa.sun_family != AF_UNIX || salen <= offsetof(struct sockaddr_un, sun_path) ||
+		    strncmp(sa.sun_path, sp, sizeof(sa.sun_path)) != 0) {
+			refuse(p, m->id, EINVAL, 0, "the socket sent with BOUND is not bound at %s", sp);
+			return;
+		}
+		if (e->lifetime == SB_LT_HOLD && e->fd < 0) {
+			e->fd = fcntl(m->fd, F_DUPFD_CLOEXEC, 0);
+			if (e->fd >= 0) {
+				e->flags |= EF_HELD;
+				sd_fdstore_add(e);
+			}
+		}
+	}
+	e->flags |= EF_READY;
+	state_set(e);
+	reply_entry(p, m->id, e, -1);
+	server_wake(e);
+}
+
+static void
+req_bind(struct peer *p, struct sb_msg *m)
+{
+	const struct peer_cred *c = peer_cred(p);
+	unsigned flags = SB_HAS(m, SB_F_FLAGS) ? (unsigned)m->num[SB_F_FLAGS] : 0;
+	struct entry *e, *coll;
+	const char *key;
+	char why[256];
+	mode_t mode;
+	gid_t gid;
+	int type, lifetime, is_path;
+
+	if ((key = req_key(p, m)) == NULL)
+		return;
+	if (flags & ~SB_BIND__ALL) {
+		refuse(p, m->id, EINVAL, 0, "unknown bind flags 0x%x", flags & ~SB_BIND__ALL);
+		return;
+	}
+	if (flags & SB_BIND_BOUND) {
+		bind_bound(p, m, key);
+		return;
+	}
+	is_path = sb_key_is_path(key);
+	if ((type = req_socktype(p, m, flags)) == 0 || !req_mode_gid(p, m, &mode, &gid))
+		return;
+	lifetime = SB_HAS(m, SB_F_LIFETIME) ? (int)m->num[SB_F_LIFETIME] :
+	    (is_path ? SB_LT_OWNER : SB_LT_HOLD);
+	if (lifetime != SB_LT_HOLD && lifetime != SB_LT_OWNER) {
+		refuse(p, m->id, EINVAL, 0, "lifetime %d is not hold (1) or owner (2)", lifetime);
+		return;
+	}
+	if ((int)SB_HAS(m, SB_F_PROOF) != is_path || (SB_HAS(m, SB_F_PROOF) && m->num[SB_F_PROOF] != 1)) {
+		refuse(p, m->id, is_path ? EACCES : EINVAL, 0, is_path ? "uid %lu may not claim "
+		    "%s: a path key needs PROOF=1 with a symlink at the path" : "uid %lu: %s is a "
+		    "name: no proof goes with it", (unsigned long)c->uid, kfmt(key));
+		return;
+	}
+	if ((e = entry_find(key, &coll)) == NULL && coll != NULL) {
+		refuse(p, m->id, EEXIST, 0, "short path collision: %s and %s share %s/%.2s/%s",
+		    kfmt(key), kfmt(coll->key), cfg.root, coll->id, coll->id + 2);
+		return;
+	}
+	if (is_path) {
+		struct entry *probe = e != NULL ? e : entry_new(key);
+
+		if (probe == NULL) {
+			refuse(p, m->id, ENOMEM, 0, "out of memory");
+			return;
+		}
+		if (!proof_check(c, probe, m->fd, why, sizeof(why))) {
+			refuse(p, m->id, EACCES, 0, "uid %lu may not claim %s: %s",
+			    (unsigned long)c->uid, kfmt(key), why);
+			if (probe != e)
+				entry_free(probe);
+			return;
+		}
+		if (probe != e)
+			entry_free(probe);
+	}
+	if (e != NULL) {
+		bind_existing(p, m, e, flags, type);
+		return;
+	}
+	if (!quota_ok(p, m, key))
+		return;
+	if ((e = entry_new(key)) == NULL) {
+		refuse(p, m->id, ENOMEM, 0, "out of memory");
+		return;
+	}
+	e->kind = SB_KIND_SOCKET;
+	e->socktype = (uint8_t)type;
+	e->lifetime = (uint8_t)lifetime;
+	e->uid = c->uid;
+	e->gid = gid;
+	e->pid = c->pid;
+	e->mode = (uint16_t)mode;
+	e->ctime = (int64_t)time(NULL);
+	if (flags & SB_BIND_PREPARE)
+		e->flags = EF_PREPARED;
+	else if (flags & SB_BIND_LISTEN)
+		e->flags = EF_LISTENING;
+	entry_insert(e);
+	if (bind_create(p, m, e) < 0) {
+		entry_unlink(e);
+		entry_free(e);
+		return;
+	}
+	log_debug("bind %s by uid %lu pid %ld", key, (unsigned long)c->uid, (long)c->pid);
+	server_stats_changed();
+}
+
+static void
+req_get(struct peer *p, struct sb_msg *m)
+{
+	char sp[SB_SHORT_PATH_MAX];
+	const char *key;
+	struct entry *e;
+
+	if ((key = req_key(p, m)) == NULL || (e = req_entry(p, m, key, 0, "get")) == NULL)
+		return;
+	if (e->fd < 0) {
+		entry_short_path(e, sp, sizeof(sp));
+		refuse(p, m->id, ENXIO, 0, "the broker holds no socket for %s (lifetime %s%s): "
+		    "connect to %s", kfmt(key), e->lifetime == SB_LT_OWNER ? "owner" : "hold",
+		    (e->flags & EF_READY) ? "" : ", not bound yet", sp);
+		return;
+	}
+	reply_entry(p, m->id, e, e->fd);
+}
+
+static void
+req_put(struct peer *p, struct sb_msg *m)
+{
+	const struct peer_cred *c = peer_cred(p);
+	struct entry *e, *coll;
+	const char *key;
+	mode_t mode;
+	gid_t gid;
+
+	if ((key = req_key(p, m)) == NULL || !req_mode_gid(p, m, &mode, &gid))
+		return;
+	if (sb_key_is_path(key)) {
+		refuse(p, m->id, EINVAL, 0, "put takes a name, not a path: %s", kfmt(key));
+		return;
+	}
+	if ((e = entry_find(key, &coll)) == NULL && coll != NULL) {
+		refuse(p, m->id, EEXIST, 0, "short path collision: %s and %s", key, kfmt(coll->key));
+		return;
+	}
+	if (e != NULL) {
+		if (!is_owner(c, e)) {
+			refuse(p, m->id, EACCES, 0, "uid %lu may not put over %s: it belongs to "
+			    "uid %lu", (unsigned long)c->uid, key, (unsigned long)e->uid);
+			return;
+		}
+		entry_destroy(e, "replaced by put");
+	} else if (!quota_ok(p, m, key))
+		return;
+	if ((e = entry_new(key)) == NULL) {
+		refuse(p, m->id, ENOMEM, 0, "out of memory");
+		return;
+	}
+	e->kind = SB_KIND_FD;
+	e->lifetime = SB_LT_HOLD;
+	e->uid = c->uid;
+	e->gid = gid;
+	e->pid = c->pid;
+	e->mode = (uint16_t)mode;
+	e->ctime = (int64_t)time(NULL);
+	e->fd = m->fd;
+	m->fd = -1;
+	e->flags = EF_HELD | EF_READY;
+	entry_insert(e);
+	sd_fdstore_add(e);
+	state_set(e);
+	reply_ok(p, m->id);
+	server_wake(e);
+	server_stats_changed();
+}
+
+static void
+req_resolve(struct peer *p, struct sb_msg *m)
+{
+	const char *key;
+	struct entry *e;
+
+	if ((key = req_key(p, m)) != NULL && (e = req_entry(p, m, key, 0, "resolve")) != NULL)
+		reply_entry(p, m->id, e, -1);
+}
+
+int
+request_wait_check(struct peer *p, uint32_t id, const char *key, int final)
+{
+	const struct peer_cred *c = peer_cred(p);
+	struct entry *e = entry_find(key, NULL);
+
+	if (e != NULL && (e->flags & EF_READY)) {
+		if (may_use(c, e))
+			reply_entry(p, id, e, -1);
+		else
+			refuse(p, id, EACCES, 0, "uid %lu may not wait for %s (owner uid %lu, "
+			    "mode %04o)", (unsigned long)c->uid, kfmt(key), (unsigned long)e->uid,
+			    e->mode);
+		return 1;
+	}
+	if (final) {
+		refuse(p, id, ETIMEDOUT, 0, "%s did not appear in time", kfmt(key));
+		return 1;
+	}
+	return 0;
+}
+
+static void
+req_wait(struct peer *p, struct sb_msg *m)
+{
+	uint64_t t = SB_HAS(m, SB_F_TIMEOUT_MS) ? m->num[SB_F_TIMEOUT_MS] : 0;
+	const char *key;
+
+	if ((key = req_key(p, m)) == NULL || request_wait_check(p, m->id, key, t == 0))
+		return;
+	if (t > SB_WAIT_TIMEOUT_MAX_MS)
+		t = SB_WAIT_TIMEOUT_MAX_MS;
+	peer_wait(p, m->id, key, (uint32_t)t);
+}
+
+static void
+req_release(struct peer *p, struct sb_msg *m)
+{
+	const char *key;
+	struct entry *e;
+
+	if ((key = req_key(p, m)) == NULL || (e = req_entry(p, m, key, 1, "release")) == NULL)
+		return;
+	entry_destroy(e, "released");
+	reply_ok(p, m->id);
+}
+
+static int
+may_see(const struct peer_cred *c, const struct entry *e)
+{
+	return c->uid == 0 || c->uid == e->uid || may_use(c, e);
+}
+
+int
+request_list_fill(struct peer *p, uint32_t id, struct entry **cursor, int room)
+{
+	const struct peer_cred *c = peer_cred(p);
+	char sp[SB_SHORT_PATH_MAX];
+	struct entry *e;
+	struct sb_msg m;
+
+	for (e = *cursor; e != NULL && room > 0; e = e->next) {
+		if (!may_see(c, e))
+			continue;
+		sb_msg_init(&m, SB_MSG_ENTRY, id);
+		sb_msg_set_str(&m, SB_F_KEY, e->key);
+		sb_msg_set_u32(&m, SB_F_KIND, e->kind);
+		sb_msg_set_u32(&m, SB_F_UID, e->uid);
+		sb_msg_set_u32(&m, SB_F_PID, (uint32_t)e->pid);
+		sb_msg_set_u32(&m, SB_F_GID, e->gid);
+		sb_msg_set_u32(&m, SB_F_MODE, e->mode);
+		sb_msg_set_u32(&m, SB_F_LIFETIME, e->lifetime);
+		sb_msg_set_u64(&m, SB_F_CTIME, (uint64_t)e->ctime);
+		sb_msg_set_u32(&m, SB_F_HOLDERS, e->fd >= 0 ? 1 : 0);
+		sb_msg_set_u32(&m, SB_F_LISTENING, (e->flags & EF_LISTENING) ? 1 : 0);
+		if (e->kind == SB_KIND_SOCKET) {
+			sb_msg_set_u32(&m, SB_F_SOCKTYPE, e->socktype);
+			entry_short_path(e, sp, sizeof(sp));
+			sb_msg_set_str(&m, SB_F_SHORT_PATH, sp);
+		}
+		peer_send(p, &m, -1);
+		room--;
+	}
+	*cursor = e;
+	if (e != NULL)
+		return 0;
+	sb_msg_init(&m, SB_MSG_END, id);
+	peer_send(p, &m, -1);
+	return 1;
+}
+
+static void
+req_status(struct peer *p, struct sb_msg *m)
+{
+	struct sb_msg r;
+
+	sb_msg_init(&r, SB_MSG_OK, m->id);
+	sb_msg_set_u32(&r, SB_F_VERSION_MIN, SB_PROTO_VERSION);
+	sb_msg_set_u32(&r, SB_F_VERSION_MAX, SB_PROTO_VERSION);
+	sb_msg_set_u32(&r, SB_F_ENTRIES, entries_total());
+	sb_msg_set_u32(&r, SB_F_CLIENTS, server_clients());
+	sb_msg_set_u64(&r, SB_F_UPTIME, server_uptime());
+	sb_msg_set_u32(&r, SB_F_PID, (uint32_t)getpid());
+	peer_send(p, &r, -1);
+}
+
+static void
+req_hello(struct peer *p, struct sb_msg *m)
+{
+	uint64_t lo = SB_HAS(m, SB_F_VERSION_MIN) ? m->num[SB_F_VERSION_MIN] : SB_PROTO_VERSION;
+	uint64_t hi = SB_HAS(m, SB_F_VERSION_MAX) ? m->num[SB_F_VERSION_MAX] : SB_PROTO_VERSION;
+	struct sb_msg r;
+
+	if (lo > SB_PROTO_VERSION || hi < SB_PROTO_VERSION) {
+		refuse(p, m->id, EPROTONOSUPPORT, 0, "the client speaks versions %llu to %llu, this "
+		    "broker version %d", (unsigned long long)lo, (unsigned long long)hi,
+		    SB_PROTO_VERSION);
+		return;
+	}
+	sb_msg_init(&r, SB_MSG_OK, m->id);
+	sb_msg_set_u32(&r, SB_F_VERSION_MIN, SB_PROTO_VERSION);
+	sb_msg_set_u32(&r, SB_F_VERSION_MAX, SB_PROTO_VERSION);
+	peer_send(p, &r, -1);
+}
+
+static void
+req_reexec(struct peer *p, struct sb_msg *m)
+{
+	const struct peer_cred *c = peer_cred(p);
+
+	if (c->uid != 0 && c->uid != geteuid()) {
+		refuse(p, m->id, EPERM, 0, "uid %lu may not re-execute the broker (root or uid %lu "
+		    "only)", (unsigned long)c->uid, (unsigned long)geteuid());
+		return;
+	}
+	reply_ok(p, m->id);
+	server_reexec_request();
+}
+
+void
+request_dispatch(struct peer *p, struct sb_msg *m)
+{
+	/* only BIND (a path proof, or BOUND) and PUT take an fd */
+	if (m->fd >= 0 && m->type != SB_MSG_BIND && m->type != SB_MSG_PUT) {
+		refuse(p, m->id, EINVAL, 0, "a %s request takes no fd", sb_msg_type_name(m->type));
+		return;
+	}
+	switch (m->type) {
+	case SB_MSG_HELLO:	req_hello(p, m); break;
+	case SB_MSG_BIND:	req_bind(p, m); break;
+	case SB_MSG_GET:	req_get(p, m); break;
+	case SB_MSG_PUT:	req_put(p, m); break;
+	case SB_MSG_RESOLVE:	req_resolve(p, m); break;
+	case SB_MSG_WAIT:	req_wait(p, m); break;
+	case SB_MSG_RELEASE:	req_release(p, m); break;
+	case SB_MSG_LIST:	peer_list(p, m->id); break;
+	case SB_MSG_STATUS:	req_status(p, m); break;
+	case SB_MSG_REEXEC:	req_reexec(p, m); break;
+	default:
+		refuse(p, m->id, EPROTO, 0, "%s is not a request", sb_msg_type_name(m->type));
+		break;
+	}
+}

@@ -1,0 +1,171 @@
+/*
+ * sd.c: systemd integration, the only file using libsystemd: socket
+ * activation, readiness and status, the watchdog, the fd store. Built
+ * without libsystemd, activation still works (LISTEN_FDS is parsed by
+ * hand) and the rest does nothing.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "brokerd.h"
+
+#define LISTEN_FDS_START	3
+#define ADOPT_MAX		(1 << 20)
+
+static int	notify;		/* NOTIFY_SOCKET is set */
+
+static int
+adopt_fill(struct adopted **ret, size_t *ret_n, int n, char **names)
+{
+	struct adopted *a;
+	int i;
+
+	if (n <= 0)
+		return 0;
+	if (n > ADOPT_MAX || (a = calloc((size_t)n, sizeof(*a))) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		a[i].fd = LISTEN_FDS_START + i;
+		snprintf(a[i].name, sizeof(a[i].name), "%s",
+		    names != NULL && names[i] != NULL ? names[i] : "unknown");
+		fcntl(a[i].fd, F_SETFD, FD_CLOEXEC);
+	}
+	*ret = a;
+	*ret_n = (size_t)n;
+	log_info("took over %d inherited fds", n);
+	return 0;
+}
+
+#ifdef HAVE_SYSTEMD
+
+int
+sd_adopt(struct adopted **ret, size_t *ret_n)
+{
+	char **names = NULL;
+	int n, i, r;
+
+	notify = getenv("NOTIFY_SOCKET") != NULL;
+	if ((n = sd_listen_fds_with_names(1, &names)) < 0) {
+		log_warn("unable to read LISTEN_FDS: %s", strerror(-n));
+		return 0;
+	}
+	r = adopt_fill(ret, ret_n, n, names);
+	for (i = 0; names != NULL && i < n; i++)
+		free(names[i]);
+	free(names);
+	return r;
+}
+
+void
+sd_ready(void)
+{
+	sd_notify(0, "READY=1");
+}
+
+void
+sd_status(unsigned entries, unsigned clients)
+{
+	if (notify)
+		sd_notifyf(0, "STATUS=%u entries, %u clients", entries, clients);
+}
+
+void
+sd_stopping(void)
+{
+	sd_notify(0, "STOPPING=1");
+}
+
+uint64_t
+sd_watchdog_usec(void)
+{
+	uint64_t usec = 0;
+
+	return sd_watchdog_enabled(0, &usec) > 0 ? usec : 0;
+}
+
+void
+sd_watchdog_ping(void)
+{
+	sd_notify(0, "WATCHDOG=1");
+}
+
+void
+sd_fdstore_add(const struct entry *e)
+{
+	char msg[64];
+	int fd = e->fd, r;
+
+	if (!notify || fd < 0)
+		return;
+	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", e->id);
+	if ((r = sd_pid_notify_with_fds(0, 0, msg, &fd, 1)) <= 0)
+		log_warn("unable to store the fd of %s with the service manager: %s", e->key,
+		    r < 0 ? strerror(-r) : "no notify socket");
+}
+
+void
+sd_fdstore_remove_name(const char *name)
+{
+	if (notify)
+		sd_notifyf(0, "FDSTOREREMOVE=1\nFDNAME=%s", name);
+}
+
+void
+sd_fdstore_remove(const struct entry *e)
+{
+	sd_fdstore_remove_name(e->id);
+}
+
+#else /* !HAVE_SYSTEMD */
+
+/* LISTEN_FDS by hand: LISTEN_PID must be ours. */
+int
+sd_adopt(struct adopted **ret, size_t *ret_n)
+{
+	const char *pid = getenv("LISTEN_PID"), *nfds = getenv("LISTEN_FDS");
+	const char *names = getenv("LISTEN_FDNAMES");
+	char **v = NULL, *copy = NULL, *tok, *save;
+	long n;
+	int i = 0, r;
+
+	if (pid == NULL || nfds == NULL || strtol(pid, NULL, 10) != (long)getpid())
+		return 0;
+	n = strtol(nfds, NULL, 10);
+	if (n <= 0 || n > ADOPT_MAX)
+		return 0;
+	if (names != NULL && (copy = strdup(names)) != NULL &&
+	    (v = calloc((size_t)n, sizeof(*v))) != NULL)
+		for (tok = strtok_r(copy, ":", &save); tok != NULL && i < n;
+		    tok = strtok_r(NULL, ":", &save))
+			v[i++] = tok;
+	r = adopt_fill(ret, ret_n, (int)n, v);
+	free(v);
+	free(copy);
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	return r;
+}
+
+void sd_ready(void) {}
+void sd_status(unsigned entries, unsigned clients) { (void)entries; (void)clients; }
+void sd_stopping(void) {}
+uint64_t sd_watchdog_usec(void) { return 0; }
+void sd_watchdog_ping(void) {}
+void sd_fdstore_add(const struct entry *e) { (void)e; }
+void sd_fdstore_remove(const struct entry *e) { (void)e; }
+void sd_fdstore_remove_name(const char *name) { (void)name; }
+
+#endif /* HAVE_SYSTEMD */

@@ -1,0 +1,1082 @@
+/*
+ * server.c: the event loop, the only file of the broker using libevent.
+ *
+ * The control socket, peers (one object per client connection, with its
+ * credentials, a bounded output queue and one request in flight at a
+ * time), waiters, list streams, processes tracked by pidfd, signals and
+ * timers live here; request.c decides what to answer.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#ifdef HAVE_PIDFD_OPEN
+#include <sys/pidfd.h>
+#endif
+
+#include "brokerd.h"
+#include "sb-internal.h"
+#include "sockbroker.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD	77
+#endif
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS	59
+#endif
+
+#define OUTQ_MAX	64	/* queued replies before a peer is dropped */
+#define LIST_ROOM	16	/* list entries queued at a time */
+#define READ_BURST	32	/* requests read from one peer per wakeup */
+#define GROUPS_MAX	65536
+
+struct outmsg {
+	struct outmsg	*next;
+	int		 fd;
+	size_t		 len;
+	uint8_t		 buf[];
+};
+
+enum peer_state { P_IDLE, P_WAIT, P_LIST, P_CLOSING };
+
+struct peer {
+	struct peer	*prev, *next;
+	int		 fd;
+	int		 dead;
+	enum peer_state	 state;
+	struct peer_cred cred;
+	struct event	*ev_read, *ev_write, *ev_close, *ev_timer;
+	struct outmsg	*outq, *outq_tail;
+	unsigned	 outq_len;
+	uint32_t	 req_id;	/* of the pending WAIT or LIST */
+	char		*wait_key;
+	struct entry	*cursor;	/* next entry of a LIST */
+};
+
+struct proc {
+	struct proc	*next;
+	pid_t		 pid;
+	int		 pidfd;
+	int		 exiting;
+	uint64_t	 starttime;
+	struct event	*ev;
+	struct entry	*entries;
+};
+#define PROC_BUCKETS	1024
+
+static struct event_base *base;
+static struct event	*ev_accept, *ev_accept_backoff, *ev_reap, *ev_drain;
+static struct peer	*reap_list;
+static struct event	*ev_sigs[4], *ev_watchdog, *ev_status, *ev_idle;
+static int		 control_fd = -1, control_made;
+static struct peer	*peers;
+static unsigned		 npeers;
+static int		 stopping, reexec_wanted, early_close;
+static struct timespec	 start_time;
+static struct proc	*procs[PROC_BUCKETS];
+static uint8_t		 rbuf[SB_MSG_MAX];
+
+static void	peer_read_cb(evutil_socket_t, short, void *);
+static void	peer_set_state(struct peer *p, enum peer_state s);
+static void	idle_check(void);
+
+const struct peer_cred *
+peer_cred(const struct peer *p)
+{
+	return &p->cred;
+}
+
+int
+peer_sock(const struct peer *p)
+{
+	return p->fd;
+}
+
+unsigned
+server_clients(void)
+{
+	return npeers;
+}
+
+uint64_t
+server_uptime(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)(now.tv_sec - start_time.tv_sec);
+}
+
+static void
+timer_ms(struct event *ev, unsigned ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_add(ev, &tv);
+}
+
+
+/* Peers: teardown */
+
+static void
+peer_free(struct peer *p)
+{
+	struct outmsg *o;
+
+	while ((o = p->outq) != NULL) {
+		p->outq = o->next;
+		if (o->fd >= 0)
+			close(o->fd);
+		free(o);
+	}
+	event_free(p->ev_read);
+	event_free(p->ev_write);
+	event_free(p->ev_close);
+	event_free(p->ev_timer);
+	free(p->wait_key);
+	free(p->cred.groups);
+	free(p);
+}
+
+/* Drop p now (its socket is closed at once); the object is freed later. */
+void
+peer_drop(struct peer *p)
+{
+	if (p->dead)
+		return;
+	p->dead = 1;
+	event_del(p->ev_read);
+	event_del(p->ev_write);
+	event_del(p->ev_close);
+	event_del(p->ev_timer);
+	close(p->fd);
+	p->fd = -1;
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else
+		peers = p->next;
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	npeers--;
+	if (p->cred.uid != 0)
+		(*uid_clients(p->cred.uid))--;
+	p->prev = NULL;
+	p->next = reap_list;
+	reap_list = p;
+	event_active(ev_reap, 0, 0);
+	log_debug("client pid %ld uid %lu gone", (long)p->cred.pid,
+	    (unsigned long)p->cred.uid);
+	server_stats_changed();
+}
+
+static void
+reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p;
+
+	while ((p = reap_list) != NULL) {
+		reap_list = p->next;
+		peer_free(p);
+	}
+	if (stopping && peers == NULL)
+		event_base_loopbreak(base);
+}
+
+/* Peers: output */
+
+static int
+peer_sendmsg(struct peer *p, const uint8_t *buf, size_t len, int fd)
+{
+	union {
+		struct cmsghdr	align;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct msghdr mh;
+	struct iovec iov;
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = (void *)buf;
+	iov.iov_len = len;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (fd >= 0) {
+		memset(&cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf.buf;
+		mh.msg_controllen = sizeof(cbuf.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	do
+		n = sendmsg(p->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN || errno == ENOBUFS ? 0 : -errno;
+	return 1;
+}
+
+/* Send what is queued; -errno if the peer is gone. */
+static int
+peer_flush(struct peer *p)
+{
+	struct outmsg *o;
+	int r;
+
+	while ((o = p->outq) != NULL) {
+		if ((r = peer_sendmsg(p, o->buf, o->len, o->fd)) <= 0)
+			return r;
+		p->outq = o->next;
+		if (p->outq == NULL)
+			p->outq_tail = NULL;
+		p->outq_len--;
+		if (o->fd >= 0)
+			close(o->fd);
+		free(o);
+	}
+	return 0;
+}
+
+void
+peer_send(struct peer *p, const struct sb_msg *m, int fd)
+{
+	uint8_t buf[SB_MSG_MAX];
+	struct outmsg *o;
+	ssize_t len;
+	int r;
+
+	if (p->dead)
+		return;
+	if ((len = sb_msg_encode(m, buf, sizeof(buf))) < 0) {
+		log_warn("unable to encode a %s reply: %s", sb_msg_type_name(m->type),
+		    strerror((int)-len));
+		peer_drop(p);
+		return;
+	}
+	if (p->outq == NULL) {
+		if ((r = peer_sendmsg(p, buf, (size_t)len, fd)) == 1)
+			return;
+		if (r < 0) {
+			peer_drop(p);
+			return;
+		}
+	}
+	if (p->outq_len >= OUTQ_MAX) {
+		log_info("client pid %ld uid %lu does not read its replies (%d queued): dropped",
+		    (long)p->cred.pid, (unsigned long)p->cred.uid, OUTQ_MAX);
+		peer_drop(p);
+		return;
+	}
+	if ((o = malloc(sizeof(*o) + (size_t)len)) == NULL) {
+		peer_drop(p);
+		return;
+	}
+	o->next = NULL;
+	o->len = (size_t)len;
+	memcpy(o->buf, buf, (size_t)len);
+	o->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+	if (fd >= 0 && o->fd < 0) {
+		free(o);
+		peer_drop(p);
+		return;
+	}
+	if (p->outq_tail != NULL)
+		p->outq_tail->next = o;
+	else
+		p->outq = o;
+	p->outq_tail = o;
+	p->outq_len++;
+	event_add(p->ev_write, NULL);
+}
+
+/* Continue a LIST while there is room in the output queue. */
+static void
+peer_list_more(struct peer *p)
+{
+	while (!p->dead && p->state == P_LIST && p->outq_len < LIST_ROOM / 2) {
+		if (request_list_fill(p, p->req_id, &p->cursor, LIST_ROOM) == 1) {
+			peer_set_state(p, P_IDLE);
+			return;
+		}
+	}
+}
+
+static void
+peer_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+
+	if (peer_flush(p) < 0) {
+		peer_drop(p);
+		return;
+	}
+	if (p->outq != NULL)
+		return;
+	event_del(p->ev_write);
+	if (p->state == P_CLOSING) {
+		peer_drop(p);
+		return;
+	}
+	if (p->state == P_LIST) {
+		timer_ms(p->ev_timer, cfg.client_timeout_ms);
+		peer_list_more(p);
+	}
+}
+
+/* Peers: states */
+
+static void
+peer_set_state(struct peer *p, enum peer_state s)
+{
+	if (p->dead)
+		return;
+	p->state = s;
+	switch (s) {
+	case P_IDLE:
+		free(p->wait_key);
+		p->wait_key = NULL;
+		p->cursor = NULL;
+		event_del(p->ev_close);
+		if (stopping) {
+			p->state = P_CLOSING;
+			if (p->outq == NULL)
+				peer_drop(p);
+			return;
+		}
+		event_add(p->ev_read, NULL);
+		timer_ms(p->ev_timer, cfg.client_timeout_ms);
+		break;
+	case P_WAIT:
+	case P_LIST:
+		event_del(p->ev_read);
+		if (early_close)
+			event_add(p->ev_close, NULL);
+		event_del(p->ev_timer);
+		break;
+	case P_CLOSING:
+		event_del(p->ev_read);
+		event_del(p->ev_close);
+		event_del(p->ev_timer);
+		if (p->outq == NULL)
+			peer_drop(p);
+		break;
+	}
+}
+
+void
+peer_wait(struct peer *p, uint32_t id, const char *key, uint32_t timeout_ms)
+{
+	if ((p->wait_key = strdup(key)) == NULL) {
+		refuse(p, id, ENOMEM, 0, "out of memory for a wait on %s", key);
+		return;
+	}
+	p->req_id = id;
+	peer_set_state(p, P_WAIT);
+	timer_ms(p->ev_timer, timeout_ms);
+}
+
+void
+peer_list(struct peer *p, uint32_t id)
+{
+	p->req_id = id;
+	p->cursor = entry_first();
+	peer_set_state(p, P_LIST);
+	timer_ms(p->ev_timer, cfg.client_timeout_ms);
+	peer_list_more(p);
+}
+
+/* An entry became ready: answer its waiters. */
+void
+server_wake(const struct entry *e)
+{
+	struct peer *p, *next;
+
+	for (p = peers; p != NULL; p = next) {
+		next = p->next;
+		if (p->state == P_WAIT && strcmp(p->wait_key, e->key) == 0 &&
+		    request_wait_check(p, p->req_id, p->wait_key, 0))
+			peer_set_state(p, P_IDLE);
+	}
+}
+
+/* e is going away: move list cursors past it. */
+void
+server_entry_gone(struct entry *e)
+{
+	struct peer *p;
+
+	for (p = peers; p != NULL; p = p->next)
+		if (p->state == P_LIST && p->cursor == e)
+			p->cursor = e->next;
+}
+
+static void
+peer_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+
+	if (p->state == P_WAIT) {
+		request_wait_check(p, p->req_id, p->wait_key, 1);
+		peer_set_state(p, P_IDLE);
+		return;
+	}
+	log_info("client pid %ld uid %lu idle for %u ms: dropped", (long)p->cred.pid,
+	    (unsigned long)p->cred.uid, cfg.client_timeout_ms);
+	peer_drop(p);
+}
+
+static void
+peer_close_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+
+	log_debug("client pid %ld closed while its request was pending", (long)p->cred.pid);
+	peer_drop(p);
+}
+
+/* Peers: input */
+
+/* A message that is not a request we can take: answer, then close. */
+static void __attribute__((format(printf, 4, 5)))
+peer_protocol_error(struct peer *p, uint32_t id, int err, const char *fmt, ...)
+{
+	char msg[SB_MESSAGE_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_info("client pid %ld uid %lu: %s: dropped", (long)p->cred.pid,
+	    (unsigned long)p->cred.uid, msg);
+	refuse(p, id, err, 0, "%s", msg);
+	peer_set_state(p, P_CLOSING);
+}
+
+static void
+peer_read_one(struct peer *p, struct sb_msg *m, int r)
+{
+	char vbuf[128];
+	int has_fd;
+
+	if (r == -EPROTONOSUPPORT) {
+		snprintf(vbuf, sizeof(vbuf), "protocol version %u is not supported: this broker speaks "
+		    "version %d to %d", (unsigned)m->version, SB_PROTO_VERSION, SB_PROTO_VERSION);
+		peer_protocol_error(p, m->id, EPROTONOSUPPORT, "%s", vbuf);
+		return;
+	}
+	if (r < 0) {
+		peer_protocol_error(p, m->id, -r, "malformed message: %s", sb_strerror(r));
+		return;
+	}
+	if (!sb_msg_is_request(m->type)) {
+		peer_protocol_error(p, m->id, EPROTO, "a %s message is not a request",
+		    sb_msg_type_name(m->type));
+		return;
+	}
+	has_fd = SB_HAS(m, SB_F_HAS_FD) && m->num[SB_F_HAS_FD] == 1;
+	if ((m->fd >= 0) != has_fd || (SB_HAS(m, SB_F_HAS_FD) && m->num[SB_F_HAS_FD] > 1)) {
+		peer_protocol_error(p, m->id, EBADMSG, "%s", m->fd >= 0 ?
+		    "an fd came without HAS_FD=1" : "HAS_FD=1 but no fd came");
+		return;
+	}
+	timer_ms(p->ev_timer, cfg.client_timeout_ms);
+	request_dispatch(p, m);
+	m->fd = -1;
+}
+
+static void
+peer_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+	struct sb_msg m;
+	int i, r;
+
+	for (i = 0; i < READ_BURST && !p->dead && p->state == P_IDLE; i++) {
+		r = sb_msg_recv(p->fd, rbuf, sizeof(rbuf), &m, MSG_DONTWAIT);
+		if (r == -EAGAIN || r == -EINTR)
+			return;
+		if (r == -ECONNRESET || r == -ENOTCONN || r == -EPIPE) {
+			if (m.fd >= 0)
+				close(m.fd);
+			peer_drop(p);
+			return;
+		}
+		peer_read_one(p, &m, r);
+		if (m.fd >= 0)
+			close(m.fd);
+	}
+}
+
+/* Accepting */
+
+static int
+peer_creds(struct peer *p)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+	gid_t *g;
+
+	if (getsockopt(p->fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
+		return -errno;
+	p->cred.uid = uc.uid;
+	p->cred.gid = uc.gid;
+	p->cred.pid = uc.pid;
+	len = 64 * sizeof(gid_t);
+	for (;;) {
+		if ((g = realloc(p->cred.groups, len)) == NULL)
+			return -ENOMEM;
+		p->cred.groups = g;
+		if (getsockopt(p->fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) == 0)
+			break;
+		if (errno != ERANGE || len > GROUPS_MAX * sizeof(gid_t))
+			return -errno;
+	}
+	p->cred.ngroups = (int)(len / sizeof(gid_t));
+	return 0;
+}
+
+/* Refuse a new connection with a message, without making a peer of it. */
+static void
+accept_refuse(int fd, int err, uint64_t limit, const char *msg)
+{
+	struct sb_msg m;
+
+	sb_msg_init(&m, SB_MSG_ERROR, 0);
+	sb_msg_set_u32(&m, SB_F_ERRNO, (uint32_t)err);
+	sb_msg_set_str(&m, SB_F_MESSAGE, msg);
+	sb_msg_set_u64(&m, SB_F_LIMIT, limit);
+	sb_msg_send(fd, &m, -1);
+	close(fd);
+}
+
+static void
+peer_new(int fd)
+{
+	char msg[SB_MESSAGE_MAX];
+	struct peer *p;
+	unsigned *nuid;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		close(fd);
+		return;
+	}
+	p->fd = fd;
+	if (peer_creds(p) < 0) {
+		close(fd);
+		free(p->cred.groups);
+		free(p);
+		return;
+	}
+	nuid = uid_clients(p->cred.uid);
+	if (npeers >= cfg.max_clients) {
+		snprintf(msg, sizeof(msg), "the broker has %u clients: the limit is %u (--max-clients)",
+		    npeers, cfg.max_clients);
+		log_info("client pid %ld refused: %s", (long)p->cred.pid, msg);
+		accept_refuse(fd, EUSERS, cfg.max_clients, msg);
+		free(p->cred.groups);
+		free(p);
+		return;
+	}
+	if (p->cred.uid != 0 && *nuid >= cfg.max_clients_per_uid) {
+		snprintf(msg, sizeof(msg), "uid %lu has %u clients: the limit is %u "
+		    "(--max-clients-per-uid)", (unsigned long)p->cred.uid, *nuid,
+		    cfg.max_clients_per_uid);
+		log_info("client pid %ld refused: %s", (long)p->cred.pid, msg);
+		accept_refuse(fd, EUSERS, cfg.max_clients_per_uid, msg);
+		free(p->cred.groups);
+		free(p);
+		return;
+	}
+	p->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, peer_read_cb, p);
+	p->ev_write = event_new(base, fd, EV_WRITE | EV_PERSIST, peer_write_cb, p);
+	p->ev_close = event_new(base, fd, EV_CLOSED | EV_PERSIST, peer_close_cb, p);
+	p->ev_timer = evtimer_new(base, peer_timer_cb, p);
+	if (!p->ev_read || !p->ev_write || !p->ev_close || !p->ev_timer) {
+		close(fd);
+		p->fd = -1;
+		peer_free(p);
+		return;
+	}
+	if (p->cred.uid != 0)
+		(*nuid)++;
+	npeers++;
+	p->next = peers;
+	if (peers != NULL)
+		peers->prev = p;
+	peers = p;
+	log_debug("client pid %ld uid %lu gid %lu connected", (long)p->cred.pid,
+	    (unsigned long)p->cred.uid, (unsigned long)p->cred.gid);
+	peer_set_state(p, P_IDLE);
+	server_stats_changed();
+}
+
+static void
+accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+	int i, s;
+
+	for (i = 0; i < 32; i++) {
+		s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (s >= 0) {
+			peer_new(s);
+			continue;
+		}
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			log_warn("unable to accept a client: %s: backing off for 100 ms",
+			    strerror(errno));
+			event_del(ev_accept);
+			timer_ms(ev_accept_backoff, 100);
+		}
+		return;
+	}
+}
+
+static void
+accept_backoff_cb(evutil_socket_t fd, short what, void *arg)
+{
+	if (!stopping)
+		event_add(ev_accept, NULL);
+}
+
+/* Tracked processes (owner lifetime) */
+
+static struct proc **
+proc_slot(pid_t pid)
+{
+	struct proc **pp;
+
+	for (pp = &procs[(unsigned)pid % PROC_BUCKETS]; *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->pid == pid)
+			return pp;
+	return pp;
+}
+
+static void
+proc_free(struct proc *pr)
+{
+	struct proc **pp = proc_slot(pr->pid);
+
+	if (*pp == pr)
+		*pp = pr->next;
+	event_free(pr->ev);
+	close(pr->pidfd);
+	free(pr);
+}
+
+static void
+proc_exit(struct proc *pr)
+{
+	struct entry *e;
+
+	log_debug("process %ld exited", (long)pr->pid);
+	pr->exiting = 1;
+	while ((e = pr->entries) != NULL)
+		entry_destroy(e, "its process exited");
+	proc_free(pr);
+}
+
+static void
+proc_cb(evutil_socket_t fd, short what, void *arg)
+{
+	proc_exit(arg);
+}
+
+static int
+pidfd_alive(int pidfd)
+{
+	struct pollfd pfd = { pidfd, POLLIN, 0 };
+
+	return poll(&pfd, 1, 0) == 0;
+}
+
+/* The start time of pid (field 22 of /proc/PID/stat), or 0. */
+uint64_t
+proc_starttime(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long v = 0;
+	ssize_t n;
+	int fd, i;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* the command name may hold anything: start after its last ')' */
+	if ((p = strrchr(buf, ')')) == NULL)
+		return 0;
+	p++;
+	for (i = 3; i <= 22 && p != NULL; i++) {
+		p = strchr(p, ' ');
+		if (p != NULL)
+			p++;
+	}
+	if (p == NULL || sscanf(p, "%llu", &v) != 1)
+		return 0;
+	return v;
+}
+
+/* Track e's process with pidfd; consumes pidfd. */
+static int
+proc_attach(struct entry *e, int pidfd)
+{
+	struct proc **pp, *pr;
+	uint64_t st = proc_starttime(e->pid);
+
+	if (st == 0 || !pidfd_alive(pidfd)) {
+		close(pidfd);
+		return -ESRCH;
+	}
+	pp = proc_slot(e->pid);
+	if (*pp != NULL && ((*pp)->starttime != st || !pidfd_alive((*pp)->pidfd))) {
+		proc_exit(*pp);		/* the pid was reused: the old process is gone */
+		pp = proc_slot(e->pid);
+	}
+	if ((pr = *pp) != NULL) {
+		close(pidfd);
+	} else {
+		if ((pr = calloc(1, sizeof(*pr))) == NULL) {
+			close(pidfd);
+			return -ENOMEM;
+		}
+		pr->pid = e->pid;
+		pr->pidfd = pidfd;
+		pr->starttime = st;
+		if ((pr->ev = event_new(base, pidfd, EV_READ, proc_cb, pr)) == NULL ||
+		    event_add(pr->ev, NULL) < 0) {
+			if (pr->ev != NULL)
+				event_free(pr->ev);
+			close(pidfd);
+			free(pr);
+			return -ENOMEM;
+		}
+		*pp = pr;
+	}
+	e->starttime = st;
+	e->proc = pr;
+	e->pnext = pr->entries;
+	pr->entries = e;
+	return 0;
+}
+
+static int
+pidfd_open_pid(pid_t pid)
+{
+	int fd;
+
+#ifdef HAVE_PIDFD_OPEN
+	fd = pidfd_open(pid, 0);
+#else
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+#endif
+	if (fd < 0)
+		return -errno;
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+/* Track the process of peer p as the creator of e (e->pid is its pid). */
+int
+proc_track(struct entry *e, struct peer *p)
+{
+	socklen_t len = sizeof(int);
+	int pidfd = -1;
+
+	if (getsockopt(p->fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0 || pidfd < 0) {
+		if ((pidfd = pidfd_open_pid(e->pid)) < 0)
+			return pidfd;
+	} else
+		fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+	return proc_attach(e, pidfd);
+}
+
+/* After a restart: track e's process if it is still the one that made e. */
+int
+proc_adopt(struct entry *e)
+{
+	uint64_t want = e->starttime;
+	int pidfd, r;
+
+	if (e->pid <= 0 || (pidfd = pidfd_open_pid(e->pid)) < 0)
+		return -ESRCH;
+	if (proc_starttime(e->pid) != want) {
+		close(pidfd);
+		return -ESRCH;
+	}
+	if ((r = proc_attach(e, pidfd)) < 0)
+		return r;
+	if (e->starttime != want) {
+		proc_untrack(e);
+		return -ESRCH;
+	}
+	return 0;
+}
+
+void
+proc_untrack(struct entry *e)
+{
+	struct proc *pr = e->proc;
+	struct entry **pp;
+
+	if (pr == NULL)
+		return;
+	for (pp = &pr->entries; *pp != NULL; pp = &(*pp)->pnext)
+		if (*pp == e) {
+			*pp = e->pnext;
+			break;
+		}
+	e->proc = NULL;
+	e->pnext = NULL;
+	if (pr->entries == NULL && !pr->exiting)
+		proc_free(pr);
+}
+
+/* Signals, stop, watchdog, status */
+
+static void
+drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	log_info("clients did not read their replies within %d ms: stopping anyway",
+	    SB_DEFAULT_DRAIN_MS);
+	event_base_loopbreak(base);
+}
+
+static void
+server_stop(const char *why)
+{
+	struct peer *p, *next;
+
+	if (stopping)
+		return;
+	stopping = 1;
+	log_info("%s: stopping", why);
+	sd_stopping();
+	event_del(ev_accept);
+	event_del(ev_accept_backoff);
+	for (p = peers; p != NULL; p = next) {
+		next = p->next;
+		if (p->state == P_WAIT)
+			refuse(p, p->req_id, ESHUTDOWN, 0, "the broker is stopping: wait for %s "
+			    "cancelled", p->wait_key);
+		peer_set_state(p, P_CLOSING);
+	}
+	if (peers == NULL)
+		event_base_loopbreak(base);
+	else
+		timer_ms(ev_drain, SB_DEFAULT_DRAIN_MS);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	if (sig == SIGHUP) {
+		server_reexec_request();
+		return;
+	}
+	server_stop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+void
+server_reexec_request(void)
+{
+	log_info("re-executing");
+	reexec_wanted = 1;
+	event_base_loopbreak(base);
+}
+
+static void
+watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	sd_watchdog_ping();
+}
+
+static void
+status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	sd_status(entries_total(), npeers);
+}
+
+void
+server_stats_changed(void)
+{
+	if (ev_status != NULL && !event_pending(ev_status, EV_TIMEOUT, NULL))
+		timer_ms(ev_status, 1000);
+	idle_check();
+}
+
+static void
+idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	if (entries_total() == 0 && npeers == 0)
+		server_stop("idle");
+}
+
+static void
+idle_check(void)
+{
+	if (ev_idle == NULL || stopping)
+		return;
+	if (entries_total() == 0 && npeers == 0) {
+		if (!event_pending(ev_idle, EV_TIMEOUT, NULL))
+			timer_ms(ev_idle, cfg.idle_exit_s * 1000);
+	} else
+		event_del(ev_idle);
+}
+
+/* The control socket */
+
+static int
+control_bind(void)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	mode_t old;
+	int fd;
+
+	if (fstatat(cfg.root_fd, SB_CONTROL_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			fatal("%s/%s exists and is not a socket: refusing to replace it",
+			    cfg.root, SB_CONTROL_NAME);
+		if (unlinkat(cfg.root_fd, SB_CONTROL_NAME, 0) < 0)
+			fatal("unable to remove the stale %s/%s: %s", cfg.root, SB_CONTROL_NAME,
+			    strerror(errno));
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		fatal("unable to create the control socket: %s", strerror(errno));
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", cfg.root, SB_CONTROL_NAME) >=
+	    (int)sizeof(sa.sun_path))
+		fatal("the root %s is too long for its control socket", cfg.root);
+	old = umask(0111);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		fatal("unable to bind %s: %s", sa.sun_path, strerror(errno));
+	umask(old);
+	if (listen(fd, SOMAXCONN) < 0)
+		fatal("unable to listen on %s: %s", sa.sun_path, strerror(errno));
+	control_made = 1;
+	return fd;
+}
+
+int
+server_control_fd(void)
+{
+	return control_fd;
+}
+
+/* Create the event base and the control socket (listening, not yet served). */
+int
+server_init(void)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	size_t i;
+
+	clock_gettime(CLOCK_MONOTONIC, &start_time);
+	if ((base = event_base_new()) == NULL)
+		fatal("unable to create the event loop");
+	early_close = (event_base_get_features(base) & EV_FEATURE_EARLY_CLOSE) != 0;
+	if (cfg.control_fd >= 0) {
+		control_fd = cfg.control_fd;
+		if (fcntl(control_fd, F_SETFL, fcntl(control_fd, F_GETFL) | O_NONBLOCK) < 0 ||
+		    fcntl(control_fd, F_SETFD, FD_CLOEXEC) < 0)
+			fatal("unable to set up the inherited control socket: %s", strerror(errno));
+	} else
+		control_fd = control_bind();
+	ev_accept = event_new(base, control_fd, EV_READ | EV_PERSIST, accept_cb, NULL);
+	ev_accept_backoff = evtimer_new(base, accept_backoff_cb, NULL);
+	ev_reap = event_new(base, -1, 0, reap_cb, NULL);
+	ev_drain = evtimer_new(base, drain_cb, NULL);
+	ev_status = evtimer_new(base, status_cb, NULL);
+	if (!ev_accept || !ev_accept_backoff || !ev_reap || !ev_drain || !ev_status)
+		fatal("unable to allocate events");
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		ev_sigs[i] = evsignal_new(base, sigs[i], signal_cb, NULL);
+		if (ev_sigs[i] == NULL || event_add(ev_sigs[i], NULL) < 0)
+			fatal("unable to handle signal %d", sigs[i]);
+	}
+	if (cfg.idle_exit_s > 0 && (ev_idle = evtimer_new(base, idle_cb, NULL)) == NULL)
+		fatal("unable to allocate events");
+	return 0;
+}
+
+/* Before a re-exec: send what can be sent now. */
+static void
+flush_all(void)
+{
+	struct peer *p;
+
+	for (p = peers; p != NULL; p = p->next)
+		peer_flush(p);
+}
+
+/*
+ * Serve until stopped; a re-exec asked for happens here (and only returns
+ * if it failed).
+ */
+int
+server_run(void)
+{
+	uint64_t wd;
+	char nl = '\n';
+
+	if (event_add(ev_accept, NULL) < 0)
+		fatal("unable to watch the control socket");
+	if ((wd = sd_watchdog_usec()) > 0) {
+		struct timeval tv = { (time_t)(wd / 2 / 1000000), (suseconds_t)(wd / 2 % 1000000) };
+
+		ev_watchdog = event_new(base, -1, EV_PERSIST, watchdog_cb, NULL);
+		if (ev_watchdog == NULL || event_add(ev_watchdog, &tv) < 0)
+			fatal("unable to arm the watchdog timer");
+	}
+	idle_check();
+	log_info("ready on %s/%s: %u entries", cfg.root, SB_CONTROL_NAME, entries_total());
+	if (cfg.ready_fd >= 0) {
+		if (write(cfg.ready_fd, &nl, 1) < 0)
+			log_warn("unable to write to the readiness fd %d: %s", cfg.ready_fd,
+			    strerror(errno));
+		close(cfg.ready_fd);
+		cfg.ready_fd = -1;
+	}
+	sd_ready();
+	sd_status(entries_total(), npeers);
+	for (;;) {
+		if (event_base_dispatch(base) < 0)
+			fatal("the event loop failed");
+		if (!reexec_wanted || stopping)
+			break;
+		reexec_wanted = 0;
+		flush_all();
+		reexec_self();
+	}
+	if (control_made && cfg.control_fd < 0)
+		unlinkat(cfg.root_fd, SB_CONTROL_NAME, 0);
+	return 0;
+}
