@@ -255,6 +255,17 @@ have_entries(void)
 	return __atomic_load_n(&shim.nentries, __ATOMIC_ACQUIRE) > 0;
 }
 
+static struct entry *
+table_find_key_locked(const char *key)
+{
+	int i;
+
+	for (i = 0; i < TABLE_MAX; i++)
+		if (shim.table[i].key != NULL && strcmp(shim.table[i].key, key) == 0)
+			return &shim.table[i];
+	return NULL;
+}
+
 /* Is p (n bytes, maybe without NUL) under the broker's root? No lock. */
 static inline int
 under_root(const char *p, size_t n)
@@ -703,17 +714,25 @@ sendmsg(int fd, const struct msghdr *msg, int flags)
 	return real_sendmsg(fd, &copy, flags);
 }
 
-/* After the real unlink of a short path: release its entry. */
+/*
+ * After the real unlink of a short path, or of a long path the shim knows
+ * (a program that bound it with a larger buffer): release its entry.
+ */
 static void
-shim_unlinked(const char *path)
+shim_unlinked(const char *path, int is_long)
 {
-	struct entry *e;
+	char kbuf[PATH_MAX];
+	struct entry *e = NULL;
 	sb_client *c;
 	char *key;
 	int r;
 
 	pthread_mutex_lock(&shim.lock);
-	if ((e = table_find_locked(path)) != NULL && mode_locked() == MODE_BROKER &&
+	if (!is_long)
+		e = table_find_locked(path);
+	else if (sb_key_from_path(path, kbuf, sizeof(kbuf)) == 0)
+		e = table_find_key_locked(kbuf);
+	if (e != NULL && mode_locked() == MODE_BROKER &&
 	    (key = strdup(e->key)) != NULL) {
 		if ((c = client_locked(&r)) == NULL || ((r = sb_release(c, key)) < 0 && r != -ENOENT))
 			say("unlink '%s': cannot release it: %s", key, sb_strerror(r));
@@ -724,34 +743,40 @@ shim_unlinked(const char *path)
 	pthread_mutex_unlock(&shim.lock);
 }
 
+static void
+unlinked(const char *path)
+{
+	size_t n = strlen(path);
+	int saved = errno;
+
+	if (under_root(path, n))
+		shim_unlinked(path, 0);
+	else if (sbrw_too_long(n))
+		shim_unlinked(path, 1);
+	errno = saved;
+}
+
 SHIM_EXPORT int
 unlink(const char *path)
 {
-	int r, saved;
+	int r;
 
 	resolve();
 	r = real_unlink(path);
-	if (r == 0 && have_entries() && under_root(path, strlen(path))) {
-		saved = errno;
-		shim_unlinked(path);
-		errno = saved;
-	}
+	if (r == 0 && have_entries())
+		unlinked(path);
 	return r;
 }
 
 SHIM_EXPORT int
 unlinkat(int dfd, const char *path, int flags)
 {
-	int r, saved;
+	int r;
 
 	resolve();
 	r = real_unlinkat(dfd, path, flags);
-	if (r == 0 && flags == 0 && have_entries() && path[0] == '/' &&
-	    under_root(path, strlen(path))) {
-		saved = errno;
-		shim_unlinked(path);
-		errno = saved;
-	}
+	if (r == 0 && flags == 0 && have_entries() && (path[0] == '/' || dfd == AT_FDCWD))
+		unlinked(path);
 	return r;
 }
 
