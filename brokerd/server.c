@@ -484,12 +484,24 @@ peer_read_one(struct peer *p, struct sb_msg *m, int r)
 		peer_protocol_error(p, m->id, EPROTONOSUPPORT, "%s", vbuf);
 		return;
 	}
+	if (r == -EMSGSIZE) {
+		peer_protocol_error(p, m->id, EMSGSIZE, "message over %d bytes (the limit)",
+		    SB_MSG_MAX);
+		return;
+	}
+	if (r == -EPROTO) {
+		peer_protocol_error(p, m->id, EPROTO, "protocol error in a %s message: unknown "
+		    "type, or a field unknown, repeated, malformed, not allowed or missing",
+		    sb_msg_type_name(m->type));
+		return;
+	}
 	if (r < 0) {
-		peer_protocol_error(p, m->id, -r, "malformed message: %s", sb_strerror(r));
+		peer_protocol_error(p, m->id, -r, "malformed message: bad magic or length, "
+		    "a truncated field, or more than %d fd", SB_FDS_MAX);
 		return;
 	}
 	if (!sb_msg_is_request(m->type)) {
-		peer_protocol_error(p, m->id, EPROTO, "a %s message is not a request",
+		peer_protocol_error(p, m->id, EPROTO, "a reply (%s) is not a request",
 		    sb_msg_type_name(m->type));
 		return;
 	}

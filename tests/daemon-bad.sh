@@ -1,0 +1,109 @@
+#!/bin/bash
+# Malformed, truncated, oversized, wrong-version and reply-type messages,
+# stray and extra fds: each gets an error (where one can be sent) and the
+# connection is dropped; another client keeps being served; no fd leaks.
+. "$top_srcdir/tests/lib.sh"
+need python3
+
+sb_start
+export PYTHONPATH="$top_srcdir/tests"
+python3 - "$SB_PID" <<'PYEOF' || fail "bad requests"
+import errno, os, socket, struct, sys
+from sbproto import *
+
+pid = int(sys.argv[1])
+root = os.environ["SOCKBROKER_ROOT"]
+good = Client(root)
+
+def nfds():
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+def served():
+    t, i, f, fds = good.call("status")
+    assert t == "ok" and f["pid"] == pid, (t, f)
+
+def bad(name, data, fds=(), want=None):
+    c = Client(root, timeout=5)
+    c.send_raw(data, fds)
+    t, i, f, rfds = c.recv()
+    if want is None:
+        assert t is None, "%s: got %s %r" % (name, t, f)
+    else:
+        assert t == "error", "%s: got %s %r" % (name, t, f)
+        assert f["errno"] == want, "%s: errno %s, want %s (%s)" % (
+            name, errno.errorcode.get(f["errno"]), errno.errorcode[want], f.get("message"))
+        assert f.get("message"), name
+    assert c.is_closed(), "%s: connection not closed" % name
+    c.close()
+    served()
+    print("ok - %s: %s" % (name, f.get("message", "dropped")))
+
+served()
+before = nfds()
+r, w = os.pipe()
+
+bad("garbage", b"this is not a sockbroker message at all", want=errno.EBADMSG)
+bad("short header", b"SBRK\1\0", want=errno.EBADMSG)
+m = encode("get", 5, key="x")
+bad("truncated", m[:-3] + b"", want=errno.EBADMSG)
+bad("length lies", encode("get", 5, key="x", length=200), want=errno.EBADMSG)
+bad("field runs past the end", encode("get", 5, raw=struct.pack("=HH", 1, 50) + b"x\0"),
+    want=errno.EBADMSG)
+bad("oversized", encode("get", 5, raw=b"\0" * 10000), want=errno.EMSGSIZE)
+bad("wrong version", encode("status", 9, version=7), want=errno.EPROTONOSUPPORT)
+bad("reply type ok", encode("ok", 3), want=errno.EPROTO)
+bad("reply type error", encode("error", 3, errno=1), want=errno.EPROTO)
+bad("unknown type", encode(0x0777, 3), want=errno.EPROTO)
+bad("unknown field", encode("status", 3, raw=struct.pack("=HHI", 99, 4, 0)), want=errno.EPROTO)
+bad("missing key", encode("get", 3), want=errno.EPROTO)
+bad("field twice", encode("get", 3, key="a", raw=encode_field("key", "b")), want=errno.EPROTO)
+bad("string without NUL", encode("get", 3, raw=struct.pack("=HH", 1, 1) + b"x"),
+    want=errno.EPROTO)
+bad("fd without HAS_FD", encode("status", 3), fds=[r], want=errno.EBADMSG)
+bad("HAS_FD without fd", encode("put", 3, key="x", has_fd=1), want=errno.EBADMSG)
+bad("two fds", encode("put", 3, key="x", has_fd=1), fds=[r, w], want=errno.EBADMSG)
+bad("eight fds", encode("put", 3, key="x", has_fd=1), fds=[r, w] * 4, want=errno.EBADMSG)
+bad("HAS_FD on get", encode("get", 3, key="x", has_fd=1), fds=[r], want=errno.EPROTO)
+bad("empty datagram", b"")
+
+# the version message names both versions
+c = Client(root)
+c.send_raw(encode("status", 1, version=2))
+t, i, f, _ = c.recv()
+assert "2" in f["message"] and "1" in f["message"], f
+c.close()
+
+# a bad key is refused but the connection stays
+c = Client(root)
+for key in ("../etc", "a/b", "/tmp/../x", "x" * 201, "/"):
+    t, i, f, _ = c.call("get", key=key)
+    assert t == "error" and f["errno"] in (errno.EINVAL, errno.ENAMETOOLONG), (key, t, f)
+t, i, f, _ = c.call("status")
+assert t == "ok"
+c.close()
+
+# a client that never reads its replies is dropped, the broker lives on
+c = Client(root, timeout=5)
+dropped = False
+try:
+    for n in range(20000):
+        c.send_raw(encode("status", n))
+except (BrokenPipeError, ConnectionResetError, socket.timeout):
+    dropped = True
+assert dropped or c.is_closed(), "a client that reads nothing was not dropped"
+c.close()
+served()
+
+os.close(r)
+os.close(w)
+# every fd that came with a refused message was closed
+for _ in range(100):
+    if nfds() == before:
+        break
+    os.sched_yield()
+assert nfds() == before, "broker fds: %d before, %d after" % (before, nfds())
+print("ok - broker fd count unchanged: %d" % before)
+PYEOF
+kill -0 "$SB_PID" || fail "the broker died"
+grep -q 'does not read its replies' "$T/broker.log" || fail "no log of the dropped reader"
+sb_stop
