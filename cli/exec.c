@@ -168,7 +168,9 @@ exec_map(void *vctx, const char *long_path, enum sbrw_role role, char *out, size
 		r = exec_map_direct(key, out, size);
 	else if ((r = sb_short_path(ctx->root, key, out, size)) < 0)
 		fprintf(stderr, "sockbroker: exec: no short path for '%s': %s\n", key, sb_strerror(r));
-	else if (role == SBRW_ROLE_SERVER) {
+	else if (role == SBRW_ROLE_SERVER ||
+	    (role == SBRW_ROLE_ANY && access(out, F_OK) < 0 && errno == ENOENT)) {
+		/* a listener (or, when in doubt, a path nobody serves yet) */
 		struct sb_bind_opts opts = SB_BIND_OPTS_INIT;
 		int held = -1;
 

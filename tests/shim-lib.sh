@@ -1,10 +1,12 @@
 # shim-lib.sh: what the shim's integration tests share (sourced after lib.sh).
 #
-# shimmed CMD...      run CMD with the shim preloaded
-# shimmed_vg CMD...   the same, under valgrind when SB_VALGRIND=1
+# shimmed CMD...      run CMD with the shim preloaded ("${SHIMMED[@]}" CMD
+#                     in the background)
+# shimmed_vg CMD...   the same, under valgrind when SB_VALGRIND=1 (SHIMMED_VG)
 # shim_mode MODE      broker: start sockbrokerd; direct: no daemon
 # shim_short LONG     the short path the shim gives LONG in this mode
-# shim_bg OUT CMD...  run a shimmed CMD in the background (sb_bg), stdout to OUT
+# shim_bg OUT CMD...  run CMD in the background (sb_bg; its pid in SHIM_BG_PID),
+#                     stdout to OUT: CMD is "${SHIMMED[@]}" PROG..., not a function
 
 [ -f "$SB_SHIM" ] || skip "the shim is not built ($SB_SHIM)"
 SHIM_PROG="$top_builddir/tests/shim-prog"
@@ -20,15 +22,11 @@ if [ "${SB_VALGRIND:-}" = 1 ]; then
 		--log-file="$T/valgrind.%p")
 fi
 
-shimmed() { LD_PRELOAD="$SB_SHIM${LD_PRELOAD:+:$LD_PRELOAD}" "$@"; }
-
-shimmed_vg() {
-	if [ ${#SHIM_VG[@]} -gt 0 ]; then
-		"${SHIM_VG[@]}" env LD_PRELOAD="$SB_SHIM" "$@"
-	else
-		shimmed "$@"
-	fi
-}
+# As arrays, so that "${SHIMMED[@]}" CMD & gives CMD's own pid in $!.
+SHIMMED=(env "LD_PRELOAD=$SB_SHIM")
+SHIMMED_VG=("${SHIM_VG[@]}" env "LD_PRELOAD=$SB_SHIM")
+shimmed() { "${SHIMMED[@]}" "$@"; }
+shimmed_vg() { "${SHIMMED_VG[@]}" "$@"; }
 
 # At exit: any valgrind report is a failure.
 shim_check_valgrind() {

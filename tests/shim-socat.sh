@@ -12,7 +12,7 @@ for mode in direct broker; do
 
 	# the connecting side talks to the listener and gets it back
 	L=$(sb_long_path "echo-$mode.sock" 160)
-	shim_bg "$T/srv.out" shimmed_vg socat UNIX-LISTEN:"$L" EXEC:cat
+	shim_bg "$T/srv.out" "${SHIMMED_VG[@]}" socat UNIX-LISTEN:"$L" EXEC:cat
 	srv=$SHIM_BG_PID
 	sb_wait_for test -S "$L" || fail "$mode: socat did not listen at $L"
 	shim_try "$T/out" bash -c 'echo ping | LD_PRELOAD="$1" socat -t5 - UNIX-CONNECT:"$2"' _ "$SB_SHIM" "$L" ||
@@ -23,7 +23,7 @@ for mode in direct broker; do
 
 	# the listener sends, the other side receives (UNIX-CLIENT, unix:)
 	for addr in UNIX-CLIENT unix; do
-		shim_bg "$T/srv.out" shimmed socat -u SYSTEM:'echo from-listener' UNIX-LISTEN:"$L"
+		shim_bg "$T/srv.out" "${SHIMMED[@]}" socat -u SYSTEM:'echo from-listener' UNIX-LISTEN:"$L"
 		srv=$SHIM_BG_PID
 		sb_wait_for test -S "$L" || fail "$mode: no listener"
 		shim_try "$T/out" shimmed_vg socat -u "$addr:$L" - || fail "$mode: $addr"
@@ -32,7 +32,7 @@ for mode in direct broker; do
 	done
 
 	# data into the listener
-	shim_bg "$T/srv.out" shimmed_vg socat -u UNIX-LISTEN:"$L" OPEN:"$T/recv",creat,trunc
+	shim_bg "$T/srv.out" "${SHIMMED_VG[@]}" socat -u UNIX-LISTEN:"$L" OPEN:"$T/recv",creat,trunc
 	srv=$SHIM_BG_PID
 	sb_wait_for test -S "$L" || fail "$mode: no listener"
 	shim_try "$T/out" bash -c 'echo to-listener | LD_PRELOAD="$1" socat -u - UNIX-CONNECT:"$2"' _ "$SB_SHIM" "$L" ||
@@ -46,9 +46,9 @@ for mode in direct broker; do
 	[ ${#D} -gt 108 ] || fail "test setup: directory too short"
 	A="$D/alpha-$mode.sock" B="$D/beta-$mode.sock"
 	[ "${A:0:108}" = "${B:0:108}" ] || fail "test setup: prefixes differ"
-	shim_bg "$T/a.out" shimmed socat -u SYSTEM:'echo alpha' UNIX-LISTEN:"$A"
+	shim_bg "$T/a.out" "${SHIMMED[@]}" socat -u SYSTEM:'echo alpha' UNIX-LISTEN:"$A"
 	a=$SHIM_BG_PID
-	shim_bg "$T/b.out" shimmed socat -u SYSTEM:'echo beta' UNIX-LISTEN:"$B"
+	shim_bg "$T/b.out" "${SHIMMED[@]}" socat -u SYSTEM:'echo beta' UNIX-LISTEN:"$B"
 	b=$SHIM_BG_PID
 	sb_wait_for test -S "$A" && sb_wait_for test -S "$B" || fail "$mode: no listeners at A and B"
 	shim_try "$T/out" shimmed socat -u UNIX-CONNECT:"$B" - || fail "$mode: connect B"
@@ -62,7 +62,7 @@ done
 p="$T/"
 n108="$p$(printf 'n%.0s' $(seq 1 $((108 - ${#p}))))"
 [ ${#n108} -eq 108 ] || fail "test setup: ${#n108} bytes"
-shim_bg "$T/srv.out" shimmed socat -u SYSTEM:'echo short' UNIX-LISTEN:"$n108"
+shim_bg "$T/srv.out" "${SHIMMED[@]}" socat -u SYSTEM:'echo short' UNIX-LISTEN:"$n108"
 srv=$SHIM_BG_PID
 sb_wait_for test -S "$n108" || fail "no listener at the 108-byte path"
 SOCKBROKER_DEBUG=1 shim_try "$T/out" shimmed socat -u UNIX-CONNECT:"$n108" - || fail "108 bytes"

@@ -1,0 +1,94 @@
+#!/bin/bash
+# Broker mode specifics: the link at the long path, kill -9 of a server
+# (owner lifetime: no stale short socket; the restarted server binds
+# again), release at exit, a broker that is not there, sockbroker exec.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/shim-lib.sh"
+need socat
+shim_mode broker
+
+L=$(sb_long_path "server.sock" 170)
+S=$(shim_short "$L")
+case "$S" in "$ROOT"/*/*/sock) ;; *) fail "short path '$S' is not under $ROOT" ;; esac
+
+"${SHIMMED[@]}" socat UNIX-LISTEN:"$L",fork EXEC:cat 2>>"$T/shim.log" &
+srv=$!
+sb_bg $srv
+sb_wait_for test -S "$S" || fail "no short socket $S"
+[ -L "$L" ] || fail "no link at $L"
+assert_eq "$(readlink "$L")" "$S" "the link at the long path"
+shim_try "$T/out" bash -c 'echo one | LD_PRELOAD="$1" socat -t5 - UNIX-CONNECT:"$2"' _ "$SB_SHIM" "$L" ||
+	fail "connect"
+assert_eq "$(cat "$T/out")" one "first server"
+"$SOCKBROKER" list >"$T/list" || fail "sockbroker list"
+assert_contains "$(cat "$T/list")" "$S" "the entry is listed"
+
+# kill -9: the broker sees the owner die and removes the short socket
+kill -KILL $srv
+wait $srv 2>/dev/null
+sb_wait_for eval "! test -e '$S'" || fail "stale short socket $S after kill -9"
+# a restarted server binds the same long path again
+"${SHIMMED[@]}" socat UNIX-LISTEN:"$L",fork EXEC:cat 2>>"$T/shim.log" &
+srv=$!
+sb_bg $srv
+sb_wait_for test -S "$S" || fail "restarted server: no short socket: $(tail -3 "$T/shim.log")"
+assert_eq "$(readlink "$L")" "$S" "the link after the restart"
+shim_try "$T/out" bash -c 'echo two | LD_PRELOAD="$1" socat -t5 - UNIX-CONNECT:"$2"' _ "$SB_SHIM" "$L" ||
+	fail "connect to the restarted server"
+assert_eq "$(cat "$T/out")" two "restarted server"
+# a clean exit unlinks: the entry is released, the link removed
+kill -TERM $srv
+wait $srv
+sb_wait_for eval "! test -e '$S' && ! test -L '$L'" || fail "left behind after a clean exit"
+
+# a client in broker mode reaches a server in direct mode (at the long path)
+SOCKBROKER_MODE=direct "${SHIMMED[@]}" socat -u SYSTEM:'echo direct' UNIX-LISTEN:"$L" 2>>"$T/shim.log" &
+srv=$!
+sb_bg $srv
+sb_wait_for test -S "$L" || fail "no direct-mode listener"
+shim_try "$T/out" shimmed socat -u UNIX-CONNECT:"$L" - || fail "broker client to direct server"
+assert_eq "$(cat "$T/out")" direct "broker client, direct server"
+wait $srv
+
+# sockbroker exec (dynamic program): the shim preloaded by the CLI
+"$SOCKBROKER" exec --shim "$SB_SHIM" --mode broker -- socat -u SYSTEM:'echo exec' UNIX-LISTEN:"$L" \
+	2>>"$T/shim.log" &
+srv=$!
+sb_bg $srv
+sb_wait_for test -S "$S" || fail "sockbroker exec: no short socket"
+shim_try "$T/out" "$SOCKBROKER" exec --shim "$SB_SHIM" -- socat -u UNIX-CONNECT:"$L" - ||
+	fail "sockbroker exec: connect"
+assert_eq "$(cat "$T/out")" exec "sockbroker exec"
+wait $srv
+
+# sockbroker exec of a static program: it rewrites the arguments itself
+if [ -x "$SHIM_PROG_STATIC" ]; then
+	SOCKBROKER_REWRITE=opt:--socket SOCKBROKER_SHIM="$SB_SHIM" \
+		"$SOCKBROKER" exec --mode broker -- "$SHIM_PROG_STATIC" --socket "$L" >"$T/static.out" \
+		2>>"$T/shim.log" &
+	srv=$!
+	sb_bg $srv
+	shim_wait_line "$T/static.out" ready || fail "static server not ready: $(tail -3 "$T/shim.log")"
+	shimmed "$SHIM_PROG" call "$L" static-broker >"$T/out" || fail "call the static server"
+	assert_eq "$(cat "$T/out")" static-broker "static program, broker mode"
+	wait $srv || fail "static server failed"
+fi
+
+# no broker: the call fails with one clear line and the errno
+SOCKBROKER_ROOT="$T/nobroker" "${SHIMMED[@]}" socat UNIX-LISTEN:"$L" - </dev/null 2>"$T/err" &&
+	fail "bind without a broker succeeded"
+assert_contains "$(cat "$T/err")" "sockbroker-shim: bind '" "no broker: message"
+assert_contains "$(cat "$T/err")" "Connection refused" "no broker: errno"
+
+# a user who may not create the long path may not have its short path
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	chmod 755 "$T" "$ROOT" 2>/dev/null
+	chmod o+r "$SB_SHIM" 2>/dev/null
+	if $SB_NOBODY test -r "$SB_SHIM"; then
+		$SB_NOBODY env LD_PRELOAD="$SB_SHIM" socat UNIX-LISTEN:"$L" - </dev/null 2>"$T/err" &&
+			fail "nobody bound a path in root's directory"
+		assert_contains "$(cat "$T/err")" "sockbroker-shim: bind '$L'" "refused: message"
+		assert_contains "$(cat "$T/err")" "ermission denied" "refused: EACCES"
+	fi
+fi
+exit 0

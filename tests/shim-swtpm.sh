@@ -1,0 +1,39 @@
+#!/bin/bash
+# swtpm in socket mode with 150+ byte control and data paths under the
+# shim, driven by swtpm_ioctl (init, --info 1, shutdown) and swtpm_bios,
+# also under the shim; direct and broker mode. --tpmstate dir= is long too
+# and must not be touched.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/shim-lib.sh"
+need swtpm swtpm_ioctl swtpm_bios
+
+for mode in direct broker; do
+	shim_mode $mode
+	sb_log "mode $mode"
+	C=$(sb_long_path "ctrl-$mode.sock" 160)
+	D=$(sb_long_path "data-$mode.sock" 170)
+	ST=$(sb_long_path "state-$mode" 150)
+	mkdir -p "$ST"
+
+	SOCKBROKER_DEBUG=1 "${SHIMMED[@]}" swtpm socket --tpm2 --tpmstate dir="$ST" \
+		--ctrl type=unixio,path="$C",mode=0600 --server type=unixio,path="$D" \
+		--flags not-need-init 2>"$T/swtpm.err" &
+	tpm=$!
+	sb_bg $tpm
+	sb_wait_for test -S "$C" || fail "$mode: swtpm did not listen at $C: $(cat "$T/swtpm.err")"
+	sb_wait_for test -S "$D" || fail "$mode: swtpm did not listen at $D"
+	[ "$(grep -c "rewrote" "$T/swtpm.err")" = 2 ] || fail "$mode: want 2 rewrites: $(cat "$T/swtpm.err")"
+	grep -q "state-$mode" "$T/swtpm.err" && fail "$mode: --tpmstate was rewritten"
+
+	shim_try "$T/out" shimmed_vg swtpm_ioctl --unix "$C" -i || fail "$mode: swtpm_ioctl -i"
+	shimmed_vg swtpm_ioctl --unix "$C" --info 1 >"$T/out" || fail "$mode: swtpm_ioctl --info 1"
+	assert_contains "$(cat "$T/out")" TPMSpecification "$mode: --info 1"
+	shimmed_vg swtpm_bios --tpm2 --unix "$D" || fail "$mode: swtpm_bios"
+	shimmed_vg swtpm_ioctl --unix="$C" -s || fail "$mode: swtpm_ioctl -s"
+	wait $tpm || fail "$mode: swtpm exited with $?"
+	# swtpm unlinks its paths at exit: nothing is left at the long paths
+	sb_wait_for eval "! test -e '$C' && ! test -L '$C'" || fail "$mode: $C is left behind"
+	sb_wait_for eval "! test -e '$D' && ! test -L '$D'" || fail "$mode: $D is left behind"
+	[ -d "$ST" ] || fail "$mode: the state directory is gone"
+done
+exit 0
