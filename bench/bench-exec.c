@@ -4,7 +4,7 @@
  * noise hits both the same). Each run is posix_spawnp + waitpid, and must
  * exit 0.
  *
- * usage: bench-exec FIG WHAT MAX-RATIO ITERATIONS CMD-A... -- CMD-B...
+ * usage: bench-exec FIG WHAT MAX-RATIO ITERATIONS CMD-A... ::: CMD-B...
  *        bench-exec --header
  * A command may start with NAME=VALUE words: they are added to that
  * command's environment only (so that, say, LD_LIBRARY_PATH for an
@@ -104,15 +104,15 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (argc < 8) {
-		fprintf(stderr, "usage: bench-exec FIG WHAT MAX-RATIO ITERATIONS CMD-A... -- CMD-B...\n");
+		fprintf(stderr, "usage: bench-exec FIG WHAT MAX-RATIO ITERATIONS CMD-A... ::: CMD-B...\n");
 		return 100;
 	}
 	max_ratio = strtod(argv[3], NULL);
 	iters = (size_t)strtoul(argv[4], NULL, 10);
-	for (i = 5; i < argc && strcmp(argv[i], "--") != 0; i++)
+	for (i = 5; i < argc && strcmp(argv[i], ":::") != 0; i++)
 		;
 	if (i >= argc - 1 || i == 5) {
-		fprintf(stderr, "usage: bench-exec FIG WHAT MAX-RATIO ITERATIONS CMD-A... -- CMD-B...\n");
+		fprintf(stderr, "usage: bench-exec FIG WHAT MAX-RATIO ITERATIONS CMD-A... ::: CMD-B...\n");
 		return 100;
 	}
 	argv[i] = NULL;

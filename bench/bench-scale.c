@@ -5,9 +5,15 @@
  *   is full (flat: compared with the same at 1,000 entries);
  * - broker RSS per entry: VmRSS after filling minus VmRSS before, over N;
  * - the time of one LIST of every entry;
- * - start-to-READY with that state: SIGTERM, start again on the same root,
- *   time from fork+exec to the "\n" on --ready-fd, against a start on an
- *   empty root.
+ * - start-to-READY with that state, the way systemd restarts it: the
+ *   broker runs with NOTIFY_SOCKET pointing at us and stores every held
+ *   fd there (FDSTORE=1, FDNAME=); we SIGTERM it and start it again on the
+ *   same root with those fds (LISTEN_FDS, LISTEN_FDNAMES), timing fork+exec
+ *   to the "\n" on --ready-fd, against a start on an empty root. Where
+ *   LISTEN_FDNAMES cannot fit one environment string (MAX_ARG_STRLEN, 128
+ *   KiB) systemd cannot do it either, and the row says so;
+ * - re-exec with that state (the restart without a service manager): from
+ *   sending REEXEC to the new image answering STATUS on a new connection.
  *
  * usage: bench-scale SOCKBROKERD DIR [N...]
  */
@@ -16,10 +22,16 @@
 #endif
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,9 +39,251 @@
 #include "sockbroker.h"
 
 static const char *broker_path;
+static char broker_log[300];	/* of the broker being restarted */
 
-/* Medians at the smallest size: the baselines of "flat". */
-static double base_bind, base_get, base_release;
+
+
+/*
+ * The service manager's side of the fd store: a datagram socket at
+ * NOTIFY_SOCKET, read by a thread (a full queue would block the broker).
+ */
+#define FDNAME_MAX	64
+#define ARG_STRLEN_MAX	(32 * 4096)	/* MAX_ARG_STRLEN: one argument or variable */
+
+struct fdstore {
+	int		 sock;
+	char		 path[256];
+	char		(*names)[FDNAME_MAX];
+	int		*fds;
+	size_t		 n, cap;
+	volatile int	 stop;
+	pthread_t	 thread;
+};
+
+static void
+store_add(struct fdstore *st, const char *name, size_t len, int fd)
+{
+	if (st->n == st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 1024;
+
+		st->names = realloc(st->names, cap * sizeof(*st->names));
+		st->fds = realloc(st->fds, cap * sizeof(*st->fds));
+		if (st->names == NULL || st->fds == NULL)
+			bench_die("allocate the fd store");
+		st->cap = cap;
+	}
+	if (len >= FDNAME_MAX)
+		len = FDNAME_MAX - 1;
+	memcpy(st->names[st->n], name, len);
+	st->names[st->n][len] = '\0';
+	st->fds[st->n++] = fd;
+}
+
+/* Removes are of recent entries: search from the end. */
+static void
+store_remove(struct fdstore *st, const char *name, size_t len)
+{
+	size_t i = st->n;
+
+	while (i-- > 0)
+		if (strncmp(st->names[i], name, len) == 0 && st->names[i][len] == '\0') {
+			close(st->fds[i]);
+			st->n--;
+			memcpy(st->names[i], st->names[st->n], FDNAME_MAX);
+			st->fds[i] = st->fds[st->n];
+			return;
+		}
+}
+
+/* One notify datagram: 1 if there was one, 0 if none was waiting. */
+static int
+store_recv(struct fdstore *st)
+{
+	union {
+		struct cmsghdr	align;
+		char		buf[CMSG_SPACE(sizeof(int) * 16)];
+	} cbuf;
+	char buf[4096], *name;
+	struct iovec iov = { buf, sizeof(buf) - 1 };
+	struct msghdr mh;
+	struct cmsghdr *cm;
+	int fd = -1, nfd;
+	ssize_t n;
+	size_t len;
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf.buf;
+	mh.msg_controllen = sizeof(cbuf.buf);
+	n = recvmsg(st->sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return 0;
+	buf[n] = '\0';
+	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
+		size_t i, k;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < k; i++) {
+			memcpy(&nfd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (fd < 0)
+				fd = nfd;
+			else
+				close(nfd);
+		}
+	}
+	name = strstr(buf, "FDNAME=");
+	if (name != NULL) {
+		name += 7;
+		len = strcspn(name, "\n");
+		if (strstr(buf, "FDSTOREREMOVE=1") != NULL)
+			store_remove(st, name, len);
+		else if (strstr(buf, "FDSTORE=1") != NULL && fd >= 0) {
+			store_add(st, name, len, fd);
+			fd = -1;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	return 1;
+}
+
+static void *
+store_thread(void *arg)
+{
+	struct fdstore *st = arg;
+	struct pollfd pfd = { st->sock, POLLIN, 0 };
+
+	for (;;) {
+		while (store_recv(st))
+			;
+		if (st->stop)
+			return NULL;
+		poll(&pfd, 1, 20);
+	}
+}
+
+static void
+store_open(struct fdstore *st, const char *dir)
+{
+	struct sockaddr_un sun;
+
+	memset(st, 0, sizeof(*st));
+	snprintf(st->path, sizeof(st->path), "%.200s/notify", dir);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(st->path) >= sizeof(sun.sun_path))
+		bench_die("use %s: too long for a socket path", st->path);
+	memcpy(sun.sun_path, st->path, strlen(st->path) + 1);
+	unlink(st->path);
+	st->sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (st->sock < 0 || bind(st->sock, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		bench_die("bind %s: %s", st->path, strerror(errno));
+	if (pthread_create(&st->thread, NULL, store_thread, st) != 0)
+		bench_die("start the fd store thread");
+}
+
+/* After the broker exited: take what is still queued, stop the thread. */
+static void
+store_settle(struct fdstore *st)
+{
+	st->stop = 1;
+	pthread_join(st->thread, NULL);
+	close(st->sock);
+	unlink(st->path);
+}
+
+static void
+store_free(struct fdstore *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->n; i++)
+		close(st->fds[i]);
+	free(st->names);
+	free(st->fds);
+}
+
+/*
+ * Start the broker the way systemd gives back its fd store: the stored fds
+ * at 3.., LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID. Returns the pid, or -1
+ * with errno E2BIG when LISTEN_FDNAMES cannot be one environment string.
+ */
+static pid_t
+start_with_fds(const char *root, struct fdstore *st, uint64_t *ret_ready_ns)
+{
+	char *names, *q, nbuf[32], fdarg[32];
+	int *tmp, p[2], r, ready;
+	size_t i, len = sizeof("LISTEN_FDNAMES=");
+	struct pollfd pfd;
+	uint64_t t0;
+	pid_t pid;
+	char c;
+
+	for (i = 0; i < st->n; i++)
+		len += strlen(st->names[i]) + 1;
+	if (len > ARG_STRLEN_MAX) {
+		errno = E2BIG;
+		return -1;
+	}
+	if ((names = malloc(len)) == NULL || (tmp = calloc(st->n + 1, sizeof(int))) == NULL)
+		bench_die("allocate");
+	q = names;
+	for (i = 0; i < st->n; i++)
+		q += sprintf(q, "%s%s", i ? ":" : "", st->names[i]);
+	*q = '\0';
+	bench_nofile(2 * st->n + 1024);
+	if (pipe2(p, O_CLOEXEC) < 0)
+		bench_die("make a pipe");
+	ready = (int)st->n + 3;
+	snprintf(fdarg, sizeof(fdarg), "%d", ready);
+	t0 = bench_now();
+	if ((pid = fork()) < 0)
+		bench_die("fork");
+	if (pid == 0) {
+		char *argv[] = { (char *)broker_path, (char *)"--root", (char *)root,
+		    (char *)"--ready-fd", fdarg, NULL };
+		int base = (int)st->n + 16, lf;
+
+		/* out of the way first, then into place (dup2 clears close-on-exec) */
+		for (i = 0; i < st->n; i++)
+			if ((tmp[i] = fcntl(st->fds[i], F_DUPFD_CLOEXEC, base)) < 0)
+				_exit(111);
+		if ((tmp[st->n] = fcntl(p[1], F_DUPFD_CLOEXEC, base)) < 0)
+			_exit(111);
+		for (i = 0; i <= st->n; i++)
+			if (dup2(tmp[i], 3 + (int)i) < 0)
+				_exit(111);
+		snprintf(nbuf, sizeof(nbuf), "%ld", (long)getpid());
+		setenv("LISTEN_PID", nbuf, 1);
+		snprintf(nbuf, sizeof(nbuf), "%zu", st->n);
+		setenv("LISTEN_FDS", nbuf, 1);
+		setenv("LISTEN_FDNAMES", names, 1);
+		unsetenv("NOTIFY_SOCKET");
+		if ((lf = open(broker_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) >= 0)
+			dup2(lf, 2);
+		execv(broker_path, argv);
+		_exit(127);
+	}
+	close(p[1]);
+	free(names);
+	free(tmp);
+	pfd.fd = p[0];
+	pfd.events = POLLIN;
+	do
+		r = poll(&pfd, 1, 300000);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0 || read(p[0], &c, 1) != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		bench_die("restart sockbrokerd with %zu stored fds (see %s)", st->n, broker_log);
+	}
+	*ret_ready_ns = bench_now() - t0;
+	close(p[0]);
+	return pid;
+}
 
 static sb_client *
 client(const char *root)
@@ -61,146 +315,223 @@ count_cb(const struct sb_entry_info *e, void *arg)
 	return 0;
 }
 
-/* Print a latency row; base 0 means "this is the baseline size". */
+/* One broker and what was measured of it. */
+struct size {
+	size_t		 n;
+	char		 dir[200], root[256], log[300];
+	pid_t		 pid;
+	sb_client	*c;
+	struct fdstore	 store;
+	long		 rss0, rss1;
+	struct bench_samples bind, get, release, list, reexec, empty, restart;
+	struct bench_samples rbind, rget, rrelease;	/* per-round ratios to the smallest */
+};
+
 static void
-latency_row(const char *what, size_t n, struct bench_samples *s, double *base)
+size_free(struct size *z)
+{
+	bench_free(&z->bind);
+	bench_free(&z->get);
+	bench_free(&z->release);
+	bench_free(&z->list);
+	bench_free(&z->reexec);
+	bench_free(&z->empty);
+	bench_free(&z->restart);
+	bench_free(&z->rbind);
+	bench_free(&z->rget);
+	bench_free(&z->rrelease);
+}
+
+/* A latency row: flat means within 1.5x of the smallest size. */
+static void
+latency_row(const char *what, struct size *z, struct bench_samples *s, struct bench_samples *rs,
+    double base)
 {
 	struct bench_row row;
 	char buf[80];
 
 	memset(&row, 0, sizeof(row));
 	row.fig = "6";
-	snprintf(buf, sizeof(buf), "%s, %zu entries vs smallest", what, n);
+	snprintf(buf, sizeof(buf), "%s, %zu entries vs smallest", what, z->n);
 	row.what = buf;
 	row.unit = "us";
 	row.iters = s->n;
 	bench_fill(s, &row.med, &row.lo, &row.hi);
-	row.ratio_lo = -1;
 	row.ratio_fmt = "x";
 	row.goal = "<= 1.5x";
-	if (*base == 0) {
-		*base = row.med;
-		row.ratio = 1.0;
-		row.verdict = "-";
-	} else {
-		row.ratio = row.med / *base;
-		row.verdict = row.ratio <= 1.5 ? "pass" : "MISS";
-	}
+	row.ratio = row.med / base;
+	row.ratio_lo = rs->n ? bench_quantile(rs, 0.1) : -1;
+	row.ratio_hi = rs->n ? bench_quantile(rs, 0.9) : -1;
+	row.verdict = rs->n == 0 ? "-" : row.ratio <= 1.5 ? "pass" : "MISS";
 	bench_print_row(&row);
 }
 
+/* A start time against an empty start. */
 static void
-scale(const char *dir, size_t n)
+time_row(const char *what, size_t n, struct bench_samples *s, struct bench_samples *empty)
 {
-	struct bench_samples sb = { 0 }, sg = { 0 }, sr = { 0 }, sl = { 0 }, s0 = { 0 }, s1 = { 0 };
-	char root[256], key[64], what[80];
 	struct bench_row row;
-	uint64_t t, ready;
-	size_t i, m, listed, reps;
-	long rss0, rss1;
-	sb_client *c;
+	char buf[80];
+
+	memset(&row, 0, sizeof(row));
+	row.fig = "6";
+	snprintf(buf, sizeof(buf), "%s, %zu entries vs empty", what, n);
+	row.what = buf;
+	row.unit = "ms";
+	row.iters = s->n;
+	bench_fill(s, &row.med, &row.lo, &row.hi);
+	row.has_base = 1;
+	bench_fill(empty, &row.bmed, &row.blo, &row.bhi);
+	row.ratio = row.med / row.bmed;
+	row.ratio_lo = -1;
+	row.ratio_fmt = "x";
+	bench_print_row(&row);
+}
+
+/* Empty starts, then a broker with the fd store, filled with n entries. */
+static void
+size_fill(struct size *z, const char *dir, size_t n)
+{
+	uint64_t ready;
+	char key[64];
+	size_t i;
 	pid_t pid;
-	int r, fd, st;
 
-	snprintf(root, sizeof(root), "%s/scale%zu", dir, n);
-	mkdir(root, 0755);
-	snprintf(root, sizeof(root), "%s/scale%zu/root", dir, n);
-	bench_nofile(n + 8192);
-
-	/* empty-root starts: the baseline of start-to-READY */
+	memset(z, 0, sizeof(*z));
+	z->n = n;
+	snprintf(z->dir, sizeof(z->dir), "%s/s%zu", dir, n);
+	mkdir(z->dir, 0755);
+	snprintf(z->root, sizeof(z->root), "%s/root", z->dir);
+	snprintf(z->log, sizeof(z->log), "%s.log", z->root);
 	for (i = 0; i < 3; i++) {
-		pid = bench_broker_start(broker_path, root, NULL, &ready);
-		bench_add(&s0, (double)ready);
+		pid = bench_broker_start(broker_path, z->root, NULL, &ready);
+		bench_add(&z->empty, (double)ready);
 		bench_broker_stop(pid);
 	}
-	pid = bench_broker_start(broker_path, root, NULL, NULL);
-	c = client(root);
+	store_open(&z->store, z->dir);
+	setenv("NOTIFY_SOCKET", z->store.path, 1);
+	z->pid = bench_broker_start(broker_path, z->root, NULL, NULL);
+	unsetenv("NOTIFY_SOCKET");
+	z->c = client(z->root);
 	{
 		struct sb_status stt;
 
-		sb_status(c, &stt);	/* one request served before the first measure */
+		sb_status(z->c, &stt);	/* one request served before the first measure */
 	}
-	rss0 = bench_rss_kib(pid);
+	z->rss0 = bench_rss_kib(z->pid);
 	for (i = 0; i < n; i++) {
 		snprintf(key, sizeof(key), "entry-%07zu", i);
-		do_bind(c, key);
+		do_bind(z->c, key);
 	}
-	rss1 = bench_rss_kib(pid);
+	z->rss1 = bench_rss_kib(z->pid);
+}
 
-	m = bench_scaled(2000, 4, 200);
-	if (m > n)
-		m = n;
-	srandom(1);
-	for (i = 0; i < m; i++) {
+/* One round of probes on z: k binds and gets, then k releases. */
+static void
+size_probe(struct size *z, size_t k, double ret_med[3])
+{
+	struct bench_samples b = { 0 }, g = { 0 }, r = { 0 };
+	char key[64];
+	uint64_t t;
+	size_t i;
+	int e, fd;
+
+	for (i = 0; i < k; i++) {
 		snprintf(key, sizeof(key), "probe-%07zu", i);
 		t = bench_now();
-		do_bind(c, key);
-		bench_add(&sb, (double)(bench_now() - t));
+		do_bind(z->c, key);
+		t = bench_now() - t;
+		bench_add(&z->bind, (double)t);
+		bench_add(&b, (double)t);
 
-		snprintf(key, sizeof(key), "entry-%07zu", (size_t)random() % n);
+		snprintf(key, sizeof(key), "entry-%07zu", (size_t)random() % z->n);
 		t = bench_now();
-		if ((r = sb_get(c, key, &fd)) < 0)
-			bench_die("get %s: %s", key, sb_strerror(r));
+		if ((e = sb_get(z->c, key, &fd)) < 0)
+			bench_die("get %s: %s", key, sb_strerror(e));
 		close(fd);
-		bench_add(&sg, (double)(bench_now() - t));
+		t = bench_now() - t;
+		bench_add(&z->get, (double)t);
+		bench_add(&g, (double)t);
 	}
-	for (i = 0; i < m; i++) {
+	for (i = 0; i < k; i++) {
 		snprintf(key, sizeof(key), "probe-%07zu", i);
 		t = bench_now();
-		if ((r = sb_release(c, key)) < 0)
-			bench_die("release %s: %s", key, sb_strerror(r));
-		bench_add(&sr, (double)(bench_now() - t));
+		if ((e = sb_release(z->c, key)) < 0)
+			bench_die("release %s: %s", key, sb_strerror(e));
+		t = bench_now() - t;
+		bench_add(&z->release, (double)t);
+		bench_add(&r, (double)t);
 	}
-	latency_row("bind", n, &sb, &base_bind);
-	latency_row("get", n, &sg, &base_get);
-	latency_row("release", n, &sr, &base_release);
+	ret_med[0] = bench_median(&b);
+	ret_med[1] = bench_median(&g);
+	ret_med[2] = bench_median(&r);
+	bench_free(&b);
+	bench_free(&g);
+	bench_free(&r);
+}
 
-	memset(&row, 0, sizeof(row));
-	row.fig = "6";
-	snprintf(what, sizeof(what), "broker RSS per entry, %zu entries", n);
-	row.what = what;
-	row.unit = "B";
-	row.iters = n;
-	row.med = row.lo = row.hi = rss0 < 0 || rss1 < 0 ? -1 : (double)(rss1 - rss0) * 1024 / (double)n;
-	row.ratio = -1;
-	row.goal = "< 1024 B";
-	row.verdict = row.med >= 0 && row.med < 1024 ? "pass" : "MISS";
-	bench_print_row(&row);
+static void
+size_list(struct size *z)
+{
+	size_t listed = 0;
+	uint64_t t;
+	int r;
 
-	reps = n >= 100000 ? 2 : 5;
-	for (i = 0; i < reps; i++) {
-		listed = 0;
-		t = bench_now();
-		if ((r = sb_list(c, count_cb, &listed)) < 0)
-			bench_die("list: %s", sb_strerror(r));
-		bench_add(&sl, (double)(bench_now() - t));
-		if (listed != n)
-			bench_die("list: %zu entries, expected %zu", listed, n);
-	}
-	memset(&row, 0, sizeof(row));
-	row.fig = "6";
-	snprintf(what, sizeof(what), "list all, %zu entries", n);
-	row.what = what;
-	row.unit = "ms";
-	row.iters = sl.n;
-	bench_fill(&sl, &row.med, &row.lo, &row.hi);
-	row.ratio = -1;
-	bench_print_row(&row);
-	sb_client_close(c);
+	t = bench_now();
+	if ((r = sb_list(z->c, count_cb, &listed)) < 0)
+		bench_die("list: %s", sb_strerror(r));
+	bench_add(&z->list, (double)(bench_now() - t));
+	if (listed != z->n)
+		bench_die("list: %zu entries, expected %zu", listed, z->n);
+}
 
-	/* restart with the state */
-	st = bench_broker_stop(pid);
+static void
+size_reexec(struct size *z)
+{
+	struct sb_status stt;
+	uint64_t t;
+	int r;
+
+	t = bench_now();
+	if ((r = sb_reexec(z->c)) < 0)
+		bench_die("re-execute the broker: %s", sb_strerror(r));
+	if ((r = sb_status(z->c, &stt)) < 0)
+		bench_die("ask the re-executed broker: %s", sb_strerror(r));
+	bench_add(&z->reexec, (double)(bench_now() - t));
+	if (stt.entries != z->n)
+		fprintf(stderr, "bench-scale: after a re-exec: %u entries, expected %zu\n",
+		    stt.entries, z->n);
+}
+
+/* Stop, and start again with the state file and the stored fds. */
+static void
+size_restart(struct size *z, size_t reps)
+{
+	uint64_t ready;
+	char key[64];
+	size_t i;
+	int st, r, fd;
+	pid_t pid;
+
+	sb_client_close(z->c);
+	z->c = NULL;
+	st = bench_broker_stop(z->pid);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		fprintf(stderr, "bench-scale: sockbrokerd exited with status 0x%x on SIGTERM\n", st);
-	reps = n >= 100000 ? 2 : 3;
+	store_settle(&z->store);
+	if (z->store.n != z->n)
+		fprintf(stderr, "bench-scale: the fd store has %zu fds, expected %zu\n",
+		    z->store.n, z->n);
+	snprintf(broker_log, sizeof(broker_log), "%s", z->log);
 	for (i = 0; i < reps; i++) {
-		pid = bench_broker_start(broker_path, root, NULL, &ready);
-		bench_add(&s1, (double)ready);
+		if ((pid = start_with_fds(z->root, &z->store, &ready)) < 0)
+			break;
+		bench_add(&z->restart, (double)ready);
 		if (i == reps - 1) {
-			c = client(root);
-			snprintf(key, sizeof(key), "entry-%07zu", n - 1);
-			r = sb_get(c, key, &fd);
-			if (r < 0)
+			sb_client *c = client(z->root);
+
+			snprintf(key, sizeof(key), "entry-%07zu", z->n - 1);
+			if ((r = sb_get(c, key, &fd)) < 0)
 				fprintf(stderr, "bench-scale: after a restart, get %s: %s\n", key,
 				    sb_strerror(r));
 			else
@@ -209,32 +540,59 @@ scale(const char *dir, size_t n)
 		}
 		bench_broker_stop(pid);
 	}
+	store_free(&z->store);
+}
+
+static void
+size_report(struct size *z, struct size *smallest)
+{
+	struct bench_row row;
+	char what[80];
+
+	latency_row("bind", z, &z->bind, &z->rbind, bench_median(&smallest->bind));
+	latency_row("get", z, &z->get, &z->rget, bench_median(&smallest->get));
+	latency_row("release", z, &z->release, &z->rrelease, bench_median(&smallest->release));
+
 	memset(&row, 0, sizeof(row));
 	row.fig = "6";
-	snprintf(what, sizeof(what), "start-to-READY, %zu entries vs empty", n);
+	snprintf(what, sizeof(what), "broker RSS per entry, %zu entries", z->n);
 	row.what = what;
-	row.unit = "ms";
-	row.iters = s1.n;
-	bench_fill(&s1, &row.med, &row.lo, &row.hi);
-	row.has_base = 1;
-	bench_fill(&s0, &row.bmed, &row.blo, &row.bhi);
-	row.ratio = row.med / row.bmed;
-	row.ratio_lo = -1;
-	row.ratio_fmt = "x";
+	row.unit = "B";
+	row.iters = z->n;
+	row.med = row.lo = row.hi = z->rss0 < 0 || z->rss1 < 0 ? -1 :
+	    (double)(z->rss1 - z->rss0) * 1024 / (double)z->n;
+	row.ratio = -1;
+	row.goal = "< 1024 B";
+	row.verdict = row.med >= 0 && row.med < 1024 ? "pass" : "MISS";
 	bench_print_row(&row);
 
-	bench_free(&sb);
-	bench_free(&sg);
-	bench_free(&sr);
-	bench_free(&sl);
-	bench_free(&s0);
-	bench_free(&s1);
+	memset(&row, 0, sizeof(row));
+	row.fig = "6";
+	snprintf(what, sizeof(what), "list all, %zu entries", z->n);
+	row.what = what;
+	row.unit = "ms";
+	row.iters = z->list.n;
+	bench_fill(&z->list, &row.med, &row.lo, &row.hi);
+	row.ratio = -1;
+	bench_print_row(&row);
+
+	time_row("re-exec to answering", z->n, &z->reexec, &z->empty);
+	if (z->restart.n > 0) {
+		time_row("start-to-READY", z->n, &z->restart, &z->empty);
+	} else {
+		printf("%-4s %-46s %7s  %s\n", "6", "start-to-READY with the fd store", "-",
+		    "not possible: LISTEN_FDNAMES of the stored fds would exceed one environment "
+		    "string (MAX_ARG_STRLEN 128 KiB): systemd cannot pass them either");
+		fflush(stdout);
+	}
 }
 
 int
 main(int argc, char **argv)
 {
-	int i;
+	struct size *z;
+	size_t nz, i, j, r, rounds, k, total = 0;
+	double med[3], base[3] = { 1, 1, 1 };
 
 	bench_prog = "bench-scale";
 	if (argc < 4) {
@@ -242,7 +600,59 @@ main(int argc, char **argv)
 		return 100;
 	}
 	broker_path = argv[1];
-	for (i = 3; i < argc; i++)
-		scale(argv[2], (size_t)strtoul(argv[i], NULL, 10));
+	nz = (size_t)argc - 3;
+	if ((z = calloc(nz, sizeof(*z))) == NULL)
+		bench_die("allocate");
+	for (i = 0; i < nz; i++)
+		total += (size_t)strtoul(argv[3 + i], NULL, 10);
+	bench_nofile(2 * total + 8192);
+	/* every broker is filled and alive at once: the probes interleave */
+	for (i = 0; i < nz; i++)
+		size_fill(&z[i], argv[2], (size_t)strtoul(argv[3 + i], NULL, 10));
+
+	srandom(1);
+	rounds = bench_scaled(10, 2, 4);
+	k = 100;
+	for (r = 0; r < rounds; r++) {
+		for (j = 0; j < nz; j++) {
+			/* rotate which size goes first */
+			i = (j + r) % nz;
+			size_probe(&z[i], k, med);
+			if (i == 0)
+				memcpy(base, med, sizeof(base));
+		}
+		for (i = 1; i < nz; i++) {
+			/* the medians of this round of size i, over the smallest's */
+			struct bench_samples b = { 0 }, g = { 0 }, e = { 0 };
+			size_t from = z[i].bind.n - k;
+
+			for (j = from; j < z[i].bind.n; j++) {
+				bench_add(&b, z[i].bind.v[j]);
+				bench_add(&g, z[i].get.v[j]);
+				bench_add(&e, z[i].release.v[j]);
+			}
+			bench_add(&z[i].rbind, bench_median(&b) / base[0]);
+			bench_add(&z[i].rget, bench_median(&g) / base[1]);
+			bench_add(&z[i].rrelease, bench_median(&e) / base[2]);
+			bench_free(&b);
+			bench_free(&g);
+			bench_free(&e);
+		}
+	}
+	for (r = 0; r < 3; r++)
+		for (i = 0; i < nz; i++)
+			if (r == 0 || z[i].n < 100000)
+				size_list(&z[i]);
+	for (r = 0; r < 3; r++)
+		for (i = 0; i < nz; i++)
+			if (r < 2 || z[i].n < 100000)
+				size_reexec(&z[i]);
+	for (i = 0; i < nz; i++)
+		size_restart(&z[i], z[i].n >= 100000 ? 2 : 3);
+	for (i = 0; i < nz; i++)
+		size_report(&z[i], &z[0]);
+	for (i = 0; i < nz; i++)
+		size_free(&z[i]);
+	free(z);
 	return 0;
 }
