@@ -215,6 +215,8 @@ def parse_value(name, v):
         raise SystemExit("sbproto: unknown field %s" % name)
     if FIELDS[name][1] == STR:
         return v
+    if name == "mode":
+        return int(v, 8)
     return int(v, 0)
 
 
