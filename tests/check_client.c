@@ -151,6 +151,7 @@ struct fake {
 	int		 last_proof_ok;	/* bind: the proof fd was a link to the short path */
 	uint32_t	 last_timeout;
 	int		 nreq;
+	volatile int	 closed;	/* connections closed by the fake */
 };
 
 static void *
@@ -179,6 +180,7 @@ fake_main(void *arg)
 				break;
 		}
 		close(s);
+		__atomic_add_fetch(&f->closed, 1, __ATOMIC_SEQ_CST);
 	}
 	return NULL;
 }
@@ -412,6 +414,10 @@ script_bad(struct fake *f, int sock, struct sb_msg *req)
 	}
 	if (strcmp(k, "hangup") == 0)
 		return -1;
+	if (strcmp(k, "reply-then-close") == 0) {
+		reply(sock, &m, -1);
+		return -1;	/* like a broker dropping an idle client */
+	}
 	return reply(sock, &m, -1);
 }
 
@@ -420,7 +426,7 @@ START_TEST(fake_bad_replies)
 	char sp[SB_SHORT_PATH_SIZE];
 	struct fake f;
 	sb_client *c;
-	int fd = -7, before;
+	int fd = -7, before, closed, conns, i;
 
 	fake_start(&f, script_bad);
 	ck_assert_int_eq(sb_client_open(f.root, &c), 0);
@@ -445,6 +451,15 @@ START_TEST(fake_bad_replies)
 	ck_assert_int_eq(fd, -7);
 	ck_assert_int_eq(sb_resolve(c, "hangup", sp, sizeof(sp)), -ECONNRESET);
 	ck_assert_int_eq(sb_resolve(c, "fine", sp, sizeof(sp)), 0);
+	/* a connection the broker closed between requests: sent again, no error */
+	closed = f.closed;
+	ck_assert_int_eq(sb_resolve(c, "reply-then-close", sp, sizeof(sp)), 0);
+	for (i = 0; i < 5000 && f.closed == closed; i++)
+		usleep(1000);
+	ck_assert_int_eq(f.closed, closed + 1);
+	conns = f.conns;
+	ck_assert_int_eq(sb_resolve(c, "fine", sp, sizeof(sp)), 0);
+	ck_assert_int_eq(f.conns, conns + 1);
 	/* no fd leaked by any of it */
 	ck_assert_int_eq(open_fd_count(), before);
 	sb_client_close(c);

@@ -114,6 +114,34 @@ main(int argc, char **argv)
 	CHECK(strcmp(sp, sp2) == 0);
 	CHECK_R(sb_wait(c, argv[1], 0, sp2, sizeof(sp2)), 0);
 
+	/* PREPARE, the caller's own bind, BOUND: what the shim does */
+	o = (struct sb_bind_opts)SB_BIND_OPTS_INIT;
+	o.flags = SB_BIND_F_PREPARE;
+	fd = -5;
+	CHECK_R(sb_bind(c, "lib-prepared", &o, &fd, sp, sizeof(sp)), 0);
+	CHECK(fd == -1);
+	CHECK_R(sb_short_path(NULL, "lib-prepared", sp2, sizeof(sp2)), 0);
+	CHECK(strcmp(sp, sp2) == 0);
+	/* not ready yet: a wait that does not wait times out */
+	CHECK_R(sb_wait(c, "lib-prepared", 0, sp2, sizeof(sp2)), -ETIMEDOUT);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strcpy(sun.sun_path, sp);
+	CHECK(bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0);
+	CHECK(listen(fd, 4) == 0);
+	o.flags = SB_BIND_F_BOUND;
+	fd2 = -5;
+	CHECK_R(sb_bind(c, "lib-prepared", &o, &fd2, sp2, sizeof(sp2)), 0);
+	CHECK(fd2 == -1 && strcmp(sp, sp2) == 0);
+	CHECK_R(sb_wait(c, "lib-prepared", 0, sp2, sizeof(sp2)), 0);
+	CHECK(strcmp(sp, sp2) == 0);
+	cfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(connect(cfd, (struct sockaddr *)&sun, sizeof(sun)) == 0);
+	close(cfd);
+	close(fd);
+	CHECK_R(sb_release(c, "lib-prepared"), 0);
+
 	/* errors: message from the broker, output untouched */
 	fd = -5;
 	CHECK_R(sb_get(c, "no-such-entry", &fd), -ENOENT);
