@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -493,6 +494,20 @@ cmd_bind(int argc, char **argv)
 	return exec_with_fd("bind", key, fd, 3, run);
 }
 
+/* Is fd a socket bound at path? */
+static int
+bound_at(int fd, const char *path)
+{
+	struct sockaddr_un sun;
+	socklen_t len = sizeof(sun);
+
+	memset(&sun, 0, sizeof(sun));
+	if (getsockname(fd, (struct sockaddr *)&sun, &len) < 0 || sun.sun_family != AF_UNIX ||
+	    len <= offsetof(struct sockaddr_un, sun_path))
+		return 0;
+	return strncmp(sun.sun_path, path, sizeof(sun.sun_path)) == 0;
+}
+
 static int
 cmd_get(int argc, char **argv)
 {
@@ -537,11 +552,14 @@ cmd_get(int argc, char **argv)
 	sb_client_close(c);
 	if (run != NULL)
 		return exec_with_fd("get", key, fd, target, run);
+	/*
+	 * The short path is a pure function: no second round trip. An fd entry
+	 * (put) has none: print it only if the socket is bound there.
+	 */
+	r = sb_short_path(root, key, short_path, sizeof(short_path)) == 0 &&
+	    bound_at(fd, short_path);
 	close(fd);
-	/* the short path is a pure function: no second round trip */
-	if (sb_short_path(root, key, short_path, sizeof(short_path)) < 0)
-		return SB_EXIT_OK;
-	return print_line(short_path);
+	return r ? print_line(short_path) : SB_EXIT_OK;
 }
 
 static int

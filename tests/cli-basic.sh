@@ -84,6 +84,8 @@ $SB put myfd --fd 7 || fail "put"
 exec 7<&-
 got=$($SB get myfd --fd 5 -- sh -c 'cat <&5') || fail "get myfd -- CMD"
 assert_eq "$got" "hello from put" "the fd reached the command"
+assert_eq "$($SB get myfd)" "" "get of an fd entry prints no short path"
+assert_eq "$($SB resolve myfd)" "" "resolve of an fd entry prints no short path"
 $SB put bad --fd 9 2>"$T/err"; assert_eq $? 100 "put of a closed fd"
 assert_contains "$(cat "$T/err")" "fd 9" "put names the fd"
 $SB put /a/path --fd 1 2>/dev/null; assert_eq $? 100 "put under a path"
