@@ -216,7 +216,8 @@ root_setup(void)
 	if (mkdir(cfg.root, 0755) < 0 && errno != EEXIST)
 		fatal("unable to create the root %s: %s", cfg.root, strerror(errno));
 	cfg.root_fd = open(cfg.root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (cfg.root_fd < 0 && errno == ELOOP)
+	if (cfg.root_fd < 0 && (errno == ELOOP || errno == ENOTDIR) &&
+	    lstat(cfg.root, &st) == 0 && S_ISLNK(st.st_mode))
 		fatal("the root %s is a symlink: it must be a directory of uid %lu, not writable "
 		    "by group or others", cfg.root, (unsigned long)geteuid());
 	if (cfg.root_fd < 0)
