@@ -82,6 +82,9 @@ static struct {
 	struct dir	 dirs[DIRS_MAX];
 	int		 ndirs;
 	sb_client	*client;
+	int		 in_init;	/* the constructor runs */
+	char		*keys_env;	/* SOCKBROKER_SHIM_KEYS being built */
+	size_t		 keys_len;
 } shim = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static pthread_once_t resolve_once = PTHREAD_ONCE_INIT;
@@ -277,6 +280,11 @@ under_root(const char *p, size_t n)
 
 /* Direct mode: /proc/self/fd/N/<basename> */
 
+/*
+ * The directory fd of dir, opened once. Those opened for the command line
+ * stay open across exec: a launcher (env, timeout, valgrind, a wrapper
+ * script's exec) hands its rewritten arguments to the program it runs.
+ */
 static int
 dir_fd_locked(const char *dir)
 {
@@ -287,7 +295,7 @@ dir_fd_locked(const char *dir)
 			return shim.dirs[i].fd;
 	if (shim.ndirs == DIRS_MAX)
 		return -EMFILE;
-	if ((fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+	if ((fd = open(dir, O_PATH | O_DIRECTORY | (shim.in_init ? 0 : O_CLOEXEC))) < 0)
 		return -errno;
 	if ((shim.dirs[shim.ndirs].path = strdup(dir)) == NULL) {
 		close(fd);
@@ -328,6 +336,57 @@ direct_path_locked(const char *key, char *out, size_t size, int quiet)
 }
 
 /*
+ * Broker mode: the keys of the command line go to the environment
+ * (SOCKBROKER_SHIM_KEYS, one per line) so that a program this one runs
+ * with the rewritten arguments (a launcher's child) knows its short paths.
+ */
+#define KEYS_ENV	"SOCKBROKER_SHIM_KEYS"
+#define KEYS_ENV_MAX	(16 * 1024)
+
+static void
+keys_add(const char *key)
+{
+	size_t n = strlen(key);
+	char *p;
+
+	if (strchr(key, '\n') != NULL || shim.keys_len + n + 2 > KEYS_ENV_MAX)
+		return;
+	if ((p = realloc(shim.keys_env, shim.keys_len + n + 2)) == NULL)
+		return;
+	shim.keys_env = p;
+	if (shim.keys_len > 0)
+		p[shim.keys_len++] = '\n';
+	memcpy(p + shim.keys_len, key, n + 1);
+	shim.keys_len += n;
+}
+
+/* The keys a parent passed down: into the table. */
+static void
+keys_inherit(void)
+{
+	const char *env = sb_getenv(KEYS_ENV), *p, *end;
+	char key[PATH_MAX], sp[SB_SHORT_PATH_MAX];
+	size_t n;
+
+	if (env == NULL || shim.root_len == 0 || strlen(env) > KEYS_ENV_MAX)
+		return;
+	for (p = env; *p != '\0'; p = *end != '\0' ? end + 1 : end) {
+		end = strchr(p, '\n');
+		if (end == NULL)
+			end = p + strlen(p);
+		n = (size_t)(end - p);
+		if (n == 0 || n >= sizeof(key))
+			continue;
+		memcpy(key, p, n);
+		key[n] = '\0';
+		if (sb_short_path(shim.root, key, sp, sizeof(sp)) == 0) {
+			table_add_locked(sp, key);
+			keys_add(key);
+		}
+	}
+}
+
+/*
  * Map a long path to its short path in the current mode and remember it.
  * Under the lock. Prints why not when it cannot.
  */
@@ -335,8 +394,15 @@ static int
 map_locked(const char *path, char *out, size_t size)
 {
 	char key[PATH_MAX];
+	struct entry *e;
 	int r;
 
+	/* a path the shim has seen, written as its key: no work */
+	if (path[0] == '/' && shim.mode == MODE_BROKER &&
+	    (e = table_find_key_locked(path)) != NULL) {
+		snprintf(out, size, "%s", e->short_path);
+		return 0;
+	}
 	if ((r = sb_key_from_path(path, key, sizeof(key))) < 0) {
 		say("'%s': not a usable socket path: %s", path, sb_strerror(r));
 		return r;
@@ -352,6 +418,8 @@ map_locked(const char *path, char *out, size_t size)
 		return r;
 	}
 	table_add_locked(out, key);
+	if (shim.in_init)
+		keys_add(key);
 	return 0;
 }
 
@@ -854,9 +922,17 @@ init(int argc, char **argv, char **envp)
 		say("SOCKBROKER_REWRITE: ignoring '%s' and what follows: want opt:TEXT or "
 		    "prefix:TEXT (at most %d, %d bytes each), separated by ';'", bad,
 		    SBRW_RULES_MAX, SBRW_RULE_TEXT_MAX - 1);
-	if (argv == NULL)
-		return;
 	pthread_mutex_lock(&shim.lock);
-	sbrw_argv(argc, argv, &rules, map_argv, NULL);
+	shim.in_init = 1;
+	keys_inherit();
+	if (argv != NULL)
+		sbrw_argv(argc, argv, &rules, map_argv, NULL);
+	shim.in_init = 0;
+	if (shim.keys_env != NULL) {
+		setenv(KEYS_ENV, shim.keys_env, 1);
+		free(shim.keys_env);
+		shim.keys_env = NULL;
+		shim.keys_len = 0;
+	}
 	pthread_mutex_unlock(&shim.lock);
 }

@@ -19,6 +19,7 @@ if [ "${SB_VALGRIND:-}" = 1 ]; then
 	# traces into CMD with the shim preloaded.
 	SHIM_VG=(valgrind -q --trace-children=yes --error-exitcode=1 \
 		--errors-for-leak-kinds=definite --leak-check=full \
+		--suppressions="$top_srcdir/tests/shim-valgrind.supp" \
 		--log-file="$T/valgrind.%p")
 fi
 

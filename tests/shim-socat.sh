@@ -40,6 +40,14 @@ for mode in direct broker; do
 	wait "$srv"
 	assert_eq "$(cat "$T/recv")" to-listener "$mode: data into the listener"
 
+	# a launcher under the shim passes its rewritten arguments on (exec safety)
+	shim_bg "$T/srv.out" "${SHIMMED[@]}" timeout 20 socat -u SYSTEM:'echo launched' UNIX-LISTEN:"$L"
+	srv=$SHIM_BG_PID
+	sb_wait_for test -S "$L" || fail "$mode: no listener behind timeout(1): $(tail -n 3 "$T/shim.log")"
+	shim_try "$T/out" "${SHIMMED[@]}" env socat -u UNIX-CONNECT:"$L" - || fail "$mode: connect through env(1)"
+	assert_eq "$(cat "$T/out")" launched "$mode: launchers"
+	wait "$srv" || fail "$mode: the launched listener failed"
+
 	# two paths equal in their first 108 bytes
 	P=$(sb_long_path "x" 170)
 	D=${P%/*}
