@@ -122,6 +122,9 @@ struct peer_cred {
 };
 int		 server_init(void);
 int		 server_control_fd(void);
+void		 server_reexec_peers(int mfd);
+void		 server_reexec_failed(void);
+void		 server_adopt_peer(int fd, const char *arg);
 void		 reexec_self(void);
 int		 server_run(void);
 const struct peer_cred *peer_cred(const struct peer *p);
@@ -155,6 +158,7 @@ void		 refuse(struct peer *p, uint32_t id, int err, uint64_t limit,
 struct adopted {
 	int		 fd;
 	char		 name[256];
+	char		*arg;		/* re-exec: a pending wait of a peer */
 };
 int		 sd_adopt(struct adopted **ret, size_t *ret_n);
 void		 sd_ready(void);

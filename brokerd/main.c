@@ -304,6 +304,12 @@ reconcile(struct adopted *fds, size_t nfds)
 		entry_destroy(e, "directory gone");
 	}
 	for (i = 0; i < nfds; i++)
+		if (fds[i].fd >= 0 && (strcmp(fds[i].name, "peer") == 0 ||
+		    strcmp(fds[i].name, "wait") == 0)) {
+			server_adopt_peer(fds[i].fd, fds[i].arg);
+			fds[i].fd = -1;
+		}
+	for (i = 0; i < nfds; i++)
 		if (fds[i].fd >= 0 && fds[i].fd != cfg.control_fd) {
 			log_info("an inherited fd named '%s' matches no entry: closed", fds[i].name);
 			sd_fdstore_remove_name(fds[i].name);
@@ -345,29 +351,35 @@ pick_control(struct adopted *fds, size_t nfds)
 			fds[i].fd = -1;
 }
 
-/* The fds a re-executing broker passed us: lines "FD NAME" in a memfd. */
+/*
+ * The fds a re-executing broker passed us: lines "FD NAME [ARG]" in a
+ * memfd. Returns 1 if this is no re-exec.
+ */
 static int
 adopt_reexec(struct adopted **ret, size_t *ret_n)
 {
 	const char *env = getenv(REEXEC_ENV);
 	struct adopted *a = NULL, *na;
-	size_t n = 0, cap = 0;
-	int mfd, fd;
+	size_t n = 0, cap = 0, lcap = 0;
+	char *line = NULL, name[256];
+	int mfd, fd, off;
 	long pid;
-	char name[256];
 	FILE *f;
 
 	if (env == NULL)
 		return 1;
 	if (sscanf(env, "%d:%ld", &mfd, &pid) != 2 || pid != (long)getpid() || mfd < 3 ||
 	    lseek(mfd, 0, SEEK_SET) < 0 || (f = fdopen(mfd, "r")) == NULL) {
-		unsetenv(REEXEC_ENV);
 		log_warn("%s=%s is not ours: ignored", REEXEC_ENV, env);
+		unsetenv(REEXEC_ENV);
 		return 1;
 	}
 	unsetenv(REEXEC_ENV);
-	while (fscanf(f, "%d %255s", &fd, name) == 2) {
-		if (fd < 3 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+	while (getline(&line, &lcap, f) > 0) {
+		line[strcspn(line, "\n")] = '\0';
+		off = 0;
+		if (sscanf(line, "%d %255s %n", &fd, name, &off) < 2 || fd < 3 ||
+		    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -377,8 +389,10 @@ adopt_reexec(struct adopted **ret, size_t *ret_n)
 		}
 		a[n].fd = fd;
 		snprintf(a[n].name, sizeof(a[n].name), "%s", name);
+		a[n].arg = off > 0 && line[off] != '\0' ? strdup(line + off) : NULL;
 		n++;
 	}
+	free(line);
 	fclose(f);
 	*ret = a;
 	*ret_n = n;
@@ -417,6 +431,7 @@ reexec_self(void)
 			dprintf(mfd, "%d %s\n", e->fd, e->id);
 			cloexec(e->fd, 0);
 		}
+	server_reexec_peers(mfd);
 	snprintf(env, sizeof(env), "%d:%ld", mfd, (long)getpid());
 	setenv(REEXEC_ENV, env, 1);
 	exe = strchr(cfg.argv[0], '/') != NULL ? cfg.argv[0] : "/proc/self/exe";
@@ -428,13 +443,14 @@ reexec_self(void)
 	for (e = entry_first(); e != NULL; e = e->next)
 		if (e->fd >= 0)
 			cloexec(e->fd, 1);
+	server_reexec_failed();
 }
 
 int
 main(int argc, char **argv)
 {
 	struct adopted *fds = NULL;
-	size_t nfds = 0;
+	size_t nfds = 0, i;
 
 	cfg.argv = argv;
 	signal(SIGPIPE, SIG_IGN);
@@ -449,6 +465,8 @@ main(int argc, char **argv)
 	server_init();
 	state_load();
 	reconcile(fds, nfds);
+	for (i = 0; i < nfds; i++)
+		free(fds[i].arg);
 	free(fds);
 	if (state_compact() < 0)
 		fatal("unable to write the state file in %s", cfg.root);

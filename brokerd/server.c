@@ -1039,14 +1039,103 @@ server_init(void)
 	return 0;
 }
 
-/* Before a re-exec: send what can be sent now. */
+/* Before a re-exec: send what can be sent, waiting a little for slow readers. */
 static void
 flush_all(void)
+{
+	struct pollfd pfd;
+	struct peer *p;
+	int i;
+
+	for (p = peers; p != NULL; p = p->next)
+		for (i = 0; i < 100 && !p->dead && p->outq != NULL; i++) {
+			if (peer_flush(p) < 0)
+				break;
+			pfd.fd = p->fd;
+			pfd.events = POLLOUT;
+			pfd.revents = 0;
+			if (p->outq != NULL)
+				poll(&pfd, 1, 10);
+		}
+}
+
+/*
+ * A re-exec keeps every client connection that has no reply queued: idle
+ * ones ("FD peer"; requests not read yet stay in their socket) and pending
+ * waits ("FD wait ID MS HEXKEY"). Lines go to mfd; the fds lose CLOEXEC.
+ */
+void
+server_reexec_peers(int mfd)
+{
+	struct timeval tv, now;
+	struct peer *p;
+	unsigned long ms;
+	size_t i;
+
+	for (p = peers; p != NULL; p = p->next) {
+		if (p->dead || p->outq != NULL)
+			continue;
+		if (p->state == P_IDLE) {
+			fcntl(p->fd, F_SETFD, 0);
+			dprintf(mfd, "%d peer\n", p->fd);
+		} else if (p->state == P_WAIT) {
+			ms = 0;
+			if (event_pending(p->ev_timer, EV_TIMEOUT, &tv)) {
+				evutil_gettimeofday(&now, NULL);
+				if (timercmp(&tv, &now, >)) {
+					timersub(&tv, &now, &tv);
+					ms = (unsigned long)tv.tv_sec * 1000 +
+					    (unsigned long)tv.tv_usec / 1000;
+				}
+			}
+			fcntl(p->fd, F_SETFD, 0);
+			dprintf(mfd, "%d wait %u %lu ", p->fd, p->req_id, ms);
+			for (i = 0; p->wait_key[i] != '\0'; i++)
+				dprintf(mfd, "%02x", (unsigned char)p->wait_key[i]);
+			dprintf(mfd, "\n");
+		}
+	}
+}
+
+/* The re-exec failed: the peers are ours again. */
+void
+server_reexec_failed(void)
 {
 	struct peer *p;
 
 	for (p = peers; p != NULL; p = p->next)
-		peer_flush(p);
+		if (!p->dead)
+			fcntl(p->fd, F_SETFD, FD_CLOEXEC);
+}
+
+/* Take over a client connection of the previous image (arg: its wait). */
+void
+server_adopt_peer(int fd, const char *arg)
+{
+	char key[SB_KEY_MAX + 1];
+	unsigned id, c;
+	unsigned long ms;
+	size_t n = 0;
+	int off = 0;
+
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+		close(fd);
+		return;
+	}
+	peer_new(fd);
+	if (arg == NULL || peers == NULL || peers->fd != fd)
+		return;
+	if (sscanf(arg, "%u %lu %n", &id, &ms, &off) != 2)
+		return;
+	for (arg += off; n < SB_KEY_MAX && sscanf(arg, "%2x", &c) == 1 && c != 0; arg += 2)
+		key[n++] = (char)c;
+	key[n] = '\0';
+	if (sb_key_check(key) < 0 || ms > SB_WAIT_TIMEOUT_MAX_MS) {
+		peer_drop(peers);
+		return;
+	}
+	if (!request_wait_check(peers, id, key, 0))
+		peer_wait(peers, id, key, ms > 0 ? (uint32_t)ms : 1);
 }
 
 /*
