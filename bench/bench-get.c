@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -178,8 +179,10 @@ main(int argc, char **argv)
 	memcpy(x.raw_addr.sun_path, path, strlen(path) + 1);
 	if ((server = fork()) < 0)
 		bench_die("fork");
-	if (server == 0)
+	if (server == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		raw_server(lfd, held, rep, (size_t)rep_len);
+	}
 	close(lfd);
 
 	rounds = bench_scaled(40, 4, 5);

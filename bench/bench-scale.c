@@ -1,6 +1,12 @@
 /*
- * bench-scale.c: figure 6. sockbrokerd holding 1,000, 10,000 and 100,000
- * entries (socket entries, lifetime hold, each with a listening socket):
+ * bench-scale.c: figure 6. sockbrokerd with 1,000, 10,000 and 100,000
+ * entries, all socket entries of lifetime hold: up to HELD_MAX of them,
+ * spread evenly, have the broker make and hold a listening socket (one fd
+ * each in the broker, and one in our fd store); the others are prepared
+ * entries whose socket we bind ourselves at the short path and close (the
+ * broker keeps the name and the directory, no fd). A broker holding an fd
+ * for each of 100,000 entries needs RLIMIT_NOFILE above 100,000, which
+ * only CAP_SYS_RESOURCE can grant. Measured:
  * - bind, get and release latency of probe requests made once the table
  *   is full (flat: compared with the same at 1,000 entries);
  * - broker RSS per entry: VmRSS after filling minus VmRSS before, over N;
@@ -29,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -247,6 +254,7 @@ start_with_fds(const char *root, struct fdstore *st, uint64_t *ret_ready_ns)
 		    (char *)"--ready-fd", fdarg, NULL };
 		int base = (int)st->n + 16, lf;
 
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		/* out of the way first, then into place (dup2 clears close-on-exec) */
 		for (i = 0; i < st->n; i++)
 			if ((tmp[i] = fcntl(st->fds[i], F_DUPFD_CLOEXEC, base)) < 0)
@@ -308,6 +316,31 @@ do_bind(sb_client *c, const char *key)
 		bench_die("bind %s: %s: %s", key, sb_strerror(r), sb_client_message(c));
 }
 
+/* A prepared entry: the broker makes the directory, we bind, it holds no fd. */
+static void
+do_prepared(sb_client *c, const char *key)
+{
+	struct sb_bind_opts o = SB_BIND_OPTS_INIT;
+	char sp[SB_SHORT_PATH_SIZE];
+	struct sockaddr_un sun;
+	int r, s;
+
+	o.flags = SB_BIND_F_PREPARE;
+	o.lifetime = SB_LIFETIME_HOLD;
+	if ((r = sb_bind(c, key, &o, NULL, sp, sizeof(sp))) < 0)
+		bench_die("prepare %s: %s: %s", key, sb_strerror(r), sb_client_message(c));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, sp, strlen(sp) + 1);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || bind(s, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(s, 1) < 0)
+		bench_die("bind %s at %s: %s", key, sp, strerror(errno));
+	o.flags = SB_BIND_F_BOUND;
+	if ((r = sb_bind(c, key, &o, NULL, NULL, 0)) < 0)
+		bench_die("bind %s (bound): %s: %s", key, sb_strerror(r), sb_client_message(c));
+	close(s);
+}
+
 static int
 count_cb(const struct sb_entry_info *e, void *arg)
 {
@@ -316,8 +349,12 @@ count_cb(const struct sb_entry_info *e, void *arg)
 }
 
 /* One broker and what was measured of it. */
+#define HELD_MAX	4000
+
 struct size {
 	size_t		 n;
+	size_t		 stride;	/* entry i holds an fd if i % stride == 0 */
+	size_t		 held;
 	char		 dir[200], root[256], log[300];
 	pid_t		 pid;
 	sb_client	*c;
@@ -419,9 +456,15 @@ size_fill(struct size *z, const char *dir, size_t n)
 		sb_status(z->c, &stt);	/* one request served before the first measure */
 	}
 	z->rss0 = bench_rss_kib(z->pid);
+	z->stride = n > HELD_MAX ? (n + HELD_MAX - 1) / HELD_MAX : 1;
 	for (i = 0; i < n; i++) {
 		snprintf(key, sizeof(key), "entry-%07zu", i);
-		do_bind(z->c, key);
+		if (i % z->stride == 0) {
+			do_bind(z->c, key);
+			z->held++;
+		} else {
+			do_prepared(z->c, key);
+		}
 	}
 	z->rss1 = bench_rss_kib(z->pid);
 }
@@ -444,7 +487,7 @@ size_probe(struct size *z, size_t k, double ret_med[3])
 		bench_add(&z->bind, (double)t);
 		bench_add(&b, (double)t);
 
-		snprintf(key, sizeof(key), "entry-%07zu", (size_t)random() % z->n);
+		snprintf(key, sizeof(key), "entry-%07zu", (size_t)random() % z->held * z->stride);
 		t = bench_now();
 		if ((e = sb_get(z->c, key, &fd)) < 0)
 			bench_die("get %s: %s", key, sb_strerror(e));
@@ -519,9 +562,9 @@ size_restart(struct size *z, size_t reps)
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		fprintf(stderr, "bench-scale: sockbrokerd exited with status 0x%x on SIGTERM\n", st);
 	store_settle(&z->store);
-	if (z->store.n != z->n)
+	if (z->store.n != z->held)
 		fprintf(stderr, "bench-scale: the fd store has %zu fds, expected %zu\n",
-		    z->store.n, z->n);
+		    z->store.n, z->held);
 	snprintf(broker_log, sizeof(broker_log), "%s", z->log);
 	for (i = 0; i < reps; i++) {
 		if ((pid = start_with_fds(z->root, &z->store, &ready)) < 0)
@@ -530,7 +573,7 @@ size_restart(struct size *z, size_t reps)
 		if (i == reps - 1) {
 			sb_client *c = client(z->root);
 
-			snprintf(key, sizeof(key), "entry-%07zu", z->n - 1);
+			snprintf(key, sizeof(key), "entry-%07zu", (z->held - 1) * z->stride);
 			if ((r = sb_get(c, key, &fd)) < 0)
 				fprintf(stderr, "bench-scale: after a restart, get %s: %s\n", key,
 				    sb_strerror(r));
@@ -555,7 +598,7 @@ size_report(struct size *z, struct size *smallest)
 
 	memset(&row, 0, sizeof(row));
 	row.fig = "6";
-	snprintf(what, sizeof(what), "broker RSS per entry, %zu entries", z->n);
+	snprintf(what, sizeof(what), "RSS per entry, %zu entries (%zu fds)", z->n, z->held);
 	row.what = what;
 	row.unit = "B";
 	row.iters = z->n;

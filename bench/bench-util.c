@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -231,6 +232,7 @@ bench_broker_start(const char *path, const char *root, char *const *extra_argv,
 	if (pid == 0) {
 		int fd = p[1];
 
+		prctl(PR_SET_PDEATHSIG, SIGTERM);	/* never outlive the benchmark */
 		/* the broker's readiness fd: 3, inherited */
 		if (fd != 3) {
 			if (dup2(fd, 3) < 0)
