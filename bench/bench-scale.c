@@ -469,48 +469,54 @@ size_fill(struct size *z, const char *dir, size_t n)
 	z->rss1 = bench_rss_kib(z->pid);
 }
 
-/* One round of probes on z: k binds and gets, then k releases. */
+/* Probe i of z: bind a new held entry, get a random held one. */
 static void
-size_probe(struct size *z, size_t k, double ret_med[3])
+probe_bind_get(struct size *z, size_t i)
 {
-	struct bench_samples b = { 0 }, g = { 0 }, r = { 0 };
 	char key[64];
 	uint64_t t;
-	size_t i;
 	int e, fd;
 
-	for (i = 0; i < k; i++) {
-		snprintf(key, sizeof(key), "probe-%07zu", i);
-		t = bench_now();
-		do_bind(z->c, key);
-		t = bench_now() - t;
-		bench_add(&z->bind, (double)t);
-		bench_add(&b, (double)t);
+	snprintf(key, sizeof(key), "probe-%07zu", i);
+	t = bench_now();
+	do_bind(z->c, key);
+	bench_add(&z->bind, (double)(bench_now() - t));
 
-		snprintf(key, sizeof(key), "entry-%07zu", (size_t)random() % z->held * z->stride);
-		t = bench_now();
-		if ((e = sb_get(z->c, key, &fd)) < 0)
-			bench_die("get %s: %s", key, sb_strerror(e));
-		close(fd);
-		t = bench_now() - t;
-		bench_add(&z->get, (double)t);
-		bench_add(&g, (double)t);
-	}
-	for (i = 0; i < k; i++) {
-		snprintf(key, sizeof(key), "probe-%07zu", i);
-		t = bench_now();
-		if ((e = sb_release(z->c, key)) < 0)
-			bench_die("release %s: %s", key, sb_strerror(e));
-		t = bench_now() - t;
-		bench_add(&z->release, (double)t);
-		bench_add(&r, (double)t);
-	}
-	ret_med[0] = bench_median(&b);
-	ret_med[1] = bench_median(&g);
-	ret_med[2] = bench_median(&r);
-	bench_free(&b);
-	bench_free(&g);
-	bench_free(&r);
+	snprintf(key, sizeof(key), "entry-%07zu", (size_t)random() % z->held * z->stride);
+	t = bench_now();
+	if ((e = sb_get(z->c, key, &fd)) < 0)
+		bench_die("get %s: %s", key, sb_strerror(e));
+	close(fd);
+	bench_add(&z->get, (double)(bench_now() - t));
+}
+
+static void
+probe_release(struct size *z, size_t i)
+{
+	char key[64];
+	uint64_t t;
+	int e;
+
+	snprintf(key, sizeof(key), "probe-%07zu", i);
+	t = bench_now();
+	if ((e = sb_release(z->c, key)) < 0)
+		bench_die("release %s: %s", key, sb_strerror(e));
+	bench_add(&z->release, (double)(bench_now() - t));
+}
+
+/* The median of the last k samples of s. */
+static double
+last_median(const struct bench_samples *s, size_t k)
+{
+	struct bench_samples t = { 0 };
+	double m;
+	size_t i;
+
+	for (i = s->n - k; i < s->n; i++)
+		bench_add(&t, s->v[i]);
+	m = bench_median(&t);
+	bench_free(&t);
+	return m;
 }
 
 static void
@@ -635,7 +641,6 @@ main(int argc, char **argv)
 {
 	struct size *z;
 	size_t nz, i, j, r, rounds, k, total = 0;
-	double med[3], base[3] = { 1, 1, 1 };
 
 	bench_prog = "bench-scale";
 	if (argc < 4) {
@@ -657,29 +662,18 @@ main(int argc, char **argv)
 	rounds = bench_scaled(10, 2, 4);
 	k = 100;
 	for (r = 0; r < rounds; r++) {
-		for (j = 0; j < nz; j++) {
-			/* rotate which size goes first */
-			i = (j + r) % nz;
-			size_probe(&z[i], k, med);
-			if (i == 0)
-				memcpy(base, med, sizeof(base));
-		}
+		/* request by request, every size in turn: noise hits them all */
+		for (i = 0; i < k; i++)
+			for (j = 0; j < nz; j++)
+				probe_bind_get(&z[(i + j) % nz], i);
+		for (i = 0; i < k; i++)
+			for (j = 0; j < nz; j++)
+				probe_release(&z[(i + j) % nz], i);
 		for (i = 1; i < nz; i++) {
-			/* the medians of this round of size i, over the smallest's */
-			struct bench_samples b = { 0 }, g = { 0 }, e = { 0 };
-			size_t from = z[i].bind.n - k;
-
-			for (j = from; j < z[i].bind.n; j++) {
-				bench_add(&b, z[i].bind.v[j]);
-				bench_add(&g, z[i].get.v[j]);
-				bench_add(&e, z[i].release.v[j]);
-			}
-			bench_add(&z[i].rbind, bench_median(&b) / base[0]);
-			bench_add(&z[i].rget, bench_median(&g) / base[1]);
-			bench_add(&z[i].rrelease, bench_median(&e) / base[2]);
-			bench_free(&b);
-			bench_free(&g);
-			bench_free(&e);
+			bench_add(&z[i].rbind, last_median(&z[i].bind, k) / last_median(&z[0].bind, k));
+			bench_add(&z[i].rget, last_median(&z[i].get, k) / last_median(&z[0].get, k));
+			bench_add(&z[i].rrelease,
+			    last_median(&z[i].release, k) / last_median(&z[0].release, k));
 		}
 	}
 	for (r = 0; r < 3; r++)
