@@ -57,7 +57,8 @@ fi
 echo "# $(uname -srm), $(nproc) CPUs, $(date -u '+%Y-%m-%d %H:%M UTC'); times are medians of every iteration, spread p10-p90"
 "$B/bench-exec" --header
 
-# 1, 2: the shim (bench-shim.c, from the shim's own work).
+# 1, 2: the shim (bench-shim.c, from the shim's own work; bench-tcp.c adds
+# the TCP loopback half of figure 1).
 if want 1 || want 2; then
 	if [ -x "$B/bench-shim" ]; then
 		SB_SHIM=$SB_SHIM SOCKBROKERD=$SOCKBROKERD BENCH_DIR=$W \
@@ -65,6 +66,7 @@ if want 1 || want 2; then
 	else
 		not_measured "1,2" "bench-shim is not built (the shim's bench-shim.c has not landed)"
 	fi
+	SB_SHIM=$SB_SHIM figure 1 "$B/bench-tcp"
 fi
 
 # 3: sb_get on a new connection vs a raw SCM_RIGHTS request/reply.
