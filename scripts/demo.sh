@@ -20,7 +20,12 @@ echo "== the long path is a link to the broker's short path:"
 ls -l "$long/swtpm-ctrl.sock"
 echo "== bind a name, hand its socket to a program as fd 3 (LISTEN_FDS=1), talk to it:"
 path=$("$BIN/sockbroker" bind demo-echo --listen)
-"$BIN/sockbroker" get demo-echo -- socat ACCEPT-FD:3 EXEC:cat &
+"$BIN/sockbroker" get demo-echo -- python3 -c '
+import socket
+s = socket.socket(fileno=3)          # the held listening socket, LISTEN_FDS=1
+c, _ = s.accept()
+c.sendall(b"echo: " + c.recv(100))
+' &
 echo hello through the broker | socat -t1 - "UNIX-CONNECT:$path"
 echo "== list:"
 "$BIN/sockbroker" list
