@@ -171,7 +171,8 @@ enum sb_kind_wire {
  *             handed back; otherwise the directory is ready for the
  *             client's own bind at SHORT_PATH)
  *          BOUND: R KEY of an entry this client's process PREPAREd; no
- *          other field but FLAGS -> OK
+ *          other field but FLAGS, and optionally HAS_FD=1 with the bound
+ *          socket attached, which a hold entry keeps -> OK
  * GET      R KEY -> OK SHORT_PATH (socket entries), KIND, HAS_FD=1 + fd;
  *          an entry without a held fd (lifetime owner) -> ERROR ENXIO
  * PUT      R KEY (a name), HAS_FD=1 + fd; o MODE, GID -> OK
