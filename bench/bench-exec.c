@@ -91,7 +91,6 @@ int
 main(int argc, char **argv)
 {
 	struct bench_samples a = { 0 }, b = { 0 }, ratios = { 0 };
-	struct bench_row row;
 	struct ctx x;
 	double max_ratio;
 	char goal[32];
@@ -123,21 +122,7 @@ main(int argc, char **argv)
 
 	bench_interleave(iters / per, per, run_a, run_b, &x, &a, &b, &ratios);
 
-	memset(&row, 0, sizeof(row));
-	row.fig = argv[1];
-	row.what = argv[2];
-	row.unit = "ms";
-	row.iters = a.n;
-	bench_fill(&a, &row.med, &row.lo, &row.hi);
-	row.has_base = 1;
-	bench_fill(&b, &row.bmed, &row.blo, &row.bhi);
-	row.ratio = row.med / row.bmed;
-	row.ratio_lo = bench_quantile(&ratios, 0.1);
-	row.ratio_hi = bench_quantile(&ratios, 0.9);
-	row.ratio_fmt = "x";
 	snprintf(goal, sizeof(goal), "<= %.1fx", max_ratio);
-	row.goal = goal;
-	row.verdict = row.ratio <= max_ratio ? "pass" : "MISS";
-	bench_print_row(&row);
+	bench_compare_row(argv[1], argv[2], "ms", &a, &b, &ratios, "x", goal, max_ratio);
 	return 0;
 }

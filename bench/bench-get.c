@@ -125,7 +125,6 @@ int
 main(int argc, char **argv)
 {
 	struct bench_samples a = { 0 }, b = { 0 }, ratios = { 0 };
-	struct bench_row row;
 	struct sb_msg m;
 	struct ctx x;
 	uint8_t rep[512];
@@ -189,21 +188,8 @@ main(int argc, char **argv)
 	per = 100;
 	bench_interleave(rounds, per, lib_get, raw_get, &x, &a, &b, &ratios);
 
-	memset(&row, 0, sizeof(row));
-	row.fig = "3";
-	row.what = "sb_get new conn vs raw SCM_RIGHTS new conn";
-	row.unit = "us";
-	row.iters = a.n;
-	bench_fill(&a, &row.med, &row.lo, &row.hi);
-	row.has_base = 1;
-	bench_fill(&b, &row.bmed, &row.blo, &row.bhi);
-	row.ratio = row.med / row.bmed;
-	row.ratio_lo = bench_quantile(&ratios, 0.1);
-	row.ratio_hi = bench_quantile(&ratios, 0.9);
-	row.ratio_fmt = "x";
-	row.goal = "<= 2.0x";
-	row.verdict = row.ratio <= 2.0 ? "pass" : "MISS";
-	bench_print_row(&row);
+	bench_compare_row("3", "sb_get new conn vs raw SCM_RIGHTS new conn", "us", &a, &b, &ratios,
+	    "x", "<= 2.0x", 2.0);
 
 	kill(server, SIGKILL);
 	waitpid(server, NULL, 0);

@@ -129,7 +129,6 @@ main(int argc, char **argv)
 	static const int levels[] = { 1, 8, 64 };
 	char broot[256], eroot[256], what[64];
 	struct sb_msg m;
-	struct bench_row row;
 	sb_client *c;
 	pid_t broker, ev;
 	size_t rounds, li, r;
@@ -185,23 +184,9 @@ main(int argc, char **argv)
 			bench_add(&b, y);
 			bench_add(&ratios, x / y);
 		}
-		memset(&row, 0, sizeof(row));
-		row.fig = "5";
 		snprintf(what, sizeof(what), "GET rate, %d client%s vs bare libevent", levels[li],
 		    levels[li] > 1 ? "s" : "");
-		row.what = what;
-		row.unit = "req/s";
-		row.iters = a.n;
-		bench_fill(&a, &row.med, &row.lo, &row.hi);
-		row.has_base = 1;
-		bench_fill(&b, &row.bmed, &row.blo, &row.bhi);
-		row.ratio = row.med / row.bmed;
-		row.ratio_lo = bench_quantile(&ratios, 0.1);
-		row.ratio_hi = bench_quantile(&ratios, 0.9);
-		row.ratio_fmt = "%";
-		row.goal = ">= 80%";
-		row.verdict = row.ratio >= 0.8 ? "pass" : "MISS";
-		bench_print_row(&row);
+		bench_compare_row("5", what, "req/s", &a, &b, &ratios, "%", ">= 80%", 0.8);
 		bench_free(&a);
 		bench_free(&b);
 		bench_free(&ratios);

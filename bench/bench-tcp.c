@@ -73,7 +73,6 @@ main(void)
 {
 	struct bench_samples a = { 0 }, b = { 0 }, ratios = { 0 };
 	const char *shim = getenv("SB_SHIM");
-	struct bench_row row;
 	struct ctx x;
 	socklen_t len;
 	pthread_t t;
@@ -103,20 +102,8 @@ main(void)
 
 	bench_interleave(bench_scaled(30, 6, 5), 100, tcp_shim, tcp_libc, &x, &a, &b, &ratios);
 
-	memset(&row, 0, sizeof(row));
-	row.fig = "1";
-	row.what = "passthrough TCP loopback connect, shim vs none";
-	row.unit = "us";
-	row.iters = a.n;
-	bench_fill(&a, &row.med, &row.lo, &row.hi);
-	row.has_base = 1;
-	bench_fill(&b, &row.bmed, &row.blo, &row.bhi);
-	row.ratio = row.med / row.bmed;
-	row.ratio_lo = bench_quantile(&ratios, 0.1);
-	row.ratio_hi = bench_quantile(&ratios, 0.9);
-	row.ratio_fmt = "x";
-	row.goal = "within noise";	/* the same bound as bench-shim's figure 1 */
-	row.verdict = row.ratio <= 1.10 ? "pass" : "MISS";
-	bench_print_row(&row);
+	/* "within noise": the same bound as bench-shim's figure 1 */
+	bench_compare_row("1", "passthrough TCP loopback connect, shim vs none", "us", &a, &b,
+	    &ratios, "x", "within noise", 1.10);
 	return 0;
 }

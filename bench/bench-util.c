@@ -182,6 +182,32 @@ bench_print_row(const struct bench_row *r)
 }
 
 void
+bench_compare_row(const char *fig, const char *what, const char *unit, struct bench_samples *a,
+    struct bench_samples *b, struct bench_samples *ratios, const char *ratio_fmt,
+    const char *goal, double limit)
+{
+	struct bench_row row;
+	int pass;
+
+	memset(&row, 0, sizeof(row));
+	row.fig = fig;
+	row.what = what;
+	row.unit = unit;
+	row.iters = a->n;
+	bench_fill(a, &row.med, &row.lo, &row.hi);
+	row.has_base = 1;
+	bench_fill(b, &row.bmed, &row.blo, &row.bhi);
+	row.ratio = row.med / row.bmed;
+	row.ratio_lo = bench_quantile(ratios, 0.1);
+	row.ratio_hi = bench_quantile(ratios, 0.9);
+	row.ratio_fmt = ratio_fmt;
+	row.goal = goal;
+	pass = strcmp(ratio_fmt, "%") == 0 ? row.ratio >= limit : row.ratio <= limit;
+	row.verdict = pass ? "pass" : "MISS";
+	bench_print_row(&row);
+}
+
+void
 bench_nofile(unsigned long n)
 {
 	struct rlimit rl;

@@ -53,6 +53,15 @@ struct bench_row {
 };
 void		 bench_print_row(const struct bench_row *r);
 void		 bench_print_header(void);
+/*
+ * The row of a comparison: a (measured) against b (baseline), with the
+ * per-round ratios. ratio_fmt "x": pass if the ratio is <= limit; "%":
+ * pass if it is >= limit (rates). goal is the text of the limit.
+ */
+void		 bench_compare_row(const char *fig, const char *what, const char *unit,
+		    struct bench_samples *a, struct bench_samples *b,
+		    struct bench_samples *ratios, const char *ratio_fmt, const char *goal,
+		    double limit);
 /* Fill med/lo/hi (or bmed/blo/bhi) from samples. */
 void		 bench_fill(struct bench_samples *s, double *med, double *lo, double *hi);
 
