@@ -35,7 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -46,7 +45,6 @@
 #include "sockbroker.h"
 
 static const char *broker_path;
-static char broker_log[300];	/* of the broker being restarted */
 
 
 
@@ -213,6 +211,37 @@ store_free(struct fdstore *st)
 	free(st->fds);
 }
 
+/* In the child: the stored fds at 3.., and the variables that describe them. */
+struct restart {
+	struct fdstore	*st;
+	const char	*names;
+	int		*tmp;
+};
+
+static void
+restart_setup(void *arg)
+{
+	struct restart *rs = arg;
+	struct fdstore *st = rs->st;
+	int base = (int)st->n + 16;
+	char nbuf[32];
+	size_t i;
+
+	/* out of the way first, then into place (dup2 clears close-on-exec) */
+	for (i = 0; i < st->n; i++)
+		if ((rs->tmp[i] = fcntl(st->fds[i], F_DUPFD_CLOEXEC, base)) < 0)
+			_exit(111);
+	for (i = 0; i < st->n; i++)
+		if (dup2(rs->tmp[i], 3 + (int)i) < 0)
+			_exit(111);
+	snprintf(nbuf, sizeof(nbuf), "%ld", (long)getpid());
+	setenv("LISTEN_PID", nbuf, 1);
+	snprintf(nbuf, sizeof(nbuf), "%zu", st->n);
+	setenv("LISTEN_FDS", nbuf, 1);
+	setenv("LISTEN_FDNAMES", rs->names, 1);
+	unsetenv("NOTIFY_SOCKET");
+}
+
 /*
  * Start the broker the way systemd gives back its fd store: the stored fds
  * at 3.., LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID. Returns the pid, or -1
@@ -221,13 +250,10 @@ store_free(struct fdstore *st)
 static pid_t
 start_with_fds(const char *root, struct fdstore *st, uint64_t *ret_ready_ns)
 {
-	char *names, *q, nbuf[32], fdarg[32];
-	int *tmp, p[2], r, ready;
 	size_t i, len = sizeof("LISTEN_FDNAMES=");
-	struct pollfd pfd;
-	uint64_t t0;
+	struct restart rs;
+	char *names, *q;
 	pid_t pid;
-	char c;
 
 	for (i = 0; i < st->n; i++)
 		len += strlen(st->names[i]) + 1;
@@ -235,61 +261,19 @@ start_with_fds(const char *root, struct fdstore *st, uint64_t *ret_ready_ns)
 		errno = E2BIG;
 		return -1;
 	}
-	if ((names = malloc(len)) == NULL || (tmp = calloc(st->n + 1, sizeof(int))) == NULL)
+	if ((names = malloc(len)) == NULL || (rs.tmp = calloc(st->n + 1, sizeof(int))) == NULL)
 		bench_die("allocate");
 	q = names;
 	for (i = 0; i < st->n; i++)
 		q += sprintf(q, "%s%s", i ? ":" : "", st->names[i]);
 	*q = '\0';
+	rs.st = st;
+	rs.names = names;
 	bench_nofile(2 * st->n + 1024);
-	if (pipe2(p, O_CLOEXEC) < 0)
-		bench_die("make a pipe");
-	ready = (int)st->n + 3;
-	snprintf(fdarg, sizeof(fdarg), "%d", ready);
-	t0 = bench_now();
-	if ((pid = fork()) < 0)
-		bench_die("fork");
-	if (pid == 0) {
-		char *argv[] = { (char *)broker_path, (char *)"--root", (char *)root,
-		    (char *)"--ready-fd", fdarg, NULL };
-		int base = (int)st->n + 16, lf;
-
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		/* out of the way first, then into place (dup2 clears close-on-exec) */
-		for (i = 0; i < st->n; i++)
-			if ((tmp[i] = fcntl(st->fds[i], F_DUPFD_CLOEXEC, base)) < 0)
-				_exit(111);
-		if ((tmp[st->n] = fcntl(p[1], F_DUPFD_CLOEXEC, base)) < 0)
-			_exit(111);
-		for (i = 0; i <= st->n; i++)
-			if (dup2(tmp[i], 3 + (int)i) < 0)
-				_exit(111);
-		snprintf(nbuf, sizeof(nbuf), "%ld", (long)getpid());
-		setenv("LISTEN_PID", nbuf, 1);
-		snprintf(nbuf, sizeof(nbuf), "%zu", st->n);
-		setenv("LISTEN_FDS", nbuf, 1);
-		setenv("LISTEN_FDNAMES", names, 1);
-		unsetenv("NOTIFY_SOCKET");
-		if ((lf = open(broker_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) >= 0)
-			dup2(lf, 2);
-		execv(broker_path, argv);
-		_exit(127);
-	}
-	close(p[1]);
+	pid = bench_broker_spawn(broker_path, root, (int)st->n + 3, restart_setup, &rs,
+	    ret_ready_ns);
 	free(names);
-	free(tmp);
-	pfd.fd = p[0];
-	pfd.events = POLLIN;
-	do
-		r = poll(&pfd, 1, 300000);
-	while (r < 0 && errno == EINTR);
-	if (r <= 0 || read(p[0], &c, 1) != 1) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		bench_die("restart sockbrokerd with %zu stored fds (see %s)", st->n, broker_log);
-	}
-	*ret_ready_ns = bench_now() - t0;
-	close(p[0]);
+	free(rs.tmp);
 	return pid;
 }
 
@@ -355,7 +339,7 @@ struct size {
 	size_t		 n;
 	size_t		 stride;	/* entry i holds an fd if i % stride == 0 */
 	size_t		 held;
-	char		 dir[200], root[256], log[300];
+	char		 dir[200], root[256];
 	pid_t		 pid;
 	sb_client	*c;
 	struct fdstore	 store;
@@ -439,7 +423,6 @@ size_fill(struct size *z, const char *dir, size_t n)
 	snprintf(z->dir, sizeof(z->dir), "%s/s%zu", dir, n);
 	mkdir(z->dir, 0755);
 	snprintf(z->root, sizeof(z->root), "%s/root", z->dir);
-	snprintf(z->log, sizeof(z->log), "%s.log", z->root);
 	for (i = 0; i < 3; i++) {
 		pid = bench_broker_start(broker_path, z->root, NULL, &ready);
 		bench_add(&z->empty, (double)ready);
@@ -571,7 +554,6 @@ size_restart(struct size *z, size_t reps)
 	if (z->store.n != z->held)
 		fprintf(stderr, "bench-scale: the fd store has %zu fds, expected %zu\n",
 		    z->store.n, z->held);
-	snprintf(broker_log, sizeof(broker_log), "%s", z->log);
 	for (i = 0; i < reps; i++) {
 		if ((pid = start_with_fds(z->root, &z->store, &ready)) < 0)
 			break;

@@ -228,46 +228,40 @@ bench_nofile(unsigned long n)
 }
 
 pid_t
-bench_broker_start(const char *path, const char *root, char *const *extra_argv,
-    uint64_t *ret_ready_ns)
+bench_broker_spawn(const char *path, const char *root, int ready_fd,
+    void (*child_setup)(void *), void *arg, uint64_t *ret_ready_ns)
 {
-	char *argv[32], fdbuf[16], logpath[300];
+	char *argv[] = { (char *)path, (char *)"--root", (char *)root, (char *)"--ready-fd",
+	    NULL, NULL };
+	char fdbuf[16], logpath[300];
 	struct pollfd pfd;
 	uint64_t t0;
-	size_t n = 0;
 	int p[2], r;
 	pid_t pid;
 	char c;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		bench_die("make a pipe");
-	argv[n++] = (char *)path;
-	argv[n++] = (char *)"--root";
-	argv[n++] = (char *)root;
-	argv[n++] = (char *)"--ready-fd";
-	argv[n++] = fdbuf;
-	while (extra_argv != NULL && *extra_argv != NULL && n < 31)
-		argv[n++] = *extra_argv++;
-	argv[n] = NULL;
-	snprintf(fdbuf, sizeof(fdbuf), "3");
+	snprintf(fdbuf, sizeof(fdbuf), "%d", ready_fd);
+	argv[4] = fdbuf;
 	snprintf(logpath, sizeof(logpath), "%s.log", root);
 	t0 = bench_now();
 	pid = fork();
 	if (pid < 0)
 		bench_die("fork");
 	if (pid == 0) {
-		int fd = p[1];
+		int fd;
 
 		prctl(PR_SET_PDEATHSIG, SIGTERM);	/* never outlive the benchmark */
-		/* the broker's readiness fd: 3, inherited */
-		if (fd != 3) {
-			if (dup2(fd, 3) < 0)
-				_exit(111);
-		} else if (fcntl(fd, F_SETFD, 0) < 0) {
+		/* the pipe out of the way of child_setup, then at ready_fd, inherited */
+		if ((fd = fcntl(p[1], F_DUPFD_CLOEXEC, ready_fd + 1)) < 0)
 			_exit(111);
-		}
+		if (child_setup != NULL)
+			child_setup(arg);
+		if (dup2(fd, ready_fd) < 0)
+			_exit(111);
 		if (getenv("BENCH_BROKER_VERBOSE") == NULL) {
-			int lf = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
+			int lf = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 
 			if (lf >= 0)
 				dup2(lf, 2);
@@ -279,7 +273,7 @@ bench_broker_start(const char *path, const char *root, char *const *extra_argv,
 	pfd.fd = p[0];
 	pfd.events = POLLIN;
 	do
-		r = poll(&pfd, 1, 60000);
+		r = poll(&pfd, 1, 300000);
 	while (r < 0 && errno == EINTR);
 	if (r <= 0 || read(p[0], &c, 1) != 1 || c != '\n') {
 		char tail[256] = "";
@@ -303,6 +297,15 @@ bench_broker_start(const char *path, const char *root, char *const *extra_argv,
 		*ret_ready_ns = bench_now() - t0;
 	close(p[0]);
 	return pid;
+}
+
+pid_t
+bench_broker_start(const char *path, const char *root, char *const *extra_argv,
+    uint64_t *ret_ready_ns)
+{
+	if (extra_argv != NULL && extra_argv[0] != NULL)
+		bench_die("pass options to %s: not supported", path);
+	return bench_broker_spawn(path, root, 3, NULL, NULL, ret_ready_ns);
 }
 
 int

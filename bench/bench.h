@@ -80,13 +80,20 @@ void		 bench_interleave(size_t rounds, size_t per_round, bench_fn fa, bench_fn f
 void		 bench_nofile(unsigned long n);
 
 /*
- * Start sockbrokerd (path) on root with --ready-fd and wait for its "\n".
- * extra_argv (NULL-terminated, may be NULL) is appended. Returns the pid;
- * *ret_ready_ns (if not NULL) is the time from fork to readiness. Exits
- * the benchmark with a message on failure.
+ * Start sockbrokerd (path) on root with --ready-fd and wait for its "\n";
+ * its stderr goes to ROOT.log. extra_argv must be NULL or empty (kept for
+ * callers). Returns the pid; *ret_ready_ns (if not NULL) is the time from
+ * fork to readiness. Exits the benchmark with a message on failure. The
+ * broker gets SIGTERM if the benchmark dies.
  */
 pid_t		 bench_broker_start(const char *path, const char *root,
 		    char *const *extra_argv, uint64_t *ret_ready_ns);
+/*
+ * The same with the readiness fd at ready_fd, and child_setup(arg) run in
+ * the child before exec (to place inherited fds, set the environment).
+ */
+pid_t		 bench_broker_spawn(const char *path, const char *root, int ready_fd,
+		    void (*child_setup)(void *), void *arg, uint64_t *ret_ready_ns);
 /* SIGTERM and reap; returns the exit status (waitpid form). */
 int		 bench_broker_stop(pid_t pid);
 /* VmRSS of pid in KiB, or -1. */
