@@ -77,14 +77,7 @@ static void
 raw_get(void *arg)
 {
 	struct ctx *x = arg;
-	union {
-		struct cmsghdr	align;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} cbuf;
 	uint8_t buf[SB_MSG_MAX];
-	struct iovec iov = { buf, sizeof(buf) };
-	struct msghdr mh;
-	struct cmsghdr *cm;
 	int s, fd;
 
 	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -92,15 +85,8 @@ raw_get(void *arg)
 		bench_die("connect to the raw server: %s", strerror(errno));
 	if (send(s, x->req, x->req_len, MSG_NOSIGNAL) != (ssize_t)x->req_len)
 		bench_die("send to the raw server: %s", strerror(errno));
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cbuf.buf;
-	mh.msg_controllen = sizeof(cbuf.buf);
-	if (recvmsg(s, &mh, MSG_CMSG_CLOEXEC) <= 0 || (cm = CMSG_FIRSTHDR(&mh)) == NULL ||
-	    cm->cmsg_type != SCM_RIGHTS)
+	if (bench_recv_fd(s, buf, sizeof(buf), &fd) <= 0 || fd < 0)
 		bench_die("receive an fd from the raw server");
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
 	close(fd);
 	close(s);
 }

@@ -56,31 +56,17 @@ send_req(int s)
 static void
 recv_rep(int s)
 {
-	union {
-		struct cmsghdr	align;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} cbuf;
 	uint8_t buf[SB_MSG_MAX];
-	struct iovec iov = { buf, sizeof(buf) };
-	struct msghdr mh;
-	struct cmsghdr *cm;
 	uint16_t type;
 	ssize_t n;
 	int fd;
 
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cbuf.buf;
-	mh.msg_controllen = sizeof(cbuf.buf);
-	n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
+	n = bench_recv_fd(s, buf, sizeof(buf), &fd);
 	if (n < SB_HDR_SIZE)
 		bench_die("receive a reply: %s", n < 0 ? strerror(errno) : "short or closed");
 	memcpy(&type, buf + 6, sizeof(type));
-	cm = CMSG_FIRSTHDR(&mh);
-	if (type != SB_MSG_OK || cm == NULL || cm->cmsg_type != SCM_RIGHTS)
+	if (type != SB_MSG_OK || fd < 0)
 		bench_die("get an OK with an fd (type 0x%04x)", type);
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
 	close(fd);
 }
 

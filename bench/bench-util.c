@@ -336,6 +336,33 @@ bench_rss_kib(pid_t pid)
 	return kib;
 }
 
+ssize_t
+bench_recv_fd(int sock, void *buf, size_t cap, int *ret_fd)
+{
+	union {
+		struct cmsghdr	align;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct iovec iov = { buf, cap };
+	struct msghdr mh;
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	*ret_fd = -1;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf.buf;
+	mh.msg_controllen = sizeof(cbuf.buf);
+	if ((n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC)) < 0)
+		return -1;
+	cm = CMSG_FIRSTHDR(&mh);
+	if (cm != NULL && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(ret_fd, CMSG_DATA(cm), sizeof(int));
+	return n;
+}
+
 int
 bench_listen_unix(const char *path, int type)
 {

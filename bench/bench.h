@@ -103,6 +103,9 @@ long		 bench_rss_kib(pid_t pid);
 void		 bench_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 extern const char *bench_prog;
 
+/* recvmsg one message into buf and the one fd that came with it (else -1). */
+ssize_t		 bench_recv_fd(int sock, void *buf, size_t cap, int *ret_fd);
+
 /* Bind a listening SOCK_STREAM unix socket at path (unlinked first). */
 int		 bench_listen_unix(const char *path, int type);
 
