@@ -96,7 +96,7 @@ fig4() {
 	s6-ipcserver-socketbinder "$W/f4/held-s6" s6-fdholder-store "$S6/s" bench-fd || return 1
 	s6-ipcserver-socketbinder "$W/f4/held-sb" env LD_LIBRARY_PATH="$SB_LIBDIR" \
 	    "$SOCKBROKER" --root "$ROOT" put bench-fd --fd 0 || return 1
-	n=300; [ -n "$QUICK" ] && n=40
+	n=500; [ -n "$QUICK" ] && n=40
 	"$B/bench-exec" 4 "sockbroker get -- true vs s6-fdholder-retrieve" 1.0 $n \
 	    LD_LIBRARY_PATH="$SB_LIBDIR" "$SOCKBROKER" --root "$ROOT" get bench-fd -- true ::: \
 	    s6-fdholder-retrieve "$S6/s" bench-fd true
