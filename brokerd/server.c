@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -86,6 +87,7 @@ static struct event	*ev_accept, *ev_accept_backoff, *ev_reap, *ev_drain;
 static struct peer	*reap_list;
 static struct event	*ev_sigs[4], *ev_watchdog, *ev_status, *ev_idle;
 static int		 control_fd = -1, control_made;
+static int		 spare_fd = -1;	/* given up to refuse a client when out of fds */
 static struct peer	*peers;
 static unsigned		 npeers;
 static int		 stopping, reexec_wanted, early_close;
@@ -376,7 +378,8 @@ peer_set_state(struct peer *p, enum peer_state s)
 	case P_CLOSING:
 		event_del(p->ev_read);
 		event_del(p->ev_close);
-		event_del(p->ev_timer);
+		/* a client that never reads its last reply must not stay forever */
+		timer_ms(p->ev_timer, cfg.client_timeout_ms);
 		if (p->outq == NULL)
 			peer_drop(p);
 		break;
@@ -440,8 +443,9 @@ peer_timer_cb(evutil_socket_t fd, short what, void *arg)
 		peer_set_state(p, P_IDLE);
 		return;
 	}
-	log_info("client pid %ld uid %lu idle for %u ms: dropped", (long)p->cred.pid,
-	    (unsigned long)p->cred.uid, cfg.client_timeout_ms);
+	log_info("client pid %ld uid %lu %s for %u ms: dropped", (long)p->cred.pid,
+	    (unsigned long)p->cred.uid, p->state == P_CLOSING ? "did not read its last reply" :
+	    "idle", cfg.client_timeout_ms);
 	peer_drop(p);
 }
 
@@ -642,6 +646,30 @@ peer_new(int fd)
 	server_stats_changed();
 }
 
+/*
+ * Out of fds: close the spare one to accept the next client and tell it
+ * why it is refused, rather than leave it hanging in the backlog.
+ */
+static void
+accept_out_of_fds(int lfd)
+{
+	char msg[SB_MESSAGE_MAX];
+	struct rlimit rl;
+	int s;
+
+	close(spare_fd);
+	s = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (s >= 0) {
+		if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+			rl.rlim_cur = 0;
+		snprintf(msg, sizeof(msg), "the broker is out of file descriptors (its limit is "
+		    "%llu, RLIMIT_NOFILE): try again later", (unsigned long long)rl.rlim_cur);
+		log_warn("client refused: %s", msg);
+		accept_refuse(s, EMFILE, (uint64_t)rl.rlim_cur, msg);
+	}
+	spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
 static void
 accept_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -651,6 +679,10 @@ accept_cb(evutil_socket_t fd, short what, void *arg)
 		s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (s >= 0) {
 			peer_new(s);
+			continue;
+		}
+		if (errno == EMFILE && spare_fd >= 0) {
+			accept_out_of_fds(fd);
 			continue;
 		}
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -1024,6 +1056,8 @@ server_init(void)
 		control_fd = control_bind();
 	ev_accept = event_new(base, control_fd, EV_READ | EV_PERSIST, accept_cb, NULL);
 	ev_accept_backoff = evtimer_new(base, accept_backoff_cb, NULL);
+	if (spare_fd < 0 && (spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+		fatal("unable to open /dev/null: %s", strerror(errno));
 	ev_reap = event_new(base, -1, 0, reap_cb, NULL);
 	ev_drain = evtimer_new(base, drain_cb, NULL);
 	ev_status = evtimer_new(base, status_cb, NULL);
