@@ -114,6 +114,34 @@ send_failed_closed(int r)
 	return r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN || r == -ECONNREFUSED;
 }
 
+static int client_error(sb_client *c, struct sb_msg *rep);
+
+/*
+ * A send failed because the broker closed the connection: if it said why
+ * (it refuses a connection over a client cap with an ERROR of id 0), that
+ * is the error; otherwise r.
+ */
+static int
+client_refusal(sb_client *c, int r)
+{
+	struct sb_msg rep;
+	int i, q;
+
+	if (c->fd < 0 || !send_failed_closed(r))
+		return r;
+	/* if our request went unread, ECONNRESET comes before the message */
+	for (i = 0; i < 2; i++) {
+		q = sb_msg_recv(c->fd, c->buf, sizeof(c->buf), &rep, MSG_DONTWAIT);
+		if (q == 0 && rep.type == SB_MSG_ERROR && rep.id == 0)
+			return client_error(c, &rep);
+		if (rep.fd >= 0)
+			sb_io->close(rep.fd);
+		if (q != -ECONNRESET)
+			break;
+	}
+	return r;
+}
+
 /* Send req (with fd attached if fd >= 0) under a fresh id. */
 static int
 client_send(sb_client *c, struct sb_msg *req, int fd)
@@ -125,7 +153,9 @@ client_send(sb_client *c, struct sb_msg *req, int fd)
 	fresh = c->fd < 0 || c->pid != getpid();
 	if ((r = client_connect(c)) < 0)
 		return r;
-	req->id = ++c->next_id;
+	if (++c->next_id == 0)
+		c->next_id = 1;		/* 0 is the id of a refusal at connect */
+	req->id = c->next_id;
 	r = sb_msg_send(c->fd, req, fd);
 	if (r < 0 && !fresh && send_failed_closed(r)) {
 		/* an idle connection the broker dropped: it never saw this request */
@@ -134,8 +164,10 @@ client_send(sb_client *c, struct sb_msg *req, int fd)
 			return r;
 		r = sb_msg_send(c->fd, req, fd);
 	}
-	if (r < 0)
+	if (r < 0) {
+		r = client_refusal(c, r);
 		client_disconnect(c);
+	}
 	return r;
 }
 
@@ -150,7 +182,10 @@ client_recv(sb_client *c, const struct sb_msg *req, struct sb_msg *rep)
 	int r;
 
 	r = sb_msg_recv(c->fd, c->buf, sizeof(c->buf), rep, 0);
-	if (r == 0 && rep->id != req->id)
+	if (r == -ECONNRESET)
+		r = client_refusal(c, r);
+	/* id 0: the broker refused the connection itself (a client cap) */
+	if (r == 0 && rep->id != req->id && !(rep->id == 0 && rep->type == SB_MSG_ERROR))
 		r = -EPROTO;
 	if (r < 0) {
 		if (rep->fd >= 0)
