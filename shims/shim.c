@@ -243,6 +243,8 @@ table_add_locked(const char *short_path, const char *key)
 			break;
 	}
 	shim.next_slot = (int)(e - shim.table + 1) % TABLE_MAX;
+	if (e->key != NULL && e->pending_fd >= 0)	/* a full table of pending binds */
+		__atomic_sub_fetch(&shim.npending, 1, __ATOMIC_RELEASE);
 	if (e->key == NULL)
 		__atomic_add_fetch(&shim.nentries, 1, __ATOMIC_RELEASE);
 	free(e->key);
@@ -453,16 +455,16 @@ client_locked(int *ret_err)
 	return shim.client;
 }
 
-/* errno for a bind the broker could not serve */
+/* errno for a bind the broker could not serve (connected: whether it was) */
 static int
-bind_errno(int r)
+bind_errno(int r, int connected)
 {
+	if (!connected)
+		return ECONNREFUSED;	/* no broker */
 	switch (-r) {
-	case ENOENT:
-	case ECONNREFUSED:
 	case ECONNRESET:
 	case EPIPE:
-		return ECONNREFUSED;	/* no broker */
+		return ECONNREFUSED;	/* the broker went away */
 	case EDQUOT:
 		return ENOSPC;
 	default:
@@ -489,7 +491,7 @@ broker_bind_locked(int fd, struct entry *e, const struct sockaddr *addr, socklen
 
 		say("bind '%s': %s%s%s%s", e->key, c == NULL ? "no broker: " : "",
 		    sb_strerror(r), m[0] != '\0' ? ": " : "", m);
-		errno = bind_errno(r);
+		errno = bind_errno(r, c != NULL);
 		return -1;
 	}
 	if (held >= 0) {

@@ -17,7 +17,7 @@ sb_bg $srv
 sb_wait_for test -S "$S" || fail "no short socket $S"
 [ -L "$L" ] || fail "no link at $L"
 assert_eq "$(readlink "$L")" "$S" "the link at the long path"
-shim_try "$T/out" bash -c 'echo one | LD_PRELOAD="$1" socat -t5 - UNIX-CONNECT:"$2"' _ "$SB_SHIM" "$L" ||
+shim_try "$T/out" bash -c 'echo one | LD_PRELOAD="$1" socat -t30 - UNIX-CONNECT:"$2"' _ "$SB_SHIM" "$L" ||
 	fail "connect"
 assert_eq "$(cat "$T/out")" one "first server"
 "$SOCKBROKER" list >"$T/list" || fail "sockbroker list"
@@ -33,7 +33,7 @@ srv=$!
 sb_bg $srv
 sb_wait_for test -S "$S" || fail "restarted server: no short socket: $(tail -3 "$T/shim.log")"
 assert_eq "$(readlink "$L")" "$S" "the link after the restart"
-shim_try "$T/out" bash -c 'echo two | LD_PRELOAD="$1" socat -t5 - UNIX-CONNECT:"$2"' _ "$SB_SHIM" "$L" ||
+shim_try "$T/out" bash -c 'echo two | LD_PRELOAD="$1" socat -t30 - UNIX-CONNECT:"$2"' _ "$SB_SHIM" "$L" ||
 	fail "connect to the restarted server"
 assert_eq "$(cat "$T/out")" two "restarted server"
 # a clean exit unlinks: the entry is released, the link removed
@@ -85,6 +85,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	chmod 755 "$T" "$ROOT" 2>/dev/null
 	chmod o+r "$SB_SHIM" 2>/dev/null
 	if $SB_NOBODY test -r "$SB_SHIM"; then
+		sb_log "refusal: nobody binds a long path in root's directory"
 		$SB_NOBODY env LD_PRELOAD="$SB_SHIM" socat UNIX-LISTEN:"$L" - </dev/null 2>"$T/err" &&
 			fail "nobody bound a path in root's directory"
 		assert_contains "$(cat "$T/err")" "sockbroker-shim: bind '$L'" "refused: message"

@@ -72,11 +72,13 @@ shim_wait_line() { sb_wait_for grep -qx "$2" "$1"; }
 shim_wait_gone() { sb_wait_for eval "! kill -0 $1"; }
 
 # shim_try OUT CMD...: run CMD until it succeeds (a server that is bound
-# but not listening yet refuses), stdout to OUT; polls, at most 10 s.
+# but not listening yet refuses), stdout to OUT; polls for at most 20 s
+# (120 s under valgrind).
 shim_try() {
-	local out=$1 i
+	local out=$1 end
 	shift
-	for i in $(seq 1 500); do
+	end=$((SECONDS + (${#SHIM_VG[@]} > 0 ? 120 : 20)))
+	while [ $SECONDS -lt $end ]; do
 		"$@" >"$out" 2>>"$T/shim.log" && return 0
 		sleep 0.02
 	done
