@@ -131,7 +131,15 @@ sb_msg_recv(int sock, uint8_t *buf, size_t cap, struct sb_msg *m, int flags)
 	}
 	if (bad || nfds > SB_FDS_MAX || (mh.msg_flags & MSG_TRUNC)) {
 		close_cmsg_fds(&mh);
-		return (mh.msg_flags & MSG_TRUNC) ? -EMSGSIZE : -EBADMSG;
+		if (mh.msg_flags & MSG_TRUNC)
+			return -EMSGSIZE;
+		/*
+		 * The control part had room for 8 fds: a truncation below that
+		 * is the kernel failing to install them, our fd table is full.
+		 */
+		if ((mh.msg_flags & MSG_CTRUNC) && nfds < 8)
+			return -EMFILE;
+		return -EBADMSG;
 	}
 	if (nfds == 1)
 		memcpy(&m->fd, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -360,6 +361,31 @@ START_TEST(wire_too_many_fds)
 }
 END_TEST
 
+
+/* A receiver whose fd table is full is told so, not "malformed message". */
+START_TEST(wire_fd_table_full)
+{
+	uint8_t rbuf[SB_MSG_MAX];
+	struct sb_msg m, d;
+	struct rlimit rl;
+	int sv[2], fd, r;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	sb_msg_init(&m, SB_MSG_OK, 1);
+	sb_msg_set_u32(&m, SB_F_HAS_FD, 1);
+	ck_assert_int_eq(sb_msg_send(sv[0], &m, STDIN_FILENO), 0);
+	/* fill the table up to a low limit (this test runs in its own process) */
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	rl.rlim_cur = 64;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	while ((fd = dup(0)) >= 0)
+		;
+	r = sb_msg_recv(sv[1], rbuf, sizeof(rbuf), &d, 0);
+	ck_assert_int_eq(r, -EMFILE);
+	ck_assert_int_eq(d.fd, -1);
+}
+END_TEST
+
 static Suite *
 codec_suite(void)
 {
@@ -376,6 +402,7 @@ codec_suite(void)
 	tcase_add_test(tc, decode_string_limits);
 	tcase_add_test(tc, wire_fd_passing);
 	tcase_add_test(tc, wire_too_many_fds);
+	tcase_add_test(tc, wire_fd_table_full);
 	suite_add_tcase(s, tc);
 	return s;
 }
