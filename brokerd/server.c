@@ -516,8 +516,8 @@ peer_read_one(struct peer *p, struct sb_msg *m, int r)
 		return;
 	}
 	timer_ms(p->ev_timer, cfg.client_timeout_ms);
+	/* a handler that keeps m->fd sets it to -1; peer_read_cb closes the rest */
 	request_dispatch(p, m);
-	m->fd = -1;
 }
 
 static void
