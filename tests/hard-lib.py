@@ -1,0 +1,107 @@
+"""hard-lib.py: what the hardening tests share (python3, with sbproto.py).
+
+Load it with:
+    import importlib.machinery, os
+    hl = importlib.machinery.SourceFileLoader(
+        "hardlib", os.path.join(os.environ["top_srcdir"], "tests/hard-lib.py")).load_module()
+
+The broker's resources are read from /proc/PID: its fd count and VmRSS.
+A scenario is judged by Watch: the fds must come back to exactly their
+baseline, VmRSS to within RSS_SLACK_KB of it (glibc keeps some freed heap,
+libevent keeps the arrays it grew for the highest fd it saw); the figures
+are printed as TAP comments.
+"""
+import errno
+import os
+import socket
+import sys
+import time
+
+# VmRSS may stay this much above its baseline after a scenario (KiB).
+RSS_SLACK_KB = int(os.environ.get("SB_RSS_SLACK_KB", "1024"))
+
+
+def fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def fd_list(pid):
+    out = []
+    for n in sorted(os.listdir("/proc/%d/fd" % pid), key=int):
+        try:
+            out.append("%s->%s" % (n, os.readlink("/proc/%d/fd/%s" % (pid, n))))
+        except OSError:
+            pass
+    return " ".join(out)
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise ValueError("no VmRSS for %d" % pid)
+
+
+def settle(cond, timeout=10.0):
+    """Poll cond() (every 5 ms) until it is true or timeout seconds pass."""
+    end = time.monotonic() + timeout
+    while True:
+        if cond():
+            return True
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.005)
+
+
+def log(msg):
+    print("# " + msg, flush=True)
+
+
+def ok(msg):
+    print("ok - " + msg, flush=True)
+
+
+class Watch:
+    """Baseline of a broker's fds and RSS; check() after a scenario."""
+
+    def __init__(self, pid, client_factory=None):
+        self.pid = pid
+        self.client_factory = client_factory
+        self.fds = fds(pid)
+        self.rss = rss_kb(pid)
+        log("baseline: %d fds, VmRSS %d kB" % (self.fds, self.rss))
+
+    def check(self, what, slack_kb=None, served=None):
+        slack = RSS_SLACK_KB if slack_kb is None else slack_kb
+        if not settle(lambda: fds(self.pid) == self.fds):
+            raise AssertionError("%s: broker fds %d, baseline %d: %s" % (
+                what, fds(self.pid), self.fds, fd_list(self.pid)))
+        nfds, rss = fds(self.pid), rss_kb(self.pid)
+        log("%s: fds %d (baseline %d), VmRSS %d kB (baseline %d, %+d kB, slack %d)" % (
+            what, nfds, self.fds, rss, self.rss, rss - self.rss, slack))
+        if served is not None:
+            served()
+        if rss > self.rss + slack:
+            raise AssertionError("%s: VmRSS %d kB, baseline %d kB + slack %d kB" % (
+                what, rss, self.rss, slack))
+        ok("%s: fds and VmRSS back to baseline" % what)
+
+
+def expect_error(reply, want, needle=None, what=""):
+    """reply is (type, id, fields, fds) of sbproto; check an ERROR with errno want."""
+    t, i, f, rfds = reply
+    for x in rfds:
+        os.close(x)
+    assert t == "error", "%s: got %s %r" % (what, t, f)
+    assert f["errno"] == want, "%s: errno %s, want %s (%s)" % (
+        what, errno.errorcode.get(f["errno"], f["errno"]), errno.errorcode[want], f.get("message"))
+    assert f.get("message"), "%s: no message" % what
+    if needle is not None:
+        assert needle in f["message"], "%s: message %r lacks %r" % (what, f["message"], needle)
+    return f
+
+
+def send_cmsgs(sock, data, cmsgs):
+    """sendmsg with arbitrary ancillary data [(level, type, bytes)]."""
+    return sock.sendmsg([data], cmsgs)
