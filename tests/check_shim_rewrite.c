@@ -58,7 +58,13 @@ rw1(const char *fmt, const char *path, const char *pre, struct rec *r, const str
 	char *argv[4];
 	int argc = 0;
 
-	snprintf(buf, sizeof(buf), fmt, path);
+	/* fmt holds one "%s": the path goes there */
+	{
+		const char *at = strstr(fmt, "%s");
+
+		ck_assert_ptr_nonnull(at);
+		snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(at - fmt), fmt, path, at + 2);
+	}
 	argv[argc++] = (char *)"prog";
 	if (pre != NULL)
 		argv[argc++] = (char *)pre;
