@@ -1,0 +1,177 @@
+#!/bin/bash
+# A second user against another user's entries. uid 4242 (the victim, an
+# unprivileged user) owns private entries: a name, an fd and the long path
+# of its "swtpm" socket in its own directory. uid 65534 (SB_NOBODY) tries
+# to get, put over, release, bind/PREPARE, resolve, wait for and list them,
+# through the CLI, through forged proofs (a symlink of its own pointing at
+# the victim's short path, sent with the victim's key) and through the
+# shim; and to bind keys root owns. Everything is refused, the victim's
+# socket still answers the victim, and nothing of the victim's changed.
+. "$top_srcdir/tests/lib.sh"
+need python3 setpriv
+[ "$(id -u)" = 0 ] || skip "needs root (two more uids)"
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+$SB_NOBODY $PY -c '' 2>/dev/null || skip "setpriv cannot run $PY as uid 65534 here"
+
+VICTIM="setpriv --reuid=4242 --regid=4242 --clear-groups"
+export PYTHONPATH="$top_srcdir/tests"
+SBP="$PY $top_srcdir/tests/sbproto.py"
+SB=$SOCKBROKER
+sb_start
+w0=$(sb_fd_count "$SB_PID")
+
+# the victim's directory, with a long path for its swtpm socket
+vdir=$T/victim
+while [ ${#vdir} -lt 150 ]; do vdir=$vdir/vvvvvvvvvvvvvvvvvvvv; done
+mkdir -p "$vdir"
+chown -R 4242:4242 "$T/victim"
+chmod -R 755 "$T/victim"
+VKEY=$vdir/swtpm-ctrl.sock	# bound by the victim
+VKEY2=$vdir/qmp.sock		# not bound yet
+ndir=$T/nobody
+mkdir "$ndir"
+chown 65534:65534 "$ndir"
+
+$VICTIM "$SB" bind victim-private --listen --mode 0600 >/dev/null || fail "victim bind name"
+$VICTIM "$SB" put victim-fd --fd 0 </dev/null || fail "victim put"
+vsp=$($VICTIM "$SB" bind "$VKEY" --listen --lifetime hold) || fail "victim bind long path"
+[ -L "$VKEY" ] && [ "$(stat -c %u "$VKEY")" = 4242 ] || fail "the victim's link at $VKEY"
+sb_log "victim's short path: $vsp"
+before=$($SB list --json)
+
+nobody() { $SB_NOBODY "$@"; }
+refused() {	# refused WHAT CMD...: exit 1 (refused by the broker)
+	local what=$1 rc
+	shift
+	nobody "$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	[ "$rc" = 1 ] || fail "nobody: $what: exit $rc, want 1 (refused): $(cat "$T/out" "$T/err")"
+	sb_log "refused: $what: $(cat "$T/err")"
+}
+
+# --- the CLI and the library --------------------------------------------
+for k in victim-private victim-fd "$VKEY"; do
+	refused "get $k" "$SB" get "$k"
+	refused "release $k" "$SB" release "$k"
+	refused "resolve $k" "$SB" resolve "$k"
+	refused "wait $k" "$SB" wait "$k" --timeout 1
+	grep -q "may not" "$T/err" || fail "wait $k: the refusal says why: $(cat "$T/err")"
+done
+refused "put over victim-private" "$SB" put victim-private --fd 0
+refused "put over victim-fd" "$SB" put victim-fd --fd 0
+refused "bind victim-private" "$SB" bind victim-private --listen
+assert_contains "$(cat "$T/err")" "belongs to uid 4242" "bind over the victim's name"
+nobody "$SB" bind "$VKEY" --listen >"$T/out" 2>"$T/err" && fail "nobody claimed $VKEY"
+assert_contains "$(cat "$T/err")" "$VKEY" "the refusal names the path"
+nobody "$SB" bind "$VKEY2" --listen >"$T/out" 2>"$T/err" && fail "nobody claimed $VKEY2"
+list=$(nobody "$SB" list --json) || fail "nobody list"
+case "$list" in *victim*) fail "nobody sees the victim's entries: $list" ;; esac
+# the raw protocol: the same with every option a client can set
+for args in "bind key=victim-private flags=2" "bind key=victim-private flags=4" \
+    "bind key=victim-private flags=1 mode=0777" "put key=victim-fd --fd 0" \
+    "release key=victim-fd" "get key=victim-fd"; do
+	out=$(nobody $SBP $args) && fail "nobody: $args was allowed: $out"
+	assert_contains "$out" "(EACCES)" "nobody: $args"
+done
+[ -z "$(nobody $SBP list | grep victim)" ] || fail "the raw list shows the victim's entries"
+sb_log "the CLI and the raw protocol: every request on the victim's entries refused"
+
+# --- forged proofs --------------------------------------------------------
+# a symlink of nobody's own, pointing at the victim's short path, sent
+# with the victim's key (and with a key nobody has not bound yet)
+nobody $PY - "$VKEY" "$VKEY2" "$ndir" <<'PYEOF' || fail "forged proofs"
+import errno, os, sys
+from sbproto import *
+root = os.environ["SOCKBROKER_ROOT"]
+vkey, vkey2, ndir = sys.argv[1:4]
+c = Client(root)
+for n, key in enumerate((vkey, vkey2)):
+    sp = short_path(root, key)
+    link = os.path.join(ndir, "forged%d" % n)
+    os.symlink(sp, link)
+    fd = os.open(link, os.O_PATH | os.O_NOFOLLOW)
+    for flags in (LISTEN, PREPARE, 0):
+        t, i, f, fds = c.call("bind", fds=[fd], key=key, proof=1, has_fd=1, flags=flags)
+        assert t == "error" and f["errno"] == errno.EACCES, (key, flags, t, f)
+        assert "not at that path" in f["message"], f
+    # the victim's own link as the proof: not nobody's
+    if os.path.lexists(key):
+        vfd = os.open(key, os.O_PATH | os.O_NOFOLLOW)
+        t, i, f, fds = c.call("bind", fds=[vfd], key=key, proof=1, has_fd=1, flags=LISTEN)
+        assert t == "error" and f["errno"] == errno.EACCES, (t, f)
+        assert "owned by uid 4242" in f["message"], f
+        os.close(vfd)
+    os.close(fd)
+print("ok - forged proofs refused")
+PYEOF
+
+# --- the shim ---------------------------------------------------------------
+if [ -f "$SB_SHIM" ]; then
+	for k in "$VKEY" "$VKEY2"; do
+		nobody env LD_PRELOAD="$SB_SHIM" SOCKBROKER_MODE=broker \
+			"$top_builddir/tests/shim-prog" serve "$k" >"$T/out" 2>"$T/err" &&
+			fail "nobody served $k through the shim"
+		sb_log "shim as nobody on $k: $(tr '\n' ' ' <"$T/err")"
+		grep -q "^ready" "$T/out" && fail "nobody listened at $k through the shim"
+	done
+else
+	sb_log "the shim is not built: its part skipped"
+fi
+
+# --- keys root owns -------------------------------------------------------
+$SB bind root-owned --listen >/dev/null || fail "root bind"
+shared=$T/shared
+mkdir -m 0777 "$shared"		# nobody may replace root's link here
+rkey=$shared/root.sock
+$SB bind "$rkey" --listen --lifetime hold >/dev/null || fail "root bind $rkey"
+for f in 0 1 2; do
+	out=$(nobody $SBP bind key=root-owned flags=$f) && fail "nobody bound root-owned: $out"
+	assert_contains "$out" "belongs to uid 0" "bind flags $f of root's name"
+done
+# with a valid proof of its own at the path, still not root's entry
+nobody $PY - "$rkey" <<'PYEOF' || fail "root's path key"
+import errno, os, sys
+from sbproto import *
+root = os.environ["SOCKBROKER_ROOT"]
+key = sys.argv[1]
+os.unlink(key)
+os.symlink(short_path(root, key), key)
+fd = os.open(key, os.O_PATH | os.O_NOFOLLOW)
+c = Client(root)
+for flags in (LISTEN, PREPARE):
+    t, i, f, fds = c.call("bind", fds=[fd], key=key, proof=1, has_fd=1, flags=flags)
+    assert t == "error" and f["errno"] == errno.EACCES, (flags, t, f)
+    assert "belongs to uid 0" in f["message"], f
+print("ok - a path root owns: refused even with a valid proof")
+PYEOF
+out=$($SB list --json | $PY -c '
+import json, sys
+for e in json.load(sys.stdin):
+    if e["key"] in ("root-owned", sys.argv[1]):
+        print(e["uid"])' "$rkey" | sort -u)
+assert_eq "$out" 0 "root's entries are still root's"
+
+# --- nothing of the victim's changed; its socket answers the victim -------
+after=$($SB list --json)
+for k in victim-private victim-fd "$VKEY"; do
+	b=$(printf '%s' "$before" | $PY -c 'import json,sys; print([{x: e[x] for x in e if x != "age"} for e in json.load(sys.stdin) if e["key"]==sys.argv[1]])' "$k")
+	a=$(printf '%s' "$after" | $PY -c 'import json,sys; print([{x: e[x] for x in e if x != "age"} for e in json.load(sys.stdin) if e["key"]==sys.argv[1]])' "$k")
+	assert_eq "$a" "$b" "the victim's entry $k"
+done
+[ "$(stat -c %u "$VKEY")" = 4242 ] && [ "$(readlink "$VKEY")" = "$vsp" ] ||
+	fail "the victim's link at $VKEY changed"
+nobody $PY -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' "$vsp" 2>/dev/null &&
+	fail "nobody connected to the victim's private socket"
+$VICTIM "$SB" get "$VKEY" -- $PY -c '
+import os, socket, sys
+srv = socket.socket(fileno=3)
+c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[1]); a, _ = srv.accept()
+c.sendall(b"mine"); assert a.recv(4) == b"mine"' "$vsp" || fail "the victim's socket does not answer the victim"
+$VICTIM "$SB" bind "$VKEY2" --listen --lifetime hold >/dev/null || fail "the victim cannot bind $VKEY2 after the attacks"
+for k in victim-private victim-fd "$VKEY" "$VKEY2"; do
+	$VICTIM "$SB" release "$k" || fail "the victim releases $k"
+done
+$SB release root-owned && $SB release "$rkey" || fail "root releases its entries"
+sb_wait_for test "$(sb_fd_count "$SB_PID")" = "$w0" || fail "broker fds $(sb_fd_count "$SB_PID"), $w0 before"
+sb_stop
