@@ -15,6 +15,7 @@ SHIM_PROG_STATIC="$top_builddir/tests/shim-prog-static"
 SHIM_VG=()
 if [ "${SB_VALGRIND:-}" = 1 ]; then
 	need valgrind
+	sb_log "shimmed programs run under valgrind"
 	# valgrind runs env (so that its launcher does not get the shim), then
 	# traces into CMD with the shim preloaded.
 	SHIM_VG=(valgrind -q --trace-children=yes --error-exitcode=1 \
