@@ -472,6 +472,53 @@ bind_errno(int r, int connected)
 	}
 }
 
+/* Is the process a member of gid (primary or supplementary)? */
+static int
+in_group(gid_t gid)
+{
+	gid_t groups[64];
+	int i, n;
+
+	if (getegid() == gid)
+		return 1;
+	n = getgroups((int)(sizeof(groups) / sizeof(groups[0])), groups);
+	for (i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return 1;
+	return 0;
+}
+
+/*
+ * The short directory is as reachable as the long path's directory would
+ * have been: group and others may traverse it if they may traverse that
+ * directory (the socket's own mode, set by the program, does the rest), so
+ * that a client of another uid (QEMU as libvirt-qemu, swtpm as tss) reaches
+ * the socket as it would at the long path.
+ */
+static void
+mirror_dir_access(const char *key, struct sb_bind_opts *opts)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(key, '/');
+	struct stat st;
+	size_t n;
+
+	if (slash == NULL || (n = (size_t)(slash - key)) == 0 || n >= sizeof(dir))
+		return;
+	memcpy(dir, key, n);
+	dir[n] = '\0';
+	if (stat(dir, &st) < 0)
+		return;
+	opts->mode = 0600;
+	if (st.st_mode & S_IXOTH)
+		opts->mode |= 0066;
+	if (st.st_mode & S_IXGRP) {
+		opts->mode |= 0060;
+		if (in_group(st.st_gid))
+			opts->gid = st.st_gid;
+	}
+}
+
 /* bind of a short path in the table: ask the broker, then bind. */
 static int
 broker_bind_locked(int fd, struct entry *e, const struct sockaddr *addr, socklen_t len)
@@ -485,6 +532,7 @@ broker_bind_locked(int fd, struct entry *e, const struct sockaddr *addr, socklen
 		return -1;
 	opts.flags = SB_BIND_F_PREPARE;
 	opts.lifetime = SB_LIFETIME_OWNER;
+	mirror_dir_access(e->key, &opts);
 	if ((c = client_locked(&r)) == NULL ||
 	    (r = sb_bind(c, e->key, &opts, &held, NULL, 0)) < 0) {
 		const char *m = c != NULL ? sb_client_message(c) : "";

@@ -74,6 +74,43 @@ if [ -x "$SHIM_PROG_STATIC" ]; then
 	wait $srv || fail "static server failed"
 fi
 
+# another uid reaches the short socket exactly as it would reach the long
+# path: through a directory others may traverse, yes; through a private one, no
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	chmod 755 "$T" "$ROOT" 2>/dev/null
+	chmod o+r "$SB_SHIM" 2>/dev/null
+	if $SB_NOBODY test -r "$SB_SHIM"; then
+		sb_log "another uid: a 0755 directory lets it in, a 0700 one keeps it out"
+		P=$(sb_long_path "shared.sock" 160)
+		"${SHIMMED[@]}" socat UNIX-LISTEN:"$P",mode=666,fork EXEC:cat 2>>"$T/shim.log" &
+		srv=$!
+		sb_bg $srv
+		PS=$(shim_short "$P")
+		sb_wait_for test -S "$PS" || fail "no short socket for the shared server"
+		shim_try "$T/out" $SB_NOBODY bash -c 'echo shared | LD_PRELOAD="$1" socat -t30 - UNIX-CONNECT:"$2"' \
+			_ "$SB_SHIM" "$P" || fail "nobody connects through a 0755 directory: $(cat "$T/out")"
+		assert_eq "$(cat "$T/out")" shared "another uid, traversable directory"
+		kill -TERM $srv
+		wait $srv
+		sb_wait_for eval "! test -e '$PS'" || fail "shared server left its socket"
+
+		mkdir -m 700 "$T/private"
+		P="$T/private/$(printf 'p%.0s' $(seq 1 130)).sock"
+		"${SHIMMED[@]}" socat UNIX-LISTEN:"$P",mode=666,fork EXEC:cat 2>>"$T/shim.log" &
+		srv=$!
+		sb_bg $srv
+		PS=$(shim_short "$P")
+		sb_wait_for test -S "$PS" || fail "no short socket for the private server"
+		$SB_NOBODY bash -c 'echo private | LD_PRELOAD="$1" socat -t5 - UNIX-CONNECT:"$2"' \
+			_ "$SB_SHIM" "$P" >"$T/out" 2>&1 && fail "nobody reached a socket in a 0700 directory"
+		$SB_NOBODY socat -t5 - UNIX-CONNECT:"$PS" </dev/null >"$T/out" 2>&1 &&
+			fail "nobody reached the short socket of a path in a 0700 directory"
+		assert_contains "$(cat "$T/out")" "ermission denied" "private directory: EACCES"
+		kill -TERM $srv
+		wait $srv
+	fi
+fi
+
 # no broker: the call fails with one clear line and the errno
 SOCKBROKER_ROOT="$T/nobroker" "${SHIMMED[@]}" socat UNIX-LISTEN:"$L" - </dev/null 2>"$T/err" &&
 	fail "bind without a broker succeeded"
