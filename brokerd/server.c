@@ -1194,10 +1194,20 @@ server_run(void)
 	idle_check();
 	log_info("ready on %s/%s: %u entries", cfg.root, SB_CONTROL_NAME, entries_total());
 	if (cfg.ready_fd >= 0) {
+		/*
+		 * Close the readiness fd by putting /dev/null in its place: the
+		 * reader sees the newline and EOF, and the broker's fd count
+		 * does not change once it has announced readiness.
+		 */
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
 		if (write(cfg.ready_fd, &nl, 1) < 0)
 			log_warn("unable to write to the readiness fd %d: %s", cfg.ready_fd,
 			    strerror(errno));
-		close(cfg.ready_fd);
+		if (null < 0 || dup3(null, cfg.ready_fd, O_CLOEXEC) < 0)
+			close(cfg.ready_fd);
+		if (null >= 0)
+			close(null);
 		cfg.ready_fd = -1;
 	}
 	sd_ready();
