@@ -47,10 +47,12 @@ def raise_nofile(n):
 
 
 def served(pid):
+    n = hl.fds(pid)
     c = Client(root)
     t, i, f, _ = c.call("status")
     c.close()
     assert t == "ok" and f["pid"] == pid, (t, f)
+    hl.settle(lambda: hl.fds(pid) <= n)   # the broker saw the close
 
 
 def storm(n):

@@ -35,10 +35,12 @@ T = os.environ["T"]
 
 
 def served():
+    n = hl.fds(pid)
     c = Client(root)
     t, i, f, fds = c.call("status")
     c.close()
     assert t == "ok" and f["pid"] == pid, (t, f)
+    hl.settle(lambda: hl.fds(pid) <= n)   # the broker saw the close
 
 
 def fresh():
