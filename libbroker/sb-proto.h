@@ -36,7 +36,9 @@
  * more from that client. SB_MSG_HELLO is optional; it tells the client the
  * broker's version range and limits. A message whose version is not
  * SB_PROTO_VERSION is answered by SB_MSG_ERROR EPROTONOSUPPORT and the
- * connection is closed.
+ * connection is closed. A connection the broker does not take (a client
+ * cap: EUSERS; no fd left: EMFILE) gets one SB_MSG_ERROR of id 0, sent
+ * before any request is read, and is closed.
  */
 #ifndef SB_PROTO_H
 #define SB_PROTO_H
