@@ -35,6 +35,7 @@ struct sb_client {
 	pthread_mutex_t	 lock;
 	int		 fd;		/* control connection, or -1 to reconnect */
 	pid_t		 pid;		/* process that made the connection */
+	unsigned	 flags;		/* SB_OPEN_* */
 	uint32_t	 next_id;
 	uint64_t	 limit;		/* of the last refused request */
 	char		 root[SB_SHORT_PATH_MAX];
@@ -100,7 +101,11 @@ client_connect(sb_client *c)
 	if (c->fd >= 0 && c->pid == pid)
 		return 0;
 	client_disconnect(c);
-	if ((fd = connect_root(c->root)) < 0)
+	fd = connect_root(c->root);
+	if ((fd == -ENOENT || fd == -ECONNREFUSED) && sb_autostart_allowed(c->flags) &&
+	    sb_autostart(c->root) == 0)
+		fd = connect_root(c->root);
+	if (fd < 0)
 		return fd;
 	c->fd = fd;
 	c->pid = pid;
@@ -276,12 +281,18 @@ client_unlock(sb_client *c)
 int
 sb_client_open(const char *root, sb_client **ret_client)
 {
+	return sb_client_open_flags(root, 0, ret_client);
+}
+
+int
+sb_client_open_flags(const char *root, unsigned flags, sb_client **ret_client)
+{
 	char rootbuf[SB_SHORT_PATH_MAX];
 	sb_client *c;
 	size_t n;
 	int r;
 
-	if (ret_client == NULL)
+	if (ret_client == NULL || (flags & ~SB_OPEN_NO_AUTOSTART) != 0)
 		return -EINVAL;
 	if (root == NULL) {
 		if ((r = sb_default_root(rootbuf, sizeof(rootbuf))) < 0)
@@ -300,6 +311,7 @@ sb_client_open(const char *root, sb_client **ret_client)
 	memcpy(c->root, root, n);
 	c->root[n] = '\0';
 	c->fd = -1;
+	c->flags = flags;
 	if ((r = pthread_mutex_init(&c->lock, NULL)) != 0) {
 		free(c);
 		return -r;

@@ -36,6 +36,11 @@ SB_HIDDEN void	 sb_sha256(const void *data, size_t len, uint8_t out[32]);
 SB_HIDDEN void	 sb_key_hash(const char *key, char hex[3], char hash[SB_HASH_CHARS + 1]);
 SB_HIDDEN const char *sb_getenv(const char *name);
 
+/* autostart.c: may a client with these open flags start a broker? */
+SB_HIDDEN int	 sb_autostart_allowed(unsigned flags);
+/* Start sockbrokerd on root unless one answers; 0 once it is ready. */
+SB_HIDDEN int	 sb_autostart(const char *root);
+
 /*
  * Send m (with fd attached if fd >= 0) on a SOCK_SEQPACKET socket.
  * Returns 0 or a negative errno.

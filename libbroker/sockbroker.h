@@ -105,8 +105,20 @@ SB_EXPORT int sb_short_path(const char *root, const char *key, char *buf, size_t
  */
 SB_EXPORT int sb_default_root(char *buf, size_t size);
 
-/* Clients. root NULL means sb_default_root(). */
+/*
+ * Clients. root NULL means sb_default_root().
+ *
+ * When no broker answers (ENOENT, ECONNREFUSED), sb_client_open() and every
+ * later reconnection start one on demand: sockbrokerd --root ROOT
+ * --idle-exit 60, detached, serialised with a lock on ROOT.lock so that two
+ * clients never start two brokers. This is on by default for users other
+ * than root (whose broker is a system service), and is decided by
+ * SOCKBROKER_AUTOSTART=1|0 when that is set; SB_OPEN_NO_AUTOSTART turns it
+ * off for one client.
+ */
+#define SB_OPEN_NO_AUTOSTART	0x1u
 SB_EXPORT int sb_client_open(const char *root, sb_client **ret_client);
+SB_EXPORT int sb_client_open_flags(const char *root, unsigned flags, sb_client **ret_client);
 SB_EXPORT void sb_client_close(sb_client *client);	/* accepts NULL */
 /* The broker's explanation of the last refused request, or "" */
 SB_EXPORT const char *sb_client_message(sb_client *client);

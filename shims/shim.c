@@ -447,7 +447,7 @@ client_locked(int *ret_err)
 	int r;
 
 	*ret_err = 0;
-	if (shim.client == NULL && (r = sb_client_open(shim.root, &shim.client)) < 0) {
+	if (shim.client == NULL && (r = sb_client_open_flags(shim.root, SB_OPEN_NO_AUTOSTART, &shim.client)) < 0) {
 		shim.client = NULL;
 		*ret_err = r;
 		return NULL;
