@@ -36,4 +36,31 @@ for mode in direct broker; do
 	sb_wait_for eval "! test -e '$D' && ! test -L '$D'" || fail "$mode: $D is left behind"
 	[ -d "$ST" ] || fail "$mode: the state directory is gone"
 done
+
+# The way libvirt starts it: --daemon (swtpm binds in its grandchild, after
+# the parent has exited), a pid file and a log file with long paths too.
+# The owner of the entry is the process that bound, so the socket stays
+# while the daemon runs and goes when it stops.
+sb_log "libvirt style: swtpm --daemon, broker mode"
+C=$(sb_long_path "ctrl-daemon.sock" 160)
+PIDF=$(sb_long_path "swtpm-daemon.pid" 150)
+LOGF=$(sb_long_path "swtpm-daemon.log" 150)
+ST=$(sb_long_path "state-daemon" 150)
+mkdir -p "$ST"
+"${SHIMMED[@]}" swtpm socket --daemon --tpm2 --tpmstate dir="$ST" \
+	--ctrl type=unixio,path="$C",mode=0600 --pid file="$PIDF" --log file="$LOGF" \
+	--flags not-need-init,startup-clear 2>"$T/swtpm.err" || fail "swtpm --daemon: $(cat "$T/swtpm.err")"
+sb_wait_for test -s "$PIDF" || fail "swtpm --daemon wrote no pid file at $PIDF"
+dpid=$(cat "$PIDF")
+sb_bg "$dpid"
+sb_wait_for test -S "$C" || fail "swtpm --daemon did not listen at $C"
+S=$(readlink "$C")
+case "$S" in "$ROOT"/*/*/sock) ;; *) fail "swtpm --daemon: $C links to '$S', not a short path" ;; esac
+shim_try "$T/out" shimmed swtpm_ioctl --unix "$C" --info 1 || fail "swtpm --daemon: swtpm_ioctl --info 1"
+assert_contains "$(cat "$T/out")" TPMSpecification "swtpm --daemon: --info 1"
+"$SOCKBROKER" list >"$T/list" || fail "list"
+assert_contains "$(cat "$T/list")" "$dpid" "the entry belongs to the daemon's pid"
+shimmed swtpm_ioctl --unix "$C" -s || fail "swtpm --daemon: swtpm_ioctl -s"
+sb_wait_for eval "! kill -0 $dpid" || fail "swtpm --daemon did not stop"
+sb_wait_for eval "! test -e '$S'" || fail "swtpm --daemon left its short socket $S"
 exit 0
