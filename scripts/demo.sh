@@ -12,12 +12,13 @@ read -r _ <"$fifo"
 rm -f "$fifo"
 trap 'kill -TERM $broker 2>/dev/null' INT TERM
 
-long=/tmp/sockbroker-demo/$(printf 'a-very-long-project-directory-%.0s' 1 2 3)/vm-with-a-long-name
+long=/tmp/sockbroker-demo/$(printf 'a-very-long-project-directory-%.0s' 1 2 3 4)/vm-with-a-long-name
 mkdir -p "$long"
-echo "== bind a listening socket for a 150+ byte path (${#long} byte directory):"
-"$BIN/sockbroker" bind "$long/swtpm-ctrl.sock" --listen --lifetime hold
+sock="$long/swtpm-ctrl.sock"
+echo "== bind a listening socket for a path of ${#sock} bytes (sun_path holds 108):"
+"$BIN/sockbroker" bind "$sock" --listen --lifetime hold
 echo "== the long path is a link to the broker's short path:"
-ls -l "$long/swtpm-ctrl.sock"
+ls -l "$sock"
 echo "== bind a name, hand its socket to a program as fd 3 (LISTEN_FDS=1), talk to it:"
 path=$("$BIN/sockbroker" bind demo-echo --listen)
 "$BIN/sockbroker" get demo-echo -- python3 -c '
