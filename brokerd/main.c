@@ -252,10 +252,13 @@ is_socket(int fd)
 	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
+static int	is_entry_id(const char *name);
+
 /*
  * Match the state file with the fds that came back (fd store or re-exec)
  * and the processes still alive. Entries whose fd or process is gone are
- * reported and cleaned, never left half-alive.
+ * reported and cleaned, never left half-alive. Each adopted fd is looked
+ * up by its name (an entry's id) once: linear in entries + fds.
  */
 static void
 reconcile(struct adopted *fds, size_t nfds)
@@ -264,15 +267,17 @@ reconcile(struct adopted *fds, size_t nfds)
 	size_t i;
 	int fd, dfd;
 
+	/* hand each named fd to its entry (the first of a name wins) */
+	for (i = 0; i < nfds; i++)
+		if (fds[i].fd >= 0 && is_entry_id(fds[i].name) &&
+		    (e = entry_by_id(fds[i].name)) != NULL && e->fd < 0) {
+			e->fd = fds[i].fd;
+			fds[i].fd = -1;
+		}
 	for (e = entry_first(); e != NULL; e = next) {
 		next = e->next;
-		fd = -1;
-		for (i = 0; i < nfds; i++)
-			if (fds[i].fd >= 0 && strcmp(fds[i].name, e->id) == 0) {
-				fd = fds[i].fd;
-				fds[i].fd = -1;
-				break;
-			}
+		fd = e->fd;
+		e->fd = -1;
 		if (e->kind == SB_KIND_FD || (e->flags & EF_HELD)) {
 			if (fd >= 0 && (e->kind == SB_KIND_FD || is_socket(fd))) {
 				e->fd = fd;
