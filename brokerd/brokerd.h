@@ -60,7 +60,9 @@ void	 fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn)
 struct proc;
 
 struct entry {
-	struct entry	*hnext;		/* hash chain */
+	struct entry	*hnext;		/* chain of the table by key */
+	struct entry	*inext;		/* chain of the table by id */
+	uint64_t	 khash;		/* seeded hash of key */
 	struct entry	*prev, *next;	/* every entry, oldest first */
 	struct entry	*pnext;		/* entries of the same tracked process */
 	struct proc	*proc;		/* owner lifetime: the tracked creator */

@@ -1,9 +1,11 @@
 /*
  * entry.c: the entry table and the files of entries under the root.
  *
- * Entries are indexed by their id ("xx" + HASH, the short path's two
- * directory names): a key and its id go together, so one table finds an
- * entry by key and detects two keys sharing a short path. Every file
+ * Entries are indexed twice: by key, with SipHash-1-3 under a random seed
+ * chosen at start (cheap enough for every request, and no client can aim
+ * keys at one chain), and by id ("xx" + HASH, the short path's two
+ * directory names, from SHA-256 of the key), which is computed once when an
+ * entry is made and detects two keys sharing a short path. Every file
  * operation is relative to the root fd, never follows a symlink, and never
  * leaves the root.
  */
@@ -12,23 +14,28 @@
 #endif
 
 #include <dirent.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "brokerd.h"
 #include "sb-internal.h"
 
-static struct entry	**buckets;
-static size_t		  nbuckets;
+static struct entry	**buckets;	/* by key */
+static struct entry	**ibuckets;	/* by id */
+static size_t		  nbuckets;	/* of both, a power of 2 */
 static unsigned		  nentries;
 static struct entry	 *head, *tail;
+static uint64_t		  seed[2];
 
 struct uidstat {
 	struct uidstat	*next;
@@ -39,14 +46,70 @@ struct uidstat {
 #define UID_BUCKETS	256
 static struct uidstat	*uids[UID_BUCKETS];
 
+#define ROTL(x, b)	(uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND(v0, v1, v2, v3) do {					\
+	v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);	\
+	v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;				\
+	v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;				\
+	v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);	\
+} while (0)
+
+/* SipHash-1-3 of p[0..n) under seed (a keyed hash: one compression round, three final) */
+static uint64_t
+siphash13(const void *data, size_t n)
+{
+	const uint8_t *p = data, *end = p + (n & ~(size_t)7);
+	uint64_t v0 = seed[0] ^ 0x736f6d6570736575ull, v1 = seed[1] ^ 0x646f72616e646f6dull;
+	uint64_t v2 = seed[0] ^ 0x6c7967656e657261ull, v3 = seed[1] ^ 0x7465646279746573ull;
+	uint64_t m, b = (uint64_t)n << 56;
+	size_t i;
+
+	for (; p != end; p += 8) {
+		memcpy(&m, p, 8);
+		m = le64toh(m);
+		v3 ^= m;
+		SIPROUND(v0, v1, v2, v3);
+		v0 ^= m;
+	}
+	for (i = 0; i < (n & 7); i++)
+		b |= (uint64_t)p[i] << (8 * i);
+	v3 ^= b;
+	SIPROUND(v0, v1, v2, v3);
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND(v0, v1, v2, v3);
+	SIPROUND(v0, v1, v2, v3);
+	SIPROUND(v0, v1, v2, v3);
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
 static size_t
 id_hash(const char *id)
 {
-	size_t h = 2166136261u;
+	return (size_t)siphash13(id, ENTRY_ID_LEN);
+}
 
-	for (; *id != '\0'; id++)
-		h = (h ^ (unsigned char)*id) * 16777619u;
-	return h;
+/* A seed no client can guess: getrandom(), which does not block here. */
+static void
+seed_init(void)
+{
+	struct timespec ts;
+	ssize_t n;
+
+#ifdef GRND_INSECURE
+	n = getrandom(seed, sizeof(seed), GRND_INSECURE);
+	if (n != (ssize_t)sizeof(seed))
+#endif
+		n = getrandom(seed, sizeof(seed), GRND_NONBLOCK);
+	if (n == (ssize_t)sizeof(seed))
+		return;
+	/* before the kernel's pool is ready (early boot, old kernel) */
+	log_warn("getrandom: %s: the entry table is seeded from the clock",
+	    n < 0 ? strerror(errno) : "short read");
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	seed[0] ^= (uint64_t)ts.tv_nsec << 32 ^ (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)&ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	seed[1] ^= (uint64_t)ts.tv_nsec << 32 ^ (uint64_t)ts.tv_sec ^ (uint64_t)getpid() << 16;
 }
 
 static struct uidstat *
@@ -80,31 +143,48 @@ uid_clients(uid_t uid)
 void
 entries_init(void)
 {
+	seed_init();
 	nbuckets = 1024;
-	if ((buckets = calloc(nbuckets, sizeof(*buckets))) == NULL)
+	if ((buckets = calloc(nbuckets, sizeof(*buckets))) == NULL ||
+	    (ibuckets = calloc(nbuckets, sizeof(*ibuckets))) == NULL)
 		fatal("unable to allocate memory");
 }
 
-/* Double the table when it is full, keeping chains short. */
+/* Double both tables when they are full, keeping chains short. */
 static void
 entries_grow(void)
 {
-	struct entry **nb, *e, *next;
-	size_t i, n = nbuckets * 2;
+	struct entry **nb, **ni, *e, *next;
+	size_t i, b, n = nbuckets * 2;
 
 	if ((nb = calloc(n, sizeof(*nb))) == NULL)
 		return;		/* longer chains, still correct */
-	for (i = 0; i < nbuckets; i++)
+	if ((ni = calloc(n, sizeof(*ni))) == NULL) {
+		free(nb);
+		return;
+	}
+	for (i = 0; i < nbuckets; i++) {
 		for (e = buckets[i]; e != NULL; e = next) {
 			next = e->hnext;
-			e->hnext = nb[id_hash(e->id) & (n - 1)];
-			nb[id_hash(e->id) & (n - 1)] = e;
+			b = (size_t)e->khash & (n - 1);
+			e->hnext = nb[b];
+			nb[b] = e;
 		}
+		for (e = ibuckets[i]; e != NULL; e = next) {
+			next = e->inext;
+			b = id_hash(e->id) & (n - 1);
+			e->inext = ni[b];
+			ni[b] = e;
+		}
+	}
 	free(buckets);
+	free(ibuckets);
 	buckets = nb;
+	ibuckets = ni;
 	nbuckets = n;
 }
 
+/* A new entry of key (checked), with its id: the one place SHA-256 is computed. */
 struct entry *
 entry_new(const char *key)
 {
@@ -116,8 +196,10 @@ entry_new(const char *key)
 		return NULL;
 	memcpy(e->key, key, len + 1);
 	e->keylen = (uint16_t)len;
+	e->khash = siphash13(key, len);
 	sb_key_hash(key, hex, hash);
-	snprintf(e->id, sizeof(e->id), "%s%s", hex, hash);
+	memcpy(e->id, hex, 2);
+	memcpy(e->id + 2, hash, SB_HASH_CHARS + 1);
 	e->fd = -1;
 	return e;
 }
@@ -127,30 +209,39 @@ entry_by_id(const char *id)
 {
 	struct entry *e;
 
-	for (e = buckets[id_hash(id) & (nbuckets - 1)]; e != NULL; e = e->hnext)
-		if (strcmp(e->id, id) == 0)
+	if (strlen(id) != ENTRY_ID_LEN)
+		return NULL;
+	for (e = ibuckets[id_hash(id) & (nbuckets - 1)]; e != NULL; e = e->inext)
+		if (memcmp(e->id, id, ENTRY_ID_LEN) == 0)
 			return e;
 	return NULL;
 }
 
-/* The entry of key, or NULL; *ret_collision: another key's entry at its id. */
+/*
+ * The entry of key, or NULL. With ret_collision, a key that has no entry
+ * is also checked against the ids (SHA-256 of key): *ret_collision is
+ * another key's entry at the same short path, or NULL.
+ */
 struct entry *
 entry_find(const char *key, struct entry **ret_collision)
 {
 	char hex[3], hash[SB_HASH_CHARS + 1], id[ENTRY_ID_LEN + 1];
+	size_t len = strlen(key);
+	uint64_t h = siphash13(key, len);
 	struct entry *e;
 
-	sb_key_hash(key, hex, hash);
-	snprintf(id, sizeof(id), "%s%s", hex, hash);
-	e = entry_by_id(id);
 	if (ret_collision != NULL)
 		*ret_collision = NULL;
-	if (e != NULL && strcmp(e->key, key) != 0) {
-		if (ret_collision != NULL)
-			*ret_collision = e;
-		return NULL;
+	for (e = buckets[(size_t)h & (nbuckets - 1)]; e != NULL; e = e->hnext)
+		if (e->khash == h && e->keylen == len && memcmp(e->key, key, len) == 0)
+			return e;
+	if (ret_collision != NULL) {
+		sb_key_hash(key, hex, hash);
+		memcpy(id, hex, 2);
+		memcpy(id + 2, hash, SB_HASH_CHARS + 1);
+		*ret_collision = entry_by_id(id);
 	}
-	return e;
+	return NULL;
 }
 
 void
@@ -160,9 +251,12 @@ entry_insert(struct entry *e)
 
 	if (nentries >= nbuckets)
 		entries_grow();
-	b = id_hash(e->id) & (nbuckets - 1);
+	b = (size_t)e->khash & (nbuckets - 1);
 	e->hnext = buckets[b];
 	buckets[b] = e;
+	b = id_hash(e->id) & (nbuckets - 1);
+	e->inext = ibuckets[b];
+	ibuckets[b] = e;
 	e->prev = tail;
 	e->next = NULL;
 	if (tail != NULL)
@@ -179,9 +273,14 @@ entry_unlink(struct entry *e)
 {
 	struct entry **pp;
 
-	for (pp = &buckets[id_hash(e->id) & (nbuckets - 1)]; *pp != NULL; pp = &(*pp)->hnext)
+	for (pp = &buckets[(size_t)e->khash & (nbuckets - 1)]; *pp != NULL; pp = &(*pp)->hnext)
 		if (*pp == e) {
 			*pp = e->hnext;
+			break;
+		}
+	for (pp = &ibuckets[id_hash(e->id) & (nbuckets - 1)]; *pp != NULL; pp = &(*pp)->inext)
+		if (*pp == e) {
+			*pp = e->inext;
 			break;
 		}
 	if (e->prev != NULL)
@@ -192,7 +291,7 @@ entry_unlink(struct entry *e)
 		e->next->prev = e->prev;
 	else
 		tail = e->prev;
-	e->prev = e->next = e->hnext = NULL;
+	e->prev = e->next = e->hnext = e->inext = NULL;
 	nentries--;
 	uidstat(e->uid)->entries--;
 }

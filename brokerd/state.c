@@ -249,7 +249,7 @@ static int
 rec_apply(const uint8_t *p, size_t n)
 {
 	char key[SB_KEY_MAX + 1];
-	struct entry tmp, *e, *coll;
+	struct entry tmp, *e, *ne;
 	const uint8_t *end = p + n;
 	uint32_t uid = 0, gid = 0, pid = 0;
 	uint64_t st = 0, ct = 0;
@@ -286,7 +286,7 @@ rec_apply(const uint8_t *p, size_t n)
 	key[klen] = '\0';
 	if (sb_key_check(key) < 0)
 		return -1;
-	e = entry_find(key, &coll);
+	e = entry_find(key, NULL);
 	if (op == REC_DEL) {
 		if (e != NULL) {
 			entry_unlink(e);
@@ -299,14 +299,20 @@ rec_apply(const uint8_t *p, size_t n)
 	     tmp.socktype != SOCK_SEQPACKET && tmp.socktype != SOCK_DGRAM) ||
 	    (tmp.kind == SB_KIND_FD && (tmp.socktype != 0 || sb_key_is_path(key))) ||
 	    (tmp.lifetime != SB_LT_HOLD && tmp.lifetime != SB_LT_OWNER) ||
-	    (tmp.flags & ~EF__ALL) || tmp.mode > 0777 || pid > INT32_MAX || coll != NULL)
+	    (tmp.flags & ~EF__ALL) || tmp.mode > 0777 || pid > INT32_MAX)
 		return -1;
+	if ((ne = entry_new(key)) == NULL)
+		fatal("unable to allocate memory");
+	/* another key at the same short path: refused (the same key has the same id) */
+	if (e == NULL && entry_by_id(ne->id) != NULL) {
+		entry_free(ne);
+		return -1;
+	}
 	if (e != NULL) {
 		entry_unlink(e);
 		entry_free(e);
 	}
-	if ((e = entry_new(key)) == NULL)
-		fatal("unable to allocate memory");
+	e = ne;
 	e->kind = tmp.kind;
 	e->socktype = tmp.socktype;
 	e->lifetime = tmp.lifetime;
