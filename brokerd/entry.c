@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "brokerd.h"
+#include "closer.h"
 #include "sb-internal.h"
 
 static struct entry	**buckets;	/* by key */
@@ -301,8 +302,7 @@ entry_free(struct entry *e)
 {
 	if (e == NULL)
 		return;
-	if (e->fd >= 0)
-		close(e->fd);
+	closer_close(e->fd);	/* a put fd's last close may block: not here */
 	free(e);
 }
 
@@ -533,16 +533,20 @@ void
 entry_destroy(struct entry *e, const char *why)
 {
 	log_debug("release %s (%s)", e->key, why);
-	state_del(e);
 	server_entry_gone(e);
 	proc_untrack(e);
 	if (e->fd >= 0) {
 		sd_fdstore_remove(e);
-		close(e->fd);
+		closer_close(e->fd);
 		e->fd = -1;
 	}
 	entry_files_remove(e);
 	entry_unlink(e);
+	/*
+	 * Journal the release once e is out of the table: if this record makes
+	 * the journal compact, the new state must not hold e.
+	 */
+	state_del(e);
 	entry_free(e);
 	server_stats_changed();
 }

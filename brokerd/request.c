@@ -207,10 +207,16 @@ proof_check(const struct peer_cred *c, const struct entry *e, int fd, char *why,
 	char sp[SB_SHORT_PATH_MAX], target[SB_SHORT_PATH_MAX + 1];
 	struct stat st, at;
 	ssize_t n;
+	int fl;
 
 	entry_short_path(e, sp, sizeof(sp));
 	if (fd < 0) {
 		snprintf(why, len, "a path key needs a proof (a symlink at the path to %s)", sp);
+		return 0;
+	}
+	/* nothing but an O_PATH fd: any other kind could make us wait on its owner */
+	if ((fl = fcntl(fd, F_GETFL)) < 0 || !(fl & O_PATH)) {
+		snprintf(why, len, "the proof is not a symlink (not an O_PATH fd)");
 		return 0;
 	}
 	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(st.st_mode)) {

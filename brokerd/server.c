@@ -33,6 +33,7 @@
 #endif
 
 #include "brokerd.h"
+#include "closer.h"
 #include "sb-internal.h"
 #include "sockbroker.h"
 
@@ -44,6 +45,7 @@
 #endif
 
 #define OUTQ_MAX	64	/* queued replies before a peer is dropped */
+#define OUTQ_FDS_MAX	4	/* queued replies with an fd (each a dup we hold) */
 #define LIST_ROOM	16	/* list entries queued at a time */
 #define READ_BURST	32	/* requests read from one peer per wakeup */
 #define GROUPS_MAX	65536
@@ -144,8 +146,7 @@ peer_free(struct peer *p)
 
 	while ((o = p->outq) != NULL) {
 		p->outq = o->next;
-		if (o->fd >= 0)
-			close(o->fd);
+		closer_close(o->fd);
 		free(o);
 	}
 	event_free(p->ev_read);
@@ -252,11 +253,22 @@ peer_flush(struct peer *p)
 		if (p->outq == NULL)
 			p->outq_tail = NULL;
 		p->outq_len--;
-		if (o->fd >= 0)
-			close(o->fd);
+		closer_close(o->fd);
 		free(o);
 	}
 	return 0;
+}
+
+/* Fds waiting in p's output queue: each is a dup the broker holds for it. */
+static int
+outq_fds(const struct peer *p)
+{
+	const struct outmsg *o;
+	int n = 0;
+
+	for (o = p->outq; o != NULL; o = o->next)
+		n += o->fd >= 0;
+	return n;
 }
 
 void
@@ -282,6 +294,12 @@ peer_send(struct peer *p, const struct sb_msg *m, int fd)
 			peer_drop(p);
 			return;
 		}
+	}
+	if (fd >= 0 && outq_fds(p) >= OUTQ_FDS_MAX) {
+		log_info("client pid %ld uid %lu does not read the fds it asked for (%d queued): dropped",
+		    (long)p->cred.pid, (unsigned long)p->cred.uid, OUTQ_FDS_MAX);
+		peer_drop(p);
+		return;
 	}
 	if (p->outq_len >= OUTQ_MAX) {
 		log_info("client pid %ld uid %lu does not read its replies (%d queued): dropped",
@@ -532,14 +550,13 @@ peer_read_cb(evutil_socket_t fd, short what, void *arg)
 		if (r == -EAGAIN || r == -EINTR)
 			return;
 		if (r == -ECONNRESET || r == -ENOTCONN || r == -EPIPE) {
-			if (m.fd >= 0)
-				close(m.fd);
+			closer_close(m.fd);
 			peer_drop(p);
 			return;
 		}
 		peer_read_one(p, &m, r);
-		if (m.fd >= 0)
-			close(m.fd);
+		/* what no handler kept: its last close may block (see closer.c) */
+		closer_close(m.fd);
 	}
 }
 
@@ -1042,8 +1059,11 @@ server_init(void)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	size_t i;
+	int r;
 
 	clock_gettime(CLOCK_MONOTONIC, &start_time);
+	if ((r = closer_init()) < 0)
+		fatal("unable to start the closer thread: %s", strerror(-r));
 	if ((base = event_base_new()) == NULL)
 		fatal("unable to create the event loop");
 	early_close = (event_base_get_features(base) & EV_FEATURE_EARLY_CLOSE) != 0;

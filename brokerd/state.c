@@ -125,13 +125,25 @@ journal(const struct entry *e, int op)
 {
 	uint8_t buf[REC_HDR + SET_FIXED + SB_KEY_MAX];
 	size_t n;
+	off_t off;
 	int r;
 
 	if (jfd < 0)
 		return;
 	n = rec_encode(buf, e, op);
-	if ((r = write_all(jfd, buf, n)) < 0)
+	off = lseek(jfd, 0, SEEK_END);
+	if ((r = write_all(jfd, buf, n)) < 0) {
 		log_warn("unable to write %s/%s: %s", cfg.root, STATE_NAME, strerror(-r));
+		/*
+		 * A torn record in the middle would hide every later one at load:
+		 * cut it off, and write the whole state instead.
+		 */
+		if (off >= 0 && ftruncate(jfd, off) < 0)
+			log_warn("unable to truncate %s/%s: %s", cfg.root, STATE_NAME,
+			    strerror(errno));
+		state_compact();
+		return;
+	}
 	jrecords++;
 	if (jrecords > 2 * entries_total() + 1024)
 		state_compact();

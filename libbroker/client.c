@@ -36,6 +36,8 @@ struct sb_client {
 	int		 fd;		/* control connection, or -1 to reconnect */
 	pid_t		 pid;		/* process that made the connection */
 	unsigned	 flags;		/* SB_OPEN_* */
+	dev_t		 dev;		/* of the connection, to notice that */
+	ino_t		 ino;		/* a program closed and reused its fd */
 	uint32_t	 next_id;
 	uint64_t	 limit;		/* of the last refused request */
 	char		 root[SB_SHORT_PATH_MAX];
@@ -96,10 +98,19 @@ static int
 client_connect(sb_client *c)
 {
 	pid_t pid = getpid();
-	int fd;
+	struct stat st;
+	int fd, r;
 
-	if (c->fd >= 0 && c->pid == pid)
-		return 0;
+	if (c->fd >= 0 && c->pid == pid) {
+		if (fstat(c->fd, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino)
+			return 0;
+		/*
+		 * The program closed our fd (a close-all loop in a process the
+		 * shim is loaded into) and the number may be another file now:
+		 * forget it, never close it.
+		 */
+		c->fd = -1;
+	}
 	client_disconnect(c);
 	fd = connect_root(c->root);
 	if ((fd == -ENOENT || fd == -ECONNREFUSED) && sb_autostart_allowed(c->flags) &&
@@ -107,8 +118,15 @@ client_connect(sb_client *c)
 		fd = connect_root(c->root);
 	if (fd < 0)
 		return fd;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		sb_io->close(fd);
+		return r;
+	}
 	c->fd = fd;
 	c->pid = pid;
+	c->dev = st.st_dev;
+	c->ino = st.st_ino;
 	return 0;
 }
 
