@@ -621,8 +621,20 @@ req_release(struct peer *p, struct sb_msg *m)
 	const char *key;
 	struct entry *e;
 
+	uint32_t flags = SB_HAS(m, SB_F_FLAGS) ? (uint32_t)m->num[SB_F_FLAGS] : 0;
+
+	if (flags & ~SB_RELEASE__ALL) {
+		refuse(p, m->id, EINVAL, 0, "unknown release flags 0x%x", flags & ~SB_RELEASE__ALL);
+		return;
+	}
 	if ((key = req_key(p, m)) == NULL || (e = req_entry(p, m, key, 1, "release")) == NULL)
 		return;
+	if ((flags & SB_RELEASE_IF_OWNER) && e->lifetime == SB_LT_HOLD) {
+		/* a server's unlink of a held socket: the socket stays for the next one */
+		refuse(p, m->id, EBUSY, 0, "%s is held by the broker (lifetime hold): "
+		    "sockbroker release releases it", kfmt(key));
+		return;
+	}
 	entry_destroy(e, "released");
 	reply_ok(p, m->id);
 }

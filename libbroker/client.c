@@ -658,6 +658,12 @@ sb_wait(sb_client *c, const char *key, int timeout_ms, char *ret_short_path, siz
 int
 sb_release(sb_client *c, const char *key)
 {
+	return sb_release_flags(c, key, 0);
+}
+
+int
+sb_release_flags(sb_client *c, const char *key, unsigned flags)
+{
 	char short_path[SB_SHORT_PATH_MAX];
 	struct sb_msg req, rep;
 	const char *base;
@@ -669,6 +675,8 @@ sb_release(sb_client *c, const char *key)
 		return r;
 	sb_msg_init(&req, SB_MSG_RELEASE, 0);
 	sb_msg_set_str(&req, SB_F_KEY, key);
+	if (flags != 0)
+		sb_msg_set_u32(&req, SB_F_FLAGS, flags);
 	client_lock(c);
 	r = client_call(c, &req, -1, &rep, 0);
 	/* the link at a path key is ours to remove, also when the entry is gone */

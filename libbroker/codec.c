@@ -69,7 +69,7 @@ static const struct type_desc types[] = {
 	    BIT(SB_F_KEY) | BIT(SB_F_HAS_FD) | BIT(SB_F_MODE) | BIT(SB_F_GID) },
 	{ SB_MSG_RESOLVE, "resolve", BIT(SB_F_KEY), BIT(SB_F_KEY) },
 	{ SB_MSG_WAIT, "wait", BIT(SB_F_KEY), BIT(SB_F_KEY) | BIT(SB_F_TIMEOUT_MS) },
-	{ SB_MSG_RELEASE, "release", BIT(SB_F_KEY), BIT(SB_F_KEY) },
+	{ SB_MSG_RELEASE, "release", BIT(SB_F_KEY), BIT(SB_F_KEY) | BIT(SB_F_FLAGS) },
 	{ SB_MSG_LIST, "list", 0, 0 },
 	{ SB_MSG_STATUS, "status", 0, 0 },
 	{ SB_MSG_OK, "ok", 0,

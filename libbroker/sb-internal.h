@@ -36,6 +36,10 @@ SB_HIDDEN void	 sb_sha256(const void *data, size_t len, uint8_t out[32]);
 SB_HIDDEN void	 sb_key_hash(const char *key, char hex[3], char hash[SB_HASH_CHARS + 1]);
 SB_HIDDEN const char *sb_getenv(const char *name);
 
+/* client.c: sb_release() with SB_RELEASE_* flags (the shim's unlink) */
+struct sb_client;
+SB_HIDDEN int	 sb_release_flags(struct sb_client *c, const char *key, unsigned flags);
+
 /* autostart.c: may a client with these open flags start a broker? */
 SB_HIDDEN int	 sb_autostart_allowed(unsigned flags);
 /* Start sockbrokerd on root unless one answers; 0 once it is ready. */

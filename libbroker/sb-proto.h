@@ -146,6 +146,11 @@ enum sb_field {
 					   short path; the entry is ready, waiters wake */
 #define SB_BIND__ALL		(SB_BIND_LISTEN | SB_BIND_PREPARE | SB_BIND_BOUND)
 
+/* SB_F_FLAGS of SB_MSG_RELEASE */
+#define SB_RELEASE_IF_OWNER	0x1u	/* only an owner-lifetime entry: a held one
+					   stays, ERROR EBUSY (the shim's unlink) */
+#define SB_RELEASE__ALL		SB_RELEASE_IF_OWNER
+
 /* SB_F_LIFETIME */
 enum sb_lifetime_wire {
 	SB_LT_HOLD = 1,		/* the broker keeps an fd until released */
@@ -182,7 +187,7 @@ enum sb_kind_wire {
  * WAIT     R KEY; o TIMEOUT_MS (0 or absent: do not wait)
  *          -> OK SHORT_PATH, KIND once the entry exists and is ready (a
  *          PREPAREd entry is ready once BOUND); ERROR ETIMEDOUT
- * RELEASE  R KEY -> OK
+ * RELEASE  R KEY; o FLAGS (SB_RELEASE_*) -> OK
  * LIST     -> ENTRY* then END. ENTRY: KEY, KIND, UID, PID, GID, MODE,
  *             LIFETIME, CTIME, HOLDERS, LISTENING; o SOCKTYPE, SHORT_PATH
  * STATUS   -> OK VERSION_MIN, VERSION_MAX, ENTRIES, CLIENTS, UPTIME, PID

@@ -519,6 +519,38 @@ mirror_dir_access(const char *key, struct sb_bind_opts *opts)
 	}
 }
 
+/*
+ * The socket options a program sets before bind(2) that matter to a
+ * listening or datagram AF_UNIX socket: copied from the program's socket
+ * to the held one that replaces it.
+ */
+static void
+copy_sockopts(int from, int to)
+{
+	static const int opts[] = {
+		SO_PASSCRED, SO_PASSSEC, SO_RCVBUF, SO_SNDBUF, SO_RCVLOWAT,
+		SO_SNDTIMEO_OLD, SO_RCVTIMEO_OLD, SO_KEEPALIVE,
+	};
+	char v[64];
+	socklen_t len;
+	size_t i;
+
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		len = sizeof(v);
+		if (getsockopt(from, SOL_SOCKET, opts[i], v, &len) < 0)
+			continue;
+		if ((opts[i] == SO_RCVBUF || opts[i] == SO_SNDBUF) && len == sizeof(int)) {
+			int n;
+
+			/* the kernel doubles what it is given and reports the double */
+			memcpy(&n, v, sizeof(n));
+			n /= 2;
+			memcpy(v, &n, sizeof(n));
+		}
+		setsockopt(to, SOL_SOCKET, opts[i], v, len);
+	}
+}
+
 /* bind of a short path in the table: ask the broker, then bind. */
 static int
 broker_bind_locked(int fd, struct entry *e, const struct sockaddr *addr, socklen_t len)
@@ -546,6 +578,7 @@ broker_bind_locked(int fd, struct entry *e, const struct sockaddr *addr, socklen
 		/* a held socket: it takes the place of the program's, flags kept */
 		int fdfl = fcntl(fd, F_GETFD), fl = fcntl(fd, F_GETFL), hfl;
 
+		copy_sockopts(fd, held);
 		r = dup3(held, fd, (fdfl > 0 && (fdfl & FD_CLOEXEC)) ? O_CLOEXEC : 0);
 		err = errno;
 		close(held);
@@ -874,28 +907,98 @@ unlinked(const char *path)
 	errno = saved;
 }
 
-SHIM_EXPORT int
-unlink(const char *path)
-{
-	int r;
+/*
+ * Before the real unlink of a short path the shim handed out, ask the
+ * broker to release the entry if it is an owner entry (the broker removes
+ * its socket). A held entry's socket stays for the next server, with its
+ * queue: swtpm and QEMU unlink their path before they bind, and the bind
+ * then gets the held socket back. Returns UNLINK_HELD (the unlink is a
+ * no-op that succeeds), UNLINK_RELEASED, or 0 (not the broker's).
+ */
+enum { UNLINK_HELD = 1, UNLINK_RELEASED };
 
-	resolve();
-	r = real_unlink(path);
+static int
+before_unlink(const char *path)
+{
+	struct entry *e;
+	sb_client *c;
+	char *key = NULL;
+	int r, ret = 0, saved = errno;
+
+	if (!under_root(path, strlen(path)))
+		return 0;
+	pthread_mutex_lock(&shim.lock);
+	e = table_find_locked(path);
+	if (e != NULL && mode_locked() == MODE_BROKER && (key = strdup(e->key)) != NULL &&
+	    (c = client_locked(&r)) != NULL) {
+		r = sb_release_flags(c, key, SB_RELEASE_IF_OWNER);
+		if (r == -EBUSY)
+			ret = UNLINK_HELD;
+		else if (r == 0)
+			ret = UNLINK_RELEASED;
+		if (shim.debug && ret != 0)
+			say("unlink '%s': %s", key, ret == UNLINK_HELD ?
+			    "held by the broker: its socket stays" : "released");
+	}
+	free(key);
+	pthread_mutex_unlock(&shim.lock);
+	errno = saved;
+	return ret;
+}
+
+/* The unlink of path, real or not, as before_unlink() decided. */
+static int
+shim_unlink(const char *path, int (*real)(void *, const char *), void *arg)
+{
+	int how = have_entries() ? before_unlink(path) : 0, saved = errno, r;
+
+	if (how == UNLINK_HELD)
+		return 0;
+	r = real(arg, path);
+	if (how == UNLINK_RELEASED) {
+		/* the broker removed the socket already: that is the unlink */
+		if (r < 0 && errno == ENOENT) {
+			errno = saved;
+			r = 0;
+		}
+		return r;
+	}
 	if (r == 0 && have_entries())
 		unlinked(path);
 	return r;
 }
 
+static int
+call_unlink(void *arg, const char *path)
+{
+	(void)arg;
+	return real_unlink(path);
+}
+
+static int
+call_unlinkat(void *arg, const char *path)
+{
+	const int *a = arg;
+
+	return real_unlinkat(a[0], path, a[1]);
+}
+
+SHIM_EXPORT int
+unlink(const char *path)
+{
+	resolve();
+	return shim_unlink(path, call_unlink, NULL);
+}
+
 SHIM_EXPORT int
 unlinkat(int dfd, const char *path, int flags)
 {
-	int r;
+	int a[2] = { dfd, flags };
 
 	resolve();
-	r = real_unlinkat(dfd, path, flags);
-	if (r == 0 && flags == 0 && have_entries() && (path[0] == '/' || dfd == AT_FDCWD))
-		unlinked(path);
-	return r;
+	if (flags == 0 && (path[0] == '/' || dfd == AT_FDCWD))
+		return shim_unlink(path, call_unlinkat, a);
+	return real_unlinkat(dfd, path, flags);
 }
 
 /* Start: configuration and the command line */

@@ -74,6 +74,36 @@ if [ -x "$SHIM_PROG_STATIC" ]; then
 	wait $srv || fail "static server failed"
 fi
 
+# a held entry (sockbroker bind --lifetime hold) hands its listening socket,
+# with its queue, to each server that binds the long path: a client that
+# connected before the server started is served, the server's unlink does
+# not remove the socket, and a killed server's successor gets it again
+sb_log "held entry: the listening socket goes from server to server"
+H=$(sb_long_path "held.sock" 165)
+HS=$("$SOCKBROKER" bind "$H" --listen --lifetime hold) || fail "sockbroker bind --lifetime hold"
+[ -S "$HS" ] || fail "no held socket at $HS"
+coproc EARLY { echo early | socat -t30 - UNIX-CONNECT:"$HS" 2>&1; }
+sb_bg $EARLY_PID
+"${SHIMMED[@]}" socat UNIX-LISTEN:"$H",unlink-early,fork EXEC:cat 2>>"$T/shim.log" &
+srv=$!
+sb_bg $srv
+read -r -t 20 line <&"${EARLY[0]}" || fail "the client queued before the server was not served: $(tail -3 "$T/shim.log")"
+assert_eq "$line" early "a connection queued on the held socket"
+kill -KILL $srv
+wait $srv 2>/dev/null
+[ -S "$HS" ] || fail "the held socket went with a killed server"
+"${SHIMMED[@]}" socat UNIX-LISTEN:"$H",unlink-early,fork EXEC:cat 2>>"$T/shim.log" &
+srv=$!
+sb_bg $srv
+shim_try "$T/out" bash -c 'echo again | LD_PRELOAD="$1" socat -t30 - UNIX-CONNECT:"$2"' _ "$SB_SHIM" "$H" ||
+	fail "connect to the next server on the held socket"
+assert_eq "$(cat "$T/out")" again "the next server on the held socket"
+kill -TERM $srv
+wait $srv
+[ -S "$HS" ] || fail "a server's unlink at exit removed the held socket"
+"$SOCKBROKER" release "$H" || fail "release of the held entry"
+sb_wait_for eval "! test -e '$HS' && ! test -L '$H'" || fail "the released held entry is left behind"
+
 # another uid reaches the short socket exactly as it would reach the long
 # path: through a directory others may traverse, yes; through a private one, no
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then

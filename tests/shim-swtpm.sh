@@ -37,6 +37,28 @@ for mode in direct broker; do
 	[ -d "$ST" ] || fail "$mode: the state directory is gone"
 done
 
+# A held control socket (sockbroker bind --lifetime hold): swtpm unlinks
+# its path and binds it; under the shim it gets the held socket, so the
+# socket outlives a swtpm killed with -9 and serves the next one.
+sb_log "held control socket: swtpm, kill -9, swtpm again"
+C=$(sb_long_path "ctrl-held.sock" 160)
+ST=$(sb_long_path "state-held" 150)
+mkdir -p "$ST"
+CS=$("$SOCKBROKER" bind "$C" --listen --lifetime hold) || fail "bind --lifetime hold"
+for round in 1 2; do
+	"${SHIMMED[@]}" swtpm socket --tpm2 --tpmstate dir="$ST" --ctrl type=unixio,path="$C" \
+		--flags not-need-init 2>"$T/swtpm.err" &
+	tpm=$!
+	sb_bg $tpm
+	shim_try "$T/out" shimmed swtpm_ioctl --unix "$C" --info 1 ||
+		fail "held, round $round: swtpm_ioctl: $(cat "$T/swtpm.err")"
+	assert_contains "$(cat "$T/out")" TPMSpecification "held, round $round: --info 1"
+	kill -KILL $tpm
+	wait $tpm 2>/dev/null
+	[ -S "$CS" ] || fail "held, round $round: the held socket went with swtpm"
+done
+"$SOCKBROKER" release "$C" || fail "release the held control socket"
+
 # The way libvirt starts it: --daemon (swtpm binds in its grandchild, after
 # the parent has exited), a pid file and a log file with long paths too.
 # The owner of the entry is the process that bound, so the socket stays
