@@ -77,6 +77,7 @@ struct entry {
 	uint8_t		 socktype;	/* SOCK_*, 0 for fd entries */
 	uint8_t		 lifetime;	/* SB_LT_* */
 	uint8_t		 flags;		/* EF_* */
+	uint8_t		 dir_seen;	/* at start: its directory exists */
 	uint16_t	 keylen;
 	char		 id[ENTRY_ID_LEN + 1];
 	char		 key[];
@@ -99,6 +100,7 @@ void		 entry_short_path(const struct entry *e, char *buf, size_t size);
 int		 entry_dir_make(struct entry *e, uid_t dir_uid, int *ret_dirfd,
 		    char *err, size_t errlen);
 int		 entry_dir_open(const struct entry *e);
+void		 entry_dirs_scan(int (*want)(const struct entry *));
 int		 entry_dir_finish(struct entry *e, int dirfd);
 int		 entry_sock_make(struct entry *e, int dirfd, int *ret_fd,
 		    char *err, size_t errlen);

@@ -434,6 +434,71 @@ entry_dir_open(const struct entry *e)
 	return fd < 0 ? -errno : fd;
 }
 
+/* The fan-out directory of e, 0..255 ("xx" is hex) */
+static int
+fanout_index(const struct entry *e)
+{
+	static const char hexd[] = "0123456789abcdef";
+	const char *hi = strchr(hexd, e->id[0]), *lo = strchr(hexd, e->id[1]);
+
+	return hi != NULL && lo != NULL ? (int)((hi - hexd) * 16 + (lo - hexd)) : 0;
+}
+
+/*
+ * Set dir_seen on each entry that want() names whose directory ROOT/xx/HASH
+ * exists (a directory, not a symlink): one readdir of each fan-out
+ * directory concerned rather than an openat of each entry's directory
+ * (a restart with 100,000 entries). A fan-out directory that is a symlink
+ * or unreadable holds no entry's directory.
+ */
+void
+entry_dirs_scan(int (*want)(const struct entry *))
+{
+	static const char hexd[] = "0123456789abcdef";
+	char xx[3], id[ENTRY_ID_LEN + 1];
+	uint8_t fanout[256] = { 0 };
+	struct dirent *d;
+	struct entry *e;
+	struct stat st;
+	DIR *dir;
+	int i, fd, isdir;
+
+	for (e = head; e != NULL; e = e->next) {
+		e->dir_seen = 0;
+		if (want(e))
+			fanout[fanout_index(e)] = 1;
+	}
+	for (i = 0; i < 256; i++) {
+		if (!fanout[i])
+			continue;
+		xx[0] = hexd[i >> 4];
+		xx[1] = hexd[i & 15];
+		xx[2] = '\0';
+		fd = openat(cfg.root_fd, xx, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if ((dir = fdopendir(fd)) == NULL) {
+			close(fd);
+			continue;
+		}
+		memcpy(id, xx, 2);
+		while ((d = readdir(dir)) != NULL) {
+			if (strlen(d->d_name) != SB_HASH_CHARS)
+				continue;
+			memcpy(id + 2, d->d_name, SB_HASH_CHARS + 1);
+			if ((e = entry_by_id(id)) == NULL)
+				continue;
+			if (d->d_type == DT_UNKNOWN)
+				isdir = fstatat(dirfd(dir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+				    S_ISDIR(st.st_mode);
+			else
+				isdir = d->d_type == DT_DIR;
+			e->dir_seen = (uint8_t)isdir;
+		}
+		closedir(dir);
+	}
+}
+
 /* Give the directory to the entry's owner: 0700, g+rx, o+rx as mode asks. */
 int
 entry_dir_finish(struct entry *e, int dirfd)

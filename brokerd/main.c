@@ -254,6 +254,13 @@ is_socket(int fd)
 
 static int	is_entry_id(const char *name);
 
+/* A prepared hold entry: its client's socket lives in its directory. */
+static int
+needs_dir(const struct entry *e)
+{
+	return e->kind == SB_KIND_SOCKET && !(e->flags & EF_HELD) && e->lifetime != SB_LT_OWNER;
+}
+
 /*
  * Match the state file with the fds that came back (fd store or re-exec)
  * and the processes still alive. Entries whose fd or process is gone are
@@ -265,8 +272,9 @@ reconcile(struct adopted *fds, size_t nfds)
 {
 	struct entry *e, *next;
 	size_t i;
-	int fd, dfd;
+	int fd;
 
+	entry_dirs_scan(needs_dir);
 	/* hand each named fd to its entry (the first of a name wins) */
 	for (i = 0; i < nfds; i++)
 		if (fds[i].fd >= 0 && is_entry_id(fds[i].name) &&
@@ -301,10 +309,8 @@ reconcile(struct adopted *fds, size_t nfds)
 			continue;
 		}
 		/* prepared hold entry: the client's socket lives in its directory */
-		if ((dfd = entry_dir_open(e)) >= 0) {
-			close(dfd);
+		if (e->dir_seen)
 			continue;
-		}
 		log_info("entry %s: its directory is gone: released", e->key);
 		entry_destroy(e, "directory gone");
 	}
