@@ -25,6 +25,16 @@
 /* "xx" + HASH: the name of an entry's directory pair, and its FDNAME= */
 #define ENTRY_ID_LEN	(2 + SB_HASH_CHARS)
 
+/*
+ * At most this many held fds go to the service manager's fd store (less if
+ * $FDSTORE, systemd >= 254, says so). systemd gives them back with their
+ * names in one variable, LISTEN_FDNAMES, and execve() refuses a variable
+ * over MAX_ARG_STRLEN (131,072 bytes with its name and NUL): with
+ * "LISTEN_FDNAMES=control" (22 bytes) and 19 bytes (':' + id) per fd,
+ * at most 6,897 fit. The units set FileDescriptorStoreMax= to this.
+ */
+#define FDSTORE_MAX	6000
+
 struct config {
 	char		 root[SB_SHORT_PATH_MAX];
 	size_t		 root_len;
@@ -78,6 +88,7 @@ struct entry {
 	uint8_t		 lifetime;	/* SB_LT_* */
 	uint8_t		 flags;		/* EF_* */
 	uint8_t		 dir_seen;	/* at start: its directory exists */
+	uint8_t		 in_fdstore;	/* its fd is in the service manager's store */
 	uint16_t	 keylen;
 	char		 id[ENTRY_ID_LEN + 1];
 	char		 key[];
@@ -164,14 +175,16 @@ struct adopted {
 	char		 name[256];
 	char		*arg;		/* re-exec: a pending wait of a peer */
 };
+void		 sd_init(void);
 int		 sd_adopt(struct adopted **ret, size_t *ret_n);
 void		 sd_ready(void);
 void		 sd_status(unsigned entries, unsigned clients);
 void		 sd_stopping(void);
 uint64_t	 sd_watchdog_usec(void);
 void		 sd_watchdog_ping(void);
-void		 sd_fdstore_add(const struct entry *e);
-void		 sd_fdstore_remove(const struct entry *e);
+void		 sd_fdstore_add(struct entry *e);
+void		 sd_fdstore_kept(struct entry *e);
+void		 sd_fdstore_remove(struct entry *e);
 void		 sd_fdstore_remove_name(const char *name);
 
 #endif /* BROKERD_H */

@@ -600,8 +600,8 @@ entry_destroy(struct entry *e, const char *why)
 	log_debug("release %s (%s)", e->key, why);
 	server_entry_gone(e);
 	proc_untrack(e);
+	sd_fdstore_remove(e);		/* if it is there, with or without its fd here */
 	if (e->fd >= 0) {
-		sd_fdstore_remove(e);
 		closer_close(e->fd);
 		e->fd = -1;
 	}

@@ -275,12 +275,17 @@ reconcile(struct adopted *fds, size_t nfds)
 	int fd;
 
 	entry_dirs_scan(needs_dir);
-	/* hand each named fd to its entry (the first of a name wins) */
+	/*
+	 * Hand each named fd to its entry (the first of a name wins). The
+	 * service manager's fds are in its store; a re-exec says which are.
+	 */
 	for (i = 0; i < nfds; i++)
 		if (fds[i].fd >= 0 && is_entry_id(fds[i].name) &&
 		    (e = entry_by_id(fds[i].name)) != NULL && e->fd < 0) {
 			e->fd = fds[i].fd;
 			fds[i].fd = -1;
+			if (cfg.reexec ? fds[i].arg != NULL && strcmp(fds[i].arg, "fdstore") == 0 : 1)
+				sd_fdstore_kept(e);
 		}
 	for (e = entry_first(); e != NULL; e = next) {
 		next = e->next;
@@ -299,8 +304,10 @@ reconcile(struct adopted *fds, size_t nfds)
 			entry_destroy(e, "fd gone");
 			continue;
 		}
-		if (fd >= 0)
+		if (fd >= 0) {
 			close(fd);
+			sd_fdstore_remove(e);	/* no fd of a non-held entry is kept */
+		}
 		if (e->lifetime == SB_LT_OWNER) {
 			if (proc_adopt(e) == 0)
 				continue;
@@ -439,7 +446,7 @@ reexec_self(void)
 	cloexec(server_control_fd(), 0);
 	for (e = entry_first(); e != NULL; e = e->next)
 		if (e->fd >= 0) {
-			dprintf(mfd, "%d %s\n", e->fd, e->id);
+			dprintf(mfd, "%d %s%s\n", e->fd, e->id, e->in_fdstore ? " fdstore" : "");
 			cloexec(e->fd, 0);
 		}
 	server_reexec_peers(mfd);
@@ -469,6 +476,7 @@ main(int argc, char **argv)
 	parse_args(argc, argv);
 	root_setup();
 	raise_nofile();
+	sd_init();
 	if (adopt_reexec(&fds, &nfds) == 1 && sd_adopt(&fds, &nfds) < 0)
 		fatal("unable to take over the inherited fds");
 	pick_control(fds, nfds);

@@ -25,6 +25,8 @@
 #define ADOPT_MAX		(1 << 20)
 
 static int	notify;		/* NOTIFY_SOCKET is set */
+static unsigned	fdstore_n;	/* entries with in_fdstore */
+static unsigned	fdstore_max = FDSTORE_MAX;
 
 static int
 adopt_fill(struct adopted **ret, size_t *ret_n, int n, char **names)
@@ -50,13 +52,29 @@ adopt_fill(struct adopted **ret, size_t *ret_n, int n, char **names)
 
 #ifdef HAVE_SYSTEMD
 
+/* Before anything else (a re-executed broker too): the notify socket, the fd store's size. */
+void
+sd_init(void)
+{
+	const char *env = getenv("FDSTORE");
+	unsigned long v;
+	char *end;
+
+	notify = getenv("NOTIFY_SOCKET") != NULL;
+	if (env != NULL) {
+		errno = 0;
+		v = strtoul(env, &end, 10);
+		if (errno == 0 && end != env && *end == '\0' && v < fdstore_max)
+			fdstore_max = (unsigned)v;
+	}
+}
+
 int
 sd_adopt(struct adopted **ret, size_t *ret_n)
 {
 	char **names = NULL;
 	int n, i, r;
 
-	notify = getenv("NOTIFY_SOCKET") != NULL;
 	if ((n = sd_listen_fds_with_names(1, &names)) < 0) {
 		log_warn("unable to read LISTEN_FDS: %s", strerror(-n));
 		return 0;
@@ -101,18 +119,46 @@ sd_watchdog_ping(void)
 	sd_notify(0, "WATCHDOG=1");
 }
 
+/*
+ * Store the fd of e with the service manager, while the store has room:
+ * past fdstore_max, one warning, and e (like the next ones) is held but
+ * not stored: it survives a re-exec, not a restart of the service.
+ */
 void
-sd_fdstore_add(const struct entry *e)
+sd_fdstore_add(struct entry *e)
 {
+	static int warned;
 	char msg[64];
 	int fd = e->fd, r;
 
-	if (!notify || fd < 0)
+	if (!notify || fd < 0 || e->in_fdstore)
 		return;
+	if (fdstore_n >= fdstore_max) {
+		if (!warned++)
+			log_warn("the service manager's fd store is full (%u fds, the most whose "
+			    "names fit in LISTEN_FDNAMES or $FDSTORE): the socket of %s and of the "
+			    "next held entries is not stored; they survive a re-exec, and a restart "
+			    "of the service releases them", fdstore_max, e->key);
+		return;
+	}
 	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", e->id);
-	if ((r = sd_pid_notify_with_fds(0, 0, msg, &fd, 1)) <= 0)
+	if ((r = sd_pid_notify_with_fds(0, 0, msg, &fd, 1)) <= 0) {
 		log_warn("unable to store the fd of %s with the service manager: %s", e->key,
 		    r < 0 ? strerror(-r) : "no notify socket");
+		return;
+	}
+	e->in_fdstore = 1;
+	fdstore_n++;
+}
+
+/* The fd of e came back from the fd store (or a re-exec says it is there). */
+void
+sd_fdstore_kept(struct entry *e)
+{
+	if (!notify || e->in_fdstore)
+		return;
+	e->in_fdstore = 1;
+	fdstore_n++;
 }
 
 void
@@ -123,9 +169,13 @@ sd_fdstore_remove_name(const char *name)
 }
 
 void
-sd_fdstore_remove(const struct entry *e)
+sd_fdstore_remove(struct entry *e)
 {
+	if (!e->in_fdstore)
+		return;
 	sd_fdstore_remove_name(e->id);
+	e->in_fdstore = 0;
+	fdstore_n--;
 }
 
 #else /* !HAVE_SYSTEMD */
@@ -159,13 +209,15 @@ sd_adopt(struct adopted **ret, size_t *ret_n)
 	return r;
 }
 
+void sd_init(void) {}
 void sd_ready(void) {}
 void sd_status(unsigned entries, unsigned clients) { (void)entries; (void)clients; }
 void sd_stopping(void) {}
 uint64_t sd_watchdog_usec(void) { return 0; }
 void sd_watchdog_ping(void) {}
-void sd_fdstore_add(const struct entry *e) { (void)e; }
-void sd_fdstore_remove(const struct entry *e) { (void)e; }
+void sd_fdstore_add(struct entry *e) { (void)e; }
+void sd_fdstore_kept(struct entry *e) { (void)e; }
+void sd_fdstore_remove(struct entry *e) { (void)e; }
 void sd_fdstore_remove_name(const char *name) { (void)name; }
 
 #endif /* HAVE_SYSTEMD */
