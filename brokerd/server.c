@@ -204,38 +204,14 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 
 /* Peers: output */
 
+/* 1 if sent, 0 if the peer's buffer is full (try later), or -errno. */
 static int
 peer_sendmsg(struct peer *p, const uint8_t *buf, size_t len, int fd)
 {
-	union {
-		struct cmsghdr	align;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} cbuf;
-	struct msghdr mh;
-	struct iovec iov;
-	struct cmsghdr *cm;
-	ssize_t n;
+	ssize_t n = sb_send_fd(p->fd, buf, len, fd, MSG_DONTWAIT | MSG_NOSIGNAL);
 
-	memset(&mh, 0, sizeof(mh));
-	iov.iov_base = (void *)buf;
-	iov.iov_len = len;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	if (fd >= 0) {
-		memset(&cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf.buf;
-		mh.msg_controllen = sizeof(cbuf.buf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	do
-		n = sendmsg(p->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return errno == EAGAIN || errno == ENOBUFS ? 0 : -errno;
+		return n == -EAGAIN || n == -ENOBUFS ? 0 : (int)n;
 	return 1;
 }
 

@@ -46,6 +46,11 @@ SB_HIDDEN int	 sb_autostart_allowed(unsigned flags);
 SB_HIDDEN int	 sb_autostart(const char *root);
 
 /*
+ * sendmsg(2) of len bytes of buf, with fd attached by SCM_RIGHTS if fd >= 0,
+ * retried on EINTR. Returns the bytes sent or a negative errno.
+ */
+SB_HIDDEN ssize_t sb_send_fd(int sock, const void *buf, size_t len, int fd, int flags);
+/*
  * Send m (with fd attached if fd >= 0) on a SOCK_SEQPACKET socket.
  * Returns 0 or a negative errno.
  */

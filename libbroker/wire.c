@@ -33,10 +33,9 @@ sb_set_io(const struct sb_io *io)
 	sb_io = io != NULL ? io : &libc_io;
 }
 
-int
-sb_msg_send(int sock, const struct sb_msg *m, int fd)
+ssize_t
+sb_send_fd(int sock, const void *buf, size_t len, int fd, int flags)
 {
-	uint8_t buf[SB_MSG_MAX];
 	union {
 		struct cmsghdr	align;
 		char		buf[CMSG_SPACE(sizeof(int))];
@@ -44,13 +43,11 @@ sb_msg_send(int sock, const struct sb_msg *m, int fd)
 	struct iovec iov;
 	struct msghdr mh;
 	struct cmsghdr *cm;
-	ssize_t len, n;
+	ssize_t n;
 
-	if ((len = sb_msg_encode(m, buf, sizeof(buf))) < 0)
-		return (int)len;
 	memset(&mh, 0, sizeof(mh));
-	iov.iov_base = buf;
-	iov.iov_len = (size_t)len;
+	iov.iov_base = (void *)buf;
+	iov.iov_len = len;
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
 	if (fd >= 0) {
@@ -64,10 +61,21 @@ sb_msg_send(int sock, const struct sb_msg *m, int fd)
 		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 	}
 	do
-		n = sb_io->sendmsg(sock, &mh, MSG_NOSIGNAL);
+		n = sb_io->sendmsg(sock, &mh, flags);
 	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
+	return n < 0 ? -errno : n;
+}
+
+int
+sb_msg_send(int sock, const struct sb_msg *m, int fd)
+{
+	uint8_t buf[SB_MSG_MAX];
+	ssize_t len, n;
+
+	if ((len = sb_msg_encode(m, buf, sizeof(buf))) < 0)
+		return (int)len;
+	if ((n = sb_send_fd(sock, buf, (size_t)len, fd, MSG_NOSIGNAL)) < 0)
+		return (int)n;
 	if (n != len)
 		return -EMSGSIZE;
 	return 0;
