@@ -422,6 +422,25 @@ exec_with_fd(const char *cmd, const char *key, int fd, int target, char **argv)
 
 /* Commands */
 
+/*
+ * The arguments of a command that takes one KEY: options into opts, the
+ * key into key (see parse_key()), a "-- CMD" into *run if run is not NULL.
+ * Returns 0 or an exit code.
+ */
+static int
+parse_key_args(const char *cmd, int argc, char **argv, struct opt *opts,
+    char *key, size_t size, char ***run)
+{
+	const char *pos[1];
+	int n, r;
+
+	if ((r = parse_args(argc, argv, opts, pos, 1, &n, run)) != 0)
+		return r;
+	if (n != 1)
+		return usage(cmd, "%s needs a KEY", cmd);
+	return parse_key(cmd, pos[0], key, size);
+}
+
 static int
 cmd_bind(int argc, char **argv)
 {
@@ -513,23 +532,18 @@ cmd_get(int argc, char **argv)
 {
 	struct opt opts[] = { { "--fd", 1, NULL }, { NULL, 0, NULL } };
 	char key[SB_PATH_LEN_MAX + 1], short_path[SB_SHORT_PATH_SIZE];
-	const char *pos[1];
 	char **run;
 	sb_client *c;
-	int n, r, fd, target = 3;
+	int r, fd, target = 3;
 
-	if ((r = parse_args(argc, argv, opts, pos, 1, &n, &run)) != 0)
+	if ((r = parse_key_args("get", argc, argv, opts, key, sizeof(key), &run)) != 0)
 		return r;
-	if (n != 1)
-		return usage("get", "%s", "get needs a KEY");
 	if (opts[0].value != NULL) {
 		if (run == NULL)
 			return usage("get", "%s", "--fd needs a command (-- CMD)");
 		if ((r = parse_fd("get", opts[0].value, &target)) != 0)
 			return r;
 	}
-	if ((r = parse_key("get", pos[0], key, sizeof(key))) != 0)
-		return r;
 	if ((r = client_open("get", &c)) != 0)
 		return r;
 	r = sb_get(c, key, &fd);
@@ -609,14 +623,9 @@ static int
 cmd_path(int argc, char **argv)
 {
 	char key[SB_PATH_LEN_MAX + 1], short_path[SB_SHORT_PATH_SIZE], rbuf[PATH_MAX];
-	const char *pos[1];
-	int n, r;
+	int r;
 
-	if ((r = parse_args(argc, argv, NULL, pos, 1, &n, NULL)) != 0)
-		return r;
-	if (n != 1)
-		return usage("path", "%s", "path needs a KEY");
-	if ((r = parse_key("path", pos[0], key, sizeof(key))) != 0)
+	if ((r = parse_key_args("path", argc, argv, NULL, key, sizeof(key), NULL)) != 0)
 		return r;
 	if ((r = sb_short_path(root, key, short_path, sizeof(short_path))) < 0) {
 		if (root != NULL)
@@ -637,15 +646,10 @@ static int
 cmd_resolve(int argc, char **argv)
 {
 	char key[SB_PATH_LEN_MAX + 1], short_path[SB_SHORT_PATH_SIZE];
-	const char *pos[1];
 	sb_client *c;
-	int n, r;
+	int r;
 
-	if ((r = parse_args(argc, argv, NULL, pos, 1, &n, NULL)) != 0)
-		return r;
-	if (n != 1)
-		return usage("resolve", "%s", "resolve needs a KEY");
-	if ((r = parse_key("resolve", pos[0], key, sizeof(key))) != 0)
+	if ((r = parse_key_args("resolve", argc, argv, NULL, key, sizeof(key), NULL)) != 0)
 		return r;
 	if ((r = client_open("resolve", &c)) != 0)
 		return r;
@@ -664,14 +668,11 @@ cmd_wait(int argc, char **argv)
 {
 	struct opt opts[] = { { "--timeout", 1, NULL }, { NULL, 0, NULL } };
 	char key[SB_PATH_LEN_MAX + 1], short_path[SB_SHORT_PATH_SIZE];
-	const char *pos[1];
 	sb_client *c;
-	int n, r, timeout_ms = -1;
+	int r, timeout_ms = -1;
 
-	if ((r = parse_args(argc, argv, opts, pos, 1, &n, NULL)) != 0)
+	if ((r = parse_key_args("wait", argc, argv, opts, key, sizeof(key), NULL)) != 0)
 		return r;
-	if (n != 1)
-		return usage("wait", "%s", "wait needs a KEY");
 	if (opts[0].value != NULL) {
 		char *end;
 		double sec;
@@ -690,8 +691,6 @@ cmd_wait(int argc, char **argv)
 				timeout_ms++;	/* round up */
 		}
 	}
-	if ((r = parse_key("wait", pos[0], key, sizeof(key))) != 0)
-		return r;
 	if ((r = client_open("wait", &c)) != 0)
 		return r;
 	r = sb_wait(c, key, timeout_ms, short_path, sizeof(short_path));
@@ -708,15 +707,10 @@ static int
 cmd_release(int argc, char **argv)
 {
 	char key[SB_PATH_LEN_MAX + 1];
-	const char *pos[1];
 	sb_client *c;
-	int n, r;
+	int r;
 
-	if ((r = parse_args(argc, argv, NULL, pos, 1, &n, NULL)) != 0)
-		return r;
-	if (n != 1)
-		return usage("release", "%s", "release needs a KEY");
-	if ((r = parse_key("release", pos[0], key, sizeof(key))) != 0)
+	if ((r = parse_key_args("release", argc, argv, NULL, key, sizeof(key), NULL)) != 0)
 		return r;
 	if ((r = client_open("release", &c)) != 0)
 		return r;
