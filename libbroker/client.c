@@ -312,16 +312,8 @@ sb_client_open_flags(const char *root, unsigned flags, sb_client **ret_client)
 
 	if (ret_client == NULL || (flags & ~SB_OPEN_NO_AUTOSTART) != 0)
 		return -EINVAL;
-	if (root == NULL) {
-		if ((r = sb_default_root(rootbuf, sizeof(rootbuf))) < 0)
-			return r;
-		root = rootbuf;
-	}
-	if (root[0] != '/')
-		return -EINVAL;
-	n = strlen(root);
-	while (n > 1 && root[n - 1] == '/')
-		n--;
+	if ((r = sb_root_get(root, rootbuf, &root, &n)) < 0)
+		return r;
 	if (n >= sizeof(c->root))
 		return -ENAMETOOLONG;
 	if ((c = calloc(1, sizeof(*c))) == NULL)

@@ -272,6 +272,28 @@ sb_key_hash(const char *key, char hex[3], char hash[SB_HASH_CHARS + 1])
 }
 
 int
+sb_root_get(const char *root, char buf[SB_SHORT_PATH_MAX], const char **ret_root,
+    size_t *ret_len)
+{
+	size_t n;
+	int r;
+
+	if (root == NULL) {
+		if ((r = sb_default_root(buf, SB_SHORT_PATH_MAX)) < 0)
+			return r;
+		root = buf;
+	}
+	if (root[0] != '/')
+		return -EINVAL;
+	n = strlen(root);
+	while (n > 1 && root[n - 1] == '/')
+		n--;
+	*ret_root = root;
+	*ret_len = n;
+	return 0;
+}
+
+int
 sb_short_path(const char *root, const char *key, char *buf, size_t size)
 {
 	char rootbuf[SB_SHORT_PATH_MAX], hex[3], hash[SB_HASH_CHARS + 1];
@@ -280,16 +302,8 @@ sb_short_path(const char *root, const char *key, char *buf, size_t size)
 
 	if ((r = sb_key_check(key)) < 0)
 		return r;
-	if (root == NULL) {
-		if ((r = sb_default_root(rootbuf, sizeof(rootbuf))) < 0)
-			return r;
-		root = rootbuf;
-	}
-	if (root[0] != '/')
-		return -EINVAL;
-	rlen = strlen(root);
-	while (rlen > 1 && root[rlen - 1] == '/')
-		rlen--;
+	if ((r = sb_root_get(root, rootbuf, &root, &rlen)) < 0)
+		return r;
 	if (rlen > SB_ROOT_MAX)
 		return -ENAMETOOLONG;
 	if (rlen + SB_SHORT_TAIL + 1 > size)

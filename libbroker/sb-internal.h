@@ -35,6 +35,13 @@ SB_HIDDEN void	 sb_set_io(const struct sb_io *io);
 SB_HIDDEN void	 sb_sha256(const void *data, size_t len, uint8_t out[32]);
 SB_HIDDEN void	 sb_key_hash(const char *key, char hex[3], char hash[SB_HASH_CHARS + 1]);
 SB_HIDDEN const char *sb_getenv(const char *name);
+/*
+ * The runtime root to use: root, or sb_default_root() into buf if root is
+ * NULL; it must be absolute. *ret_len is its length without trailing
+ * slashes. Returns 0 or a negative errno.
+ */
+SB_HIDDEN int	 sb_root_get(const char *root, char buf[SB_SHORT_PATH_MAX],
+		    const char **ret_root, size_t *ret_len);
 
 /* client.c: sb_release() with SB_RELEASE_* flags (the shim's unlink) */
 struct sb_client;
