@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "brokerd.h"
+#include "proof.h"
 #include "sb-internal.h"
 #include "sockbroker.h"
 
@@ -199,14 +200,13 @@ req_mode_gid(struct peer *p, const struct sb_msg *m, mode_t *mode, gid_t *gid)
 /*
  * The proof that c may create the path key: fd is an O_PATH fd of a
  * symlink owned by c (any owner for root) pointing at the short path, and
- * it is the very file at the key's path.
+ * it is the very file at the key's path. 1 yes, 0 no, or a negative errno
+ * when the file system did not answer in time (proof.c).
  */
 static int
 proof_check(const struct peer_cred *c, const struct entry *e, int fd, char *why, size_t len)
 {
-	char sp[SB_SHORT_PATH_MAX], target[SB_SHORT_PATH_MAX + 1];
-	struct stat st, at;
-	ssize_t n;
+	char sp[SB_SHORT_PATH_MAX];
 	int fl;
 
 	entry_short_path(e, sp, sizeof(sp));
@@ -219,25 +219,7 @@ proof_check(const struct peer_cred *c, const struct entry *e, int fd, char *why,
 		snprintf(why, len, "the proof is not a symlink (not an O_PATH fd)");
 		return 0;
 	}
-	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(st.st_mode)) {
-		snprintf(why, len, "the proof is not a symlink");
-		return 0;
-	}
-	if (c->uid != 0 && st.st_uid != c->uid) {
-		snprintf(why, len, "the symlink is owned by uid %lu", (unsigned long)st.st_uid);
-		return 0;
-	}
-	n = readlinkat(fd, "", target, sizeof(target));
-	if (n < 0 || (size_t)n >= sizeof(target) || (target[n] = '\0', strcmp(target, sp) != 0)) {
-		snprintf(why, len, "the symlink does not point at %s", sp);
-		return 0;
-	}
-	if (fstatat(AT_FDCWD, e->key, &at, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    at.st_dev != st.st_dev || at.st_ino != st.st_ino) {
-		snprintf(why, len, "the symlink is not at that path");
-		return 0;
-	}
-	return 1;
+	return proof_check_bounded(c->uid, e->key, sp, fd, why, len);
 }
 
 /* Socket type of a BIND, 0 after a refusal. */
@@ -420,7 +402,7 @@ req_bind(struct peer *p, struct sb_msg *m)
 	char why[256];
 	mode_t mode;
 	gid_t gid;
-	int type, lifetime, is_path;
+	int type, lifetime, is_path, r;
 
 	if ((key = req_key(p, m)) == NULL)
 		return;
@@ -459,8 +441,8 @@ req_bind(struct peer *p, struct sb_msg *m)
 			refuse(p, m->id, ENOMEM, 0, "out of memory");
 			return;
 		}
-		if (!proof_check(c, probe, m->fd, why, sizeof(why))) {
-			refuse(p, m->id, EACCES, 0, "uid %lu may not claim %s: %s",
+		if ((r = proof_check(c, probe, m->fd, why, sizeof(why))) <= 0) {
+			refuse(p, m->id, r < 0 ? -r : EACCES, 0, "uid %lu may not claim %s: %s",
 			    (unsigned long)c->uid, kfmt(key), why);
 			if (probe != e)
 				entry_free(probe);
