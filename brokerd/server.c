@@ -565,6 +565,27 @@ peer_creds(struct peer *p)
 }
 
 /* Refuse a new connection with a message, without making a peer of it. */
+/*
+ * Close a refused client's connection after reading what it already sent:
+ * an AF_UNIX socket closed with unread data resets its peer, and the reset
+ * is reported before the queued ERROR that says why.
+ */
+static void
+drain_close(int fd)
+{
+	struct sb_msg m;
+	int i, r;
+
+	for (i = 0; i < 16; i++) {
+		r = sb_msg_recv(fd, rbuf, sizeof(rbuf), &m, MSG_DONTWAIT);
+		closer_close(m.fd);
+		if (r < 0 && r != -EBADMSG && r != -EPROTO && r != -EPROTONOSUPPORT &&
+		    r != -EMSGSIZE && r != -EMFILE)
+			break;
+	}
+	close(fd);
+}
+
 static void
 accept_refuse(int fd, int err, uint64_t limit, const char *msg)
 {
@@ -575,7 +596,7 @@ accept_refuse(int fd, int err, uint64_t limit, const char *msg)
 	sb_msg_set_str(&m, SB_F_MESSAGE, msg);
 	sb_msg_set_u64(&m, SB_F_LIMIT, limit);
 	sb_msg_send(fd, &m, -1);
-	close(fd);
+	drain_close(fd);
 }
 
 static void

@@ -294,7 +294,11 @@ try:
 except BlockingIOError:
     pass
 hl.settle(lambda: hl.fds(pid) == watch.fds + 1, 0.5)   # (c)
-c.sock.send(b"garbage after %d requests" % sent)
+try:
+    c.sock.send(b"garbage after %d requests" % sent)
+except OSError:
+    pass    # still full (a slow broker: ASan), or dropped already: either way
+
 assert hl.settle(lambda: hl.fds(pid) == watch.fds, 10), \
     "a client that never reads its last reply was not dropped"
 c.close()
