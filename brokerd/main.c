@@ -171,7 +171,7 @@ parse_args(int argc, char **argv)
 			break;
 		case O_IDLE_EXIT: cfg.idle_exit_s = num_arg("--idle-exit", optarg, 86400); break;
 		case O_VERSION:
-			printf("sockbrokerd %s (protocol version %d)\n", PACKAGE_VERSION, SB_PROTO_VERSION);
+			printf("sockbrokerd %s (protocol %d)\n", PACKAGE_VERSION, SB_PROTO_VERSION);
 			exit(0);
 		case 'h': case O_HELP: usage(stdout, 0); break;
 		default: usage(stderr, EXIT_USAGE);
