@@ -30,4 +30,23 @@ grep -q '^Type=notify' "$T/system/sockbrokerd.service" || fail "Type=notify"
 grep -q '^FileDescriptorName=control' "$T/system/sockbrokerd.socket" || fail "FileDescriptorName"
 verify "$T/system" ""
 verify "$T/user" --user
+
+# Options come from an EnvironmentFile (Debian's /etc/default convention):
+# the file is optional ("-"), and $SOCKBROKERD_OPTS is split into words on
+# the broker's command line, as systemd does with an unbraced $VAR.
+envfile=$(sed -n 's/^EnvironmentFile=-//p' "$T/system/sockbrokerd.service")
+assert_eq "$envfile" "$SB_SYSCONFDIR/default/sockbrokerd" "the system unit's EnvironmentFile"
+assert_eq "$(sed -n 's/^EnvironmentFile=-//p' "$T/user/sockbrokerd.service")" \
+	"%E/sockbrokerd" "the user unit's EnvironmentFile"
+for d in system user; do
+	exec_start=$(sed -n 's/^ExecStart=//p' "$T/$d/sockbrokerd.service")
+	case "$exec_start" in
+	*' $SOCKBROKERD_OPTS') ;;
+	*) fail "$d unit: ExecStart does not pass \$SOCKBROKERD_OPTS: $exec_start" ;;
+	esac
+	printf '# options\nSOCKBROKERD_OPTS="--max-clients 7 --version"\n' >"$T/default"
+	out=$(set -a; . "$T/default"; eval "set -- ${exec_start%' $SOCKBROKERD_OPTS'}";
+		"$@" $SOCKBROKERD_OPTS) || fail "$d unit: the broker with the options of the file"
+	assert_contains "$out" "sockbrokerd " "$d unit: the options of the file reach the broker"
+done
 exit 0
