@@ -3,7 +3,8 @@
 # (detached, --idle-exit), and clients racing to start it start one only.
 . "$top_srcdir/tests/lib.sh"
 
-export SOCKBROKERD="$SOCKBROKERD"
+# this test is about the defaults: lib.sh turns autostart off for the others
+unset SOCKBROKER_AUTOSTART
 AROOT="$T/auto"
 export SOCKBROKER_ROOT="$AROOT"
 

@@ -14,6 +14,10 @@ set -o pipefail
 SOCKBROKERD="$top_builddir/brokerd/sockbrokerd"
 SOCKBROKER="$top_builddir/cli/sockbroker"
 SB_SHIM="$top_builddir/shims/.libs/libsockbroker-shim.so"
+# A client that finds no broker never starts one in a test unless the test
+# asks (SOCKBROKER_AUTOSTART=1), and then starts the built broker, never an
+# installed one: a user's default is on, and "no broker" must mean none.
+export SOCKBROKER_AUTOSTART=0 SOCKBROKERD
 export LD_LIBRARY_PATH="$top_builddir/libbroker/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 # The unprivileged second user for permission tests.
