@@ -5,6 +5,7 @@
 #include "config.h"
 #endif
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -102,6 +103,20 @@ close_cmsg_fds(struct msghdr *mh)
 	}
 }
 
+/* The request id of a message refused before decoding, if its header came whole. */
+static void
+header_id(struct sb_msg *m, const uint8_t *buf, size_t n)
+{
+	uint32_t magic, id;
+
+	if (n < SB_HDR_SIZE)
+		return;
+	memcpy(&magic, buf, 4);
+	memcpy(&id, buf + 12, 4);
+	if (le32toh(magic) == SB_PROTO_MAGIC)
+		m->id = le32toh(id);
+}
+
 int
 sb_msg_recv(int sock, uint8_t *buf, size_t cap, struct sb_msg *m, int flags)
 {
@@ -116,6 +131,8 @@ sb_msg_recv(int sock, uint8_t *buf, size_t cap, struct sb_msg *m, int flags)
 	ssize_t n;
 	int nfds = 0, bad = 0;
 
+	/* nothing of an earlier message survives: a reply to what cannot be read says id 0 */
+	memset(m, 0, sizeof(*m));
 	m->fd = -1;
 	memset(&mh, 0, sizeof(mh));
 	iov.iov_base = buf;
@@ -139,6 +156,7 @@ sb_msg_recv(int sock, uint8_t *buf, size_t cap, struct sb_msg *m, int flags)
 	}
 	if (bad || nfds > SB_FDS_MAX || (mh.msg_flags & MSG_TRUNC)) {
 		close_cmsg_fds(&mh);
+		header_id(m, buf, (size_t)n);
 		if (mh.msg_flags & MSG_TRUNC)
 			return -EMSGSIZE;
 		/*
