@@ -328,7 +328,10 @@ entry_short_path(const struct entry *e, char *buf, size_t size)
 
 /* Files */
 
-/* Open ROOT/xx, making it (0755, ours) if needed; refuse anything else. */
+/*
+ * Open ROOT/xx, making it (0711, ours: others may cross it, never list it)
+ * if needed; refuse anything else.
+ */
 static int
 fanout_open(const struct entry *e, char *err, size_t errlen)
 {
@@ -336,7 +339,7 @@ fanout_open(const struct entry *e, char *err, size_t errlen)
 	struct stat st;
 	int fd;
 
-	if (mkdirat(cfg.root_fd, xx, 0755) < 0 && errno != EEXIST) {
+	if (mkdirat(cfg.root_fd, xx, 0711) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "unable to create %s/%s: %s", cfg.root, xx, strerror(errno));
 		return -errno;
 	}
@@ -352,6 +355,9 @@ fanout_open(const struct entry *e, char *err, size_t errlen)
 		close(fd);
 		return -EEXIST;
 	}
+	/* one made by an older broker (0755) */
+	if ((st.st_mode & 07777) != 0711)
+		fchmod(fd, 0711);
 	return fd;
 }
 

@@ -1,11 +1,19 @@
 /*
  * request.c: what the broker answers, one function per request type.
  *
- * Access is denied by default: the owner of an entry and root may do
- * anything to it; others may get, resolve and wait for it only if its mode
- * gives their class (user, group incl. supplementary groups, other) the w
- * bit, as connect(2) needs. Every refusal names the key and, where one
- * applies, the limit.
+ * Access is denied by default. The owner of an entry and root may do
+ * anything to it. Others are judged by the bits of its mode for their class
+ * (group, incl. supplementary groups, if they are in the entry's group,
+ * other otherwise), like a file:
+ *   w  connect: resolve, wait for and list it (connect(2) needs w);
+ *   x  get: receive the held fd (accept on a listening socket, receive on
+ *      a datagram socket, use a put fd); x also lets one see it;
+ *   r  nothing (a socket file's r is meaningless; kept for the file).
+ * The right to connect is never the right to accept: mode 0666 lets
+ * everyone connect and no one but the owner and root get the socket.
+ * A caller with no right at all to an entry is told what it would be told
+ * if there were none: ENOENT (wait waits as for an absent key).
+ * Every refusal names the key and, where one applies, the limit.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -81,15 +89,31 @@ in_group(const struct peer_cred *c, gid_t gid)
 	return 0;
 }
 
-/* May c get, resolve or wait for e? */
+#define RIGHT_CONNECT	0x1u	/* resolve, wait, list */
+#define RIGHT_GET	0x2u	/* receive the held fd */
+#define RIGHT_OWN	0x4u	/* release, put over, bind again */
+
+/* What c may do with e (RIGHT_*); 0: e does not exist for c. */
+static unsigned
+rights(const struct peer_cred *c, const struct entry *e)
+{
+	unsigned bits, r = 0;
+
+	if (is_owner(c, e))
+		return RIGHT_CONNECT | RIGHT_GET | RIGHT_OWN;
+	bits = in_group(c, e->gid) ? (e->mode >> 3) & 7u : e->mode & 7u;
+	if (bits & 02)
+		r |= RIGHT_CONNECT;
+	if (bits & 01)
+		r |= RIGHT_GET | RIGHT_CONNECT;
+	return r;
+}
+
+/* May c resolve, wait for or list e? */
 static int
 may_use(const struct peer_cred *c, const struct entry *e)
 {
-	if (is_owner(c, e))
-		return 1;
-	if (in_group(c, e->gid))
-		return (e->mode & 020) != 0;
-	return (e->mode & 002) != 0;
+	return (rights(c, e) & RIGHT_CONNECT) != 0;
 }
 
 static void
@@ -135,21 +159,29 @@ req_key(struct peer *p, const struct sb_msg *m)
 	return key;
 }
 
-/* The entry of key that c may use, or NULL after a refusal. */
+/*
+ * The entry of key on which c has the right need (RIGHT_*), or NULL after
+ * a refusal: ENOENT if there is none or c has no right at all to it (a
+ * stranger learns nothing more), EACCES if c may see it but not do op.
+ */
 static struct entry *
-req_entry(struct peer *p, const struct sb_msg *m, const char *key, int owner, const char *op)
+req_entry(struct peer *p, const struct sb_msg *m, const char *key, unsigned need,
+    const char *op)
 {
 	const struct peer_cred *c = peer_cred(p);
 	struct entry *e;
+	unsigned r;
 
-	if ((e = entry_find(key, NULL)) == NULL) {
+	if ((e = entry_find(key, NULL)) == NULL || (r = rights(c, e)) == 0) {
 		refuse(p, m->id, ENOENT, 0, "no entry for %s", kfmt(key));
 		return NULL;
 	}
-	if (owner ? !is_owner(c, e) : !may_use(c, e)) {
+	if ((r & need) != need) {
 		refuse(p, m->id, EACCES, 0, "uid %lu may not %s %s (owner uid %lu, gid %lu, "
-		    "mode %04o)", (unsigned long)c->uid, op, kfmt(key), (unsigned long)e->uid,
-		    (unsigned long)e->gid, e->mode);
+		    "mode %04o%s)", (unsigned long)c->uid, op, kfmt(key), (unsigned long)e->uid,
+		    (unsigned long)e->gid, e->mode, need == RIGHT_GET ? ": the fd goes only to "
+		    "its owner, root, or a class with the x bit of the mode; w lets one connect, "
+		    "never accept" : "");
 		return NULL;
 	}
 	return e;
@@ -300,8 +332,12 @@ bind_existing(struct peer *p, const struct sb_msg *m, struct entry *e, unsigned 
 	const struct peer_cred *c = peer_cred(p);
 
 	if (!is_owner(c, e)) {
-		refuse(p, m->id, EACCES, 0, "uid %lu may not bind %s: it belongs to uid %lu",
-		    (unsigned long)c->uid, kfmt(e->key), (unsigned long)e->uid);
+		if (rights(c, e) == 0)
+			refuse(p, m->id, EACCES, 0, "uid %lu may not bind %s: the key is taken",
+			    (unsigned long)c->uid, kfmt(e->key));
+		else
+			refuse(p, m->id, EACCES, 0, "uid %lu may not bind %s: it belongs to uid %lu",
+			    (unsigned long)c->uid, kfmt(e->key), (unsigned long)e->uid);
 		return;
 	}
 	if (e->kind != SB_KIND_SOCKET) {
@@ -355,7 +391,7 @@ bind_bound(struct peer *p, const struct sb_msg *m, const char *key)
 		refuse(p, m->id, EINVAL, 0, "a BOUND bind carries only KEY and FLAGS");
 		return;
 	}
-	if ((e = req_entry(p, m, key, 1, "bind")) == NULL)
+	if ((e = req_entry(p, m, key, RIGHT_OWN, "bind")) == NULL)
 		return;
 	entry_short_path(e, sp, sizeof(sp));
 	if (!(e->flags & EF_PREPARED)) {
@@ -490,7 +526,7 @@ req_get(struct peer *p, struct sb_msg *m)
 	const char *key;
 	struct entry *e;
 
-	if ((key = req_key(p, m)) == NULL || (e = req_entry(p, m, key, 0, "get")) == NULL)
+	if ((key = req_key(p, m)) == NULL || (e = req_entry(p, m, key, RIGHT_GET, "get")) == NULL)
 		return;
 	if (e->fd < 0) {
 		entry_short_path(e, sp, sizeof(sp));
@@ -523,8 +559,13 @@ req_put(struct peer *p, struct sb_msg *m)
 	}
 	if (e != NULL) {
 		if (!is_owner(c, e)) {
-			refuse(p, m->id, EACCES, 0, "uid %lu may not put over %s: it belongs to "
-			    "uid %lu", (unsigned long)c->uid, key, (unsigned long)e->uid);
+			if (rights(c, e) == 0)
+				refuse(p, m->id, EACCES, 0, "uid %lu may not put over %s: the key "
+				    "is taken", (unsigned long)c->uid, key);
+			else
+				refuse(p, m->id, EACCES, 0, "uid %lu may not put over %s: it "
+				    "belongs to uid %lu", (unsigned long)c->uid, key,
+				    (unsigned long)e->uid);
 			return;
 		}
 		entry_destroy(e, "replaced by put");
@@ -558,7 +599,7 @@ req_resolve(struct peer *p, struct sb_msg *m)
 	const char *key;
 	struct entry *e;
 
-	if ((key = req_key(p, m)) != NULL && (e = req_entry(p, m, key, 0, "resolve")) != NULL)
+	if ((key = req_key(p, m)) != NULL && (e = req_entry(p, m, key, RIGHT_CONNECT, "resolve")) != NULL)
 		reply_entry(p, m->id, e, -1);
 }
 
@@ -568,13 +609,9 @@ request_wait_check(struct peer *p, uint32_t id, const char *key, int final)
 	const struct peer_cred *c = peer_cred(p);
 	struct entry *e = entry_find(key, NULL);
 
-	if (e != NULL && (e->flags & EF_READY)) {
-		if (may_use(c, e))
-			reply_entry(p, id, e, -1);
-		else
-			refuse(p, id, EACCES, 0, "uid %lu may not wait for %s (owner uid %lu, "
-			    "mode %04o)", (unsigned long)c->uid, kfmt(key), (unsigned long)e->uid,
-			    e->mode);
+	/* an entry c has no right to is, for c, not there: wait on */
+	if (e != NULL && (e->flags & EF_READY) && may_use(c, e)) {
+		reply_entry(p, id, e, -1);
 		return 1;
 	}
 	if (final) {
@@ -609,7 +646,7 @@ req_release(struct peer *p, struct sb_msg *m)
 		refuse(p, m->id, EINVAL, 0, "unknown release flags 0x%x", flags & ~SB_RELEASE__ALL);
 		return;
 	}
-	if ((key = req_key(p, m)) == NULL || (e = req_entry(p, m, key, 1, "release")) == NULL)
+	if ((key = req_key(p, m)) == NULL || (e = req_entry(p, m, key, RIGHT_OWN, "release")) == NULL)
 		return;
 	if ((flags & SB_RELEASE_IF_OWNER) && e->lifetime == SB_LT_HOLD) {
 		/* a server's unlink of a held socket: the socket stays for the next one */
@@ -624,7 +661,7 @@ req_release(struct peer *p, struct sb_msg *m)
 static int
 may_see(const struct peer_cred *c, const struct entry *e)
 {
-	return c->uid == 0 || c->uid == e->uid || may_use(c, e);
+	return rights(c, e) != 0;
 }
 
 int

@@ -9,6 +9,7 @@ sb_start
 SB="$SOCKBROKER"
 $SB bind private --listen >/dev/null || fail "bind private"
 sp_pub=$($SB bind public --listen --mode 0666) || fail "bind public"
+sp_shared=$($SB bind shared --listen --mode 0667) || fail "bind shared"
 
 $SB_NOBODY "$SB" get private 2>"$T/err"; assert_eq $? 1 "nobody get private"
 assert_contains "$(cat "$T/err")" "sockbroker: get: private: " "refusal names the key"
@@ -17,9 +18,13 @@ $SB_NOBODY "$SB" release private 2>"$T/err"; assert_eq $? 1 "nobody release priv
 assert_contains "$(cat "$T/err")" "private" "release refusal names the key"
 $SB resolve private >/dev/null || fail "private entry gone after a refused release"
 
-assert_eq "$($SB_NOBODY "$SB" get public)" "$sp_pub" "nobody get public"
-# nobody receives the socket itself and can serve on it
-got=$(SP="$sp_pub" $SB_NOBODY "$SB" get public -- python3 -c '
+# 0666 lets nobody connect, not accept: no get of the listening socket
+$SB_NOBODY "$SB" get public 2>"$T/err"; assert_eq $? 1 "nobody get public (0666)"
+assert_contains "$(cat "$T/err")" "x bit" "the refusal says which right gets the fd"
+assert_eq "$($SB_NOBODY "$SB" resolve public)" "$sp_pub" "nobody resolve public"
+assert_eq "$($SB_NOBODY "$SB" get shared)" "$sp_shared" "nobody get shared (0667)"
+# with the x bit nobody receives the socket itself and can serve on it
+got=$(SP="$sp_shared" $SB_NOBODY "$SB" get shared -- python3 -c '
 import socket, os
 s = socket.socket(fileno=3)
 c = socket.socket(socket.AF_UNIX); c.connect(os.environ["SP"]); a, _ = s.accept()

@@ -17,6 +17,7 @@ $SB_NOBODY $PY -c '' 2>/dev/null || skip "setpriv cannot run $PY as uid 65534 he
 $SBP bind key=priv flags=1 mode=0600 >/dev/null || fail "bind priv"
 $SBP bind key=pub flags=1 mode=0666 >/dev/null || fail "bind pub"
 $SBP bind key=grp flags=1 mode=0660 gid=65534 >/dev/null || fail "bind grp"
+$SBP bind key=grpx flags=1 mode=0670 gid=65534 >/dev/null || fail "bind grpx"
 exec 7>"$T/f"
 $SBP put key=privfd --fd 7 >/dev/null || fail "put privfd"
 
@@ -33,11 +34,12 @@ allowed() {
 	out=$(nobody "$@") || fail "nobody: $* was refused: $out"
 }
 
+# no right at all: told what it would be told of a key no one bound
 for op in get resolve release; do
-	refused EACCES $op key=priv
-	refused EACCES $op key=privfd
+	refused ENOENT $op key=priv
+	refused ENOENT $op key=privfd
 done
-refused EACCES wait key=priv timeout_ms=100
+refused ETIMEDOUT wait key=priv timeout_ms=100
 refused EACCES put key=priv --fd 0
 refused EACCES put key=privfd --fd 0
 refused EACCES bind key=priv
@@ -46,14 +48,16 @@ list=$(nobody list) || fail "nobody list"
 case "$list" in *priv*) fail "nobody sees root's private entries: $list" ;; esac
 assert_contains "$list" "key=pub" "nobody lists pub"
 
-# mode 0666 lets others connect: get, resolve, wait; never release or put over
-allowed get key=pub
+# mode 0666 lets others connect: resolve, wait; never get (accept), release or put over
+refused EACCES get key=pub
 allowed resolve key=pub
 allowed wait key=pub timeout_ms=100
 refused EACCES release key=pub
 refused EACCES put key=pub --fd 0
-# group: nobody is in gid 65534
-allowed get key=grp
+# group: nobody is in gid 65534; w lets it connect, x get
+refused EACCES get key=grp
+allowed resolve key=grp
+allowed get key=grpx
 assert_contains "$list" "key=grp" "nobody lists grp"
 
 # nobody's own entries, and its quota of 2
