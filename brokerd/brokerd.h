@@ -2,6 +2,7 @@
  * brokerd.h: what the files of sockbrokerd share.
  *
  * main.c     options, the runtime root, start and exit
+ * log.c      the log on stderr (journal priorities, refusals rate-limited)
  * server.c   the event loop (the only file using libevent): the control
  *            socket, peers and their output queues, waiters, tracked
  *            processes, signals, timers
@@ -54,7 +55,10 @@ struct config {
 };
 extern struct config cfg;
 
-/* Logging to stderr: "sockbrokerd: ..." */
+/* log.c: stderr, with sd-daemon(3) priorities when it is the journal */
+void	 log_init(void);
+/* A refusal of uid's request (what: "bind", "connect", ...), rate-limited */
+void	 log_refusal(uid_t uid, pid_t pid, const char *what, int err, const char *msg);
 void	 log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	 log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	 log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

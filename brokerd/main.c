@@ -42,58 +42,6 @@ struct config cfg = {
 };
 
 static void
-vlog(const char *prefix, const char *fmt, va_list ap)
-{
-	char buf[1024];
-
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	fprintf(stderr, "sockbrokerd: %s%s\n", prefix, buf);
-}
-
-void
-log_info(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog("", fmt, ap);
-	va_end(ap);
-}
-
-void
-log_warn(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog("warning: ", fmt, ap);
-	va_end(ap);
-}
-
-void
-log_debug(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!cfg.verbose)
-		return;
-	va_start(ap, fmt);
-	vlog("debug: ", fmt, ap);
-	va_end(ap);
-}
-
-void
-fatal(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog("fatal: ", fmt, ap);
-	va_end(ap);
-	exit(EXIT_SYSTEM);
-}
-
-static void
 usage(FILE *f, int code)
 {
 	fprintf(f,
@@ -471,6 +419,7 @@ main(int argc, char **argv)
 	size_t nfds = 0, i;
 
 	cfg.argv = argv;
+	log_init();
 	signal(SIGPIPE, SIG_IGN);
 	umask(0);
 	parse_args(argc, argv);

@@ -50,6 +50,9 @@ kfmt(const char *key)
 	return b;
 }
 
+/* The type of the request being dispatched, for the log; NULL outside */
+static const char *cur_request;
+
 void
 refuse(struct peer *p, uint32_t id, int err, uint64_t limit, const char *fmt, ...)
 {
@@ -60,8 +63,8 @@ refuse(struct peer *p, uint32_t id, int err, uint64_t limit, const char *fmt, ..
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_debug("client pid %ld uid %lu refused: %s", (long)peer_cred(p)->pid,
-	    (unsigned long)peer_cred(p)->uid, msg);
+	log_refusal(peer_cred(p)->uid, peer_cred(p)->pid, cur_request ? cur_request : "request",
+	    err, msg);
 	sb_msg_init(&m, SB_MSG_ERROR, id);
 	sb_msg_set_u32(&m, SB_F_ERRNO, (uint32_t)err);
 	sb_msg_set_str(&m, SB_F_MESSAGE, msg);
@@ -753,9 +756,11 @@ req_reexec(struct peer *p, struct sb_msg *m)
 void
 request_dispatch(struct peer *p, struct sb_msg *m)
 {
+	cur_request = sb_msg_type_name(m->type);
 	/* only BIND (a path proof, or BOUND) and PUT take an fd */
 	if (m->fd >= 0 && m->type != SB_MSG_BIND && m->type != SB_MSG_PUT) {
 		refuse(p, m->id, EINVAL, 0, "a %s request takes no fd", sb_msg_type_name(m->type));
+		cur_request = NULL;
 		return;
 	}
 	switch (m->type) {
@@ -773,4 +778,5 @@ request_dispatch(struct peer *p, struct sb_msg *m)
 		refuse(p, m->id, EPROTO, 0, "%s is not a request", sb_msg_type_name(m->type));
 		break;
 	}
+	cur_request = NULL;
 }

@@ -621,7 +621,7 @@ peer_new(int fd)
 	if (npeers >= cfg.max_clients) {
 		snprintf(msg, sizeof(msg), "the broker has %u clients: the limit is %u (--max-clients)",
 		    npeers, cfg.max_clients);
-		log_info("client pid %ld refused: %s", (long)p->cred.pid, msg);
+		log_refusal(p->cred.uid, p->cred.pid, "connect", EUSERS, msg);
 		accept_refuse(fd, EUSERS, cfg.max_clients, msg);
 		free(p->cred.groups);
 		free(p);
@@ -631,7 +631,7 @@ peer_new(int fd)
 		snprintf(msg, sizeof(msg), "uid %lu has %u clients: the limit is %u "
 		    "(--max-clients-per-uid)", (unsigned long)p->cred.uid, *nuid,
 		    cfg.max_clients_per_uid);
-		log_info("client pid %ld refused: %s", (long)p->cred.pid, msg);
+		log_refusal(p->cred.uid, p->cred.pid, "connect", EUSERS, msg);
 		accept_refuse(fd, EUSERS, cfg.max_clients_per_uid, msg);
 		free(p->cred.groups);
 		free(p);
@@ -678,7 +678,7 @@ accept_out_of_fds(int lfd)
 			rl.rlim_cur = 0;
 		snprintf(msg, sizeof(msg), "the broker is out of file descriptors (its limit is "
 		    "%llu, RLIMIT_NOFILE): try again later", (unsigned long long)rl.rlim_cur);
-		log_warn("client refused: %s", msg);
+		log_refusal((uid_t)-1, 0, "connect", EMFILE, msg);
 		accept_refuse(s, EMFILE, (uint64_t)rl.rlim_cur, msg);
 	}
 	spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
