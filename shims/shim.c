@@ -36,6 +36,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "readconfig.h"
 #include "rewrite.h"
 #include "sb-internal.h"
 #include "sockbroker.h"
@@ -436,6 +437,13 @@ map_argv(void *ctx, const char *long_path, enum sbrw_role role, char *out, size_
 	if (r == 0 && shim.debug)
 		say("rewrote '%s' -> '%s'", long_path, out);
 	return r;
+}
+
+/* A -readconfig file with socket paths that could not be replaced. */
+static void
+readconfig_failed(const char *file, const char *why)
+{
+	say("-readconfig '%s': its socket paths are left as they are: %s", file, why);
 }
 
 /* The broker */
@@ -1078,8 +1086,10 @@ init(int argc, char **argv, char **envp)
 	pthread_mutex_lock(&shim.lock);
 	shim.in_init = 1;
 	keys_inherit();
-	if (argv != NULL)
+	if (argv != NULL) {
 		sbrw_argv(argc, argv, &rules, map_argv, NULL);
+		sbrc_argv(argc, argv, map_argv, NULL, readconfig_failed);
+	}
 	shim.in_init = 0;
 	if (shim.keys_env != NULL) {
 		setenv(KEYS_ENV, shim.keys_env, 1);
