@@ -162,5 +162,5 @@ nobody "$SB" release hl || fail "nobody release hl"
 untouched "a hard link then release"
 [ "$(cat "$out/precious")" = precious ] || fail "precious changed"
 $SB status >/dev/null || fail "the broker stopped serving"
-sb_wait_for test "$(sb_fd_count "$SB_PID")" = "$w0" || fail "broker fds $(sb_fd_count "$SB_PID"), $w0 before"
+sb_wait_fds "$w0" || fail "broker fds $(sb_fd_count "$SB_PID"), $w0 before"
 sb_stop

@@ -178,5 +178,5 @@ for k in victim-private victim-fd "$VKEY" "$VKEY2"; do
 	$VICTIM "$SB" release "$k" || fail "the victim releases $k"
 done
 $SB release root-owned && $SB release "$rkey" || fail "root releases its entries"
-sb_wait_for test "$(sb_fd_count "$SB_PID")" = "$w0" || fail "broker fds $(sb_fd_count "$SB_PID"), $w0 before"
+sb_wait_fds "$w0" || fail "broker fds $(sb_fd_count "$SB_PID"), $w0 before"
 sb_stop

@@ -101,6 +101,12 @@ sb_kill9() {
 # sb_fd_count PID: how many fds a process has open.
 sb_fd_count() { ls "/proc/$1/fd" | wc -l; }
 
+# sb_wait_fds N: wait until the broker has N fds open again (it closes
+# released sockets on its closer thread, and a client's connection only
+# when it reads the hang-up).
+_sb_fds_are() { [ "$(sb_fd_count "$SB_PID")" = "$1" ]; }
+sb_wait_fds() { sb_wait_for _sb_fds_are "$1"; }
+
 # A path of at least N bytes (default 150) under $T, directories created.
 # sb_long_path NAME [N]
 sb_long_path() {
@@ -115,7 +121,9 @@ sb_long_path() {
 
 # sb_wait_for CMD...: retry CMD until it succeeds, for at most 10 s.
 # For conditions no process can announce (a file disappearing); polls
-# every 10 ms, it never sleeps a fixed time.
+# every 10 ms, it never sleeps a fixed time. The shell expands a $(...)
+# in the arguments once, before the first try: to wait for a value that
+# changes, pass a function (sb_wait_fds) or eval '...'.
 sb_wait_for() {
 	local i
 	for i in $(seq 1 1000); do
