@@ -390,7 +390,8 @@ bind_bound(struct peer *p, const struct sb_msg *m, const char *key)
 	struct entry *e;
 	int dirfd;
 
-	if (m->present & ~((1u << SB_F_KEY) | (1u << SB_F_FLAGS) | (1u << SB_F_HAS_FD))) {
+	if (m->present & ~((UINT64_C(1) << SB_F_KEY) | (UINT64_C(1) << SB_F_FLAGS) |
+	    (UINT64_C(1) << SB_F_HAS_FD))) {
 		refuse(p, m->id, EINVAL, 0, "a BOUND bind carries only KEY and FLAGS");
 		return;
 	}
@@ -682,7 +683,8 @@ request_list_fill(struct peer *p, uint32_t id, struct entry **cursor, int room)
 		sb_msg_set_str(&m, SB_F_KEY, e->key);
 		sb_msg_set_u32(&m, SB_F_KIND, e->kind);
 		sb_msg_set_u32(&m, SB_F_UID, e->uid);
-		sb_msg_set_u32(&m, SB_F_PID, (uint32_t)e->pid);
+		/* the live owner: a hold entry's creator is not tracked, often gone */
+		sb_msg_set_u32(&m, SB_F_PID, e->proc != NULL ? (uint32_t)e->pid : 0);
 		sb_msg_set_u32(&m, SB_F_GID, e->gid);
 		sb_msg_set_u32(&m, SB_F_MODE, e->mode);
 		sb_msg_set_u32(&m, SB_F_LIFETIME, e->lifetime);
@@ -717,6 +719,20 @@ req_status(struct peer *p, struct sb_msg *m)
 	sb_msg_set_u32(&r, SB_F_CLIENTS, server_clients());
 	sb_msg_set_u64(&r, SB_F_UPTIME, server_uptime());
 	sb_msg_set_u32(&r, SB_F_PID, (uint32_t)getpid());
+	if (SB_HAS(m, SB_F_FLAGS) && (m->num[SB_F_FLAGS] & ~(uint64_t)SB_STATUS__ALL)) {
+		refuse(p, m->id, EINVAL, 0, "unknown status flags 0x%llx",
+		    (unsigned long long)m->num[SB_F_FLAGS]);
+		return;
+	}
+	if (SB_HAS(m, SB_F_FLAGS) && (m->num[SB_F_FLAGS] & SB_STATUS_DETAILS)) {
+		sb_msg_set_str(&r, SB_F_BROKER_VERSION, PACKAGE_VERSION);
+		sb_msg_set_str(&r, SB_F_ROOT, cfg.root);
+		sb_msg_set_u32(&r, SB_F_MAX_CLIENTS, cfg.max_clients);
+		sb_msg_set_u32(&r, SB_F_MAX_CLIENTS_PER_UID, cfg.max_clients_per_uid);
+		sb_msg_set_u32(&r, SB_F_MAX_ENTRIES, cfg.max_entries);
+		sb_msg_set_u32(&r, SB_F_MAX_ENTRIES_PER_UID, cfg.max_entries_per_uid);
+		sb_msg_set_u32(&r, SB_F_CLIENT_TIMEOUT_MS, cfg.client_timeout_ms);
+	}
 	peer_send(p, &r, -1);
 }
 

@@ -747,6 +747,18 @@ sb_list(sb_client *c, sb_list_cb cb, void *userdata)
 	return r;
 }
 
+static void
+status_from(const struct sb_msg *rep, struct sb_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->version = SB_HAS(rep, SB_F_VERSION_MAX) ?
+	    (unsigned)rep->num[SB_F_VERSION_MAX] : rep->version;
+	st->entries = (unsigned)rep->num[SB_F_ENTRIES];
+	st->clients = (unsigned)rep->num[SB_F_CLIENTS];
+	st->uptime = rep->num[SB_F_UPTIME];
+	st->pid = (pid_t)rep->num[SB_F_PID];
+}
+
 int
 sb_status(sb_client *c, struct sb_status *ret_status)
 {
@@ -758,14 +770,49 @@ sb_status(sb_client *c, struct sb_status *ret_status)
 	sb_msg_init(&req, SB_MSG_STATUS, 0);
 	client_lock(c);
 	r = client_call(c, &req, -1, &rep, 0);
+	if (r == 0)
+		status_from(&rep, ret_status);
+	client_unlock(c);
+	return r;
+}
+
+static void
+copy_str(const struct sb_msg *rep, enum sb_field f, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", SB_HAS(rep, f) ? rep->str[f] : "");
+}
+
+int
+sb_status_details(sb_client *c, struct sb_status_details *ret_details)
+{
+	struct sb_status_details d;
+	struct sb_msg req, rep;
+	int r;
+
+	if (c == NULL || ret_details == NULL)
+		return -EINVAL;
+	sb_msg_init(&req, SB_MSG_STATUS, 0);
+	sb_msg_set_u32(&req, SB_F_FLAGS, SB_STATUS_DETAILS);
+	client_lock(c);
+	r = client_call(c, &req, -1, &rep, 0);
+	if (r == -EPROTO) {
+		/* a broker older than the flag: ask again without it */
+		client_disconnect(c);
+		sb_msg_init(&req, SB_MSG_STATUS, 0);
+		r = client_call(c, &req, -1, &rep, 0);
+	}
 	if (r == 0) {
-		memset(ret_status, 0, sizeof(*ret_status));
-		ret_status->version = SB_HAS(&rep, SB_F_VERSION_MAX) ?
-		    (unsigned)rep.num[SB_F_VERSION_MAX] : rep.version;
-		ret_status->entries = (unsigned)rep.num[SB_F_ENTRIES];
-		ret_status->clients = (unsigned)rep.num[SB_F_CLIENTS];
-		ret_status->uptime = rep.num[SB_F_UPTIME];
-		ret_status->pid = (pid_t)rep.num[SB_F_PID];
+		memset(&d, 0, sizeof(d));
+		status_from(&rep, &d.status);
+		d.details = SB_HAS(&rep, SB_F_ROOT);
+		copy_str(&rep, SB_F_BROKER_VERSION, d.version, sizeof(d.version));
+		copy_str(&rep, SB_F_ROOT, d.root, sizeof(d.root));
+		d.max_clients = (unsigned)rep.num[SB_F_MAX_CLIENTS];
+		d.max_clients_per_uid = (unsigned)rep.num[SB_F_MAX_CLIENTS_PER_UID];
+		d.max_entries = (unsigned)rep.num[SB_F_MAX_ENTRIES];
+		d.max_entries_per_uid = (unsigned)rep.num[SB_F_MAX_ENTRIES_PER_UID];
+		d.client_timeout_ms = (unsigned)rep.num[SB_F_CLIENT_TIMEOUT_MS];
+		*ret_details = d;
 	}
 	client_unlock(c);
 	return r;

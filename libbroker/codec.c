@@ -11,7 +11,9 @@
 
 #include "sb-proto.h"
 
-#define BIT(f)	(1u << (f))
+#define BIT(f)	(UINT64_C(1) << (f))
+
+_Static_assert(SB_F__MAX <= 64, "struct sb_msg's present has 64 bits");
 
 struct field_desc {
 	enum sb_field_kind	kind;
@@ -43,17 +45,27 @@ static const struct field_desc fields[SB_F__MAX] = {
 	[SB_F_HAS_FD] =		{ SB_FK_U32, 0 },
 	[SB_F_PROOF] =		{ SB_FK_U32, 0 },
 	[SB_F_LISTENING] =	{ SB_FK_U32, 0 },
+	[SB_F_BROKER_VERSION] =	{ SB_FK_STR, SB_VERSION_STR_MAX - 1 },
+	[SB_F_ROOT] =		{ SB_FK_STR, SB_ROOT_MAX },
+	[SB_F_MAX_CLIENTS] =	{ SB_FK_U32, 0 },
+	[SB_F_MAX_CLIENTS_PER_UID] = { SB_FK_U32, 0 },
+	[SB_F_MAX_ENTRIES] =	{ SB_FK_U32, 0 },
+	[SB_F_MAX_ENTRIES_PER_UID] = { SB_FK_U32, 0 },
+	[SB_F_CLIENT_TIMEOUT_MS] = { SB_FK_U32, 0 },
 };
 
 struct type_desc {
 	uint16_t	 type;
 	const char	*name;
-	uint32_t	 required;
-	uint32_t	 allowed;	/* includes required */
+	uint64_t	 required;
+	uint64_t	 allowed;	/* includes required */
 };
 
 #define STATUS_FIELDS (BIT(SB_F_VERSION_MIN) | BIT(SB_F_VERSION_MAX) | \
-	BIT(SB_F_ENTRIES) | BIT(SB_F_CLIENTS) | BIT(SB_F_UPTIME) | BIT(SB_F_PID))
+	BIT(SB_F_ENTRIES) | BIT(SB_F_CLIENTS) | BIT(SB_F_UPTIME) | BIT(SB_F_PID) | \
+	BIT(SB_F_BROKER_VERSION) | BIT(SB_F_ROOT) | \
+	BIT(SB_F_MAX_CLIENTS) | BIT(SB_F_MAX_CLIENTS_PER_UID) | BIT(SB_F_MAX_ENTRIES) | \
+	BIT(SB_F_MAX_ENTRIES_PER_UID) | BIT(SB_F_CLIENT_TIMEOUT_MS))
 #define ENTRY_FIELDS (BIT(SB_F_KEY) | BIT(SB_F_KIND) | BIT(SB_F_UID) | \
 	BIT(SB_F_PID) | BIT(SB_F_GID) | BIT(SB_F_MODE) | BIT(SB_F_LIFETIME) | \
 	BIT(SB_F_CTIME) | BIT(SB_F_HOLDERS) | BIT(SB_F_LISTENING))
@@ -71,7 +83,7 @@ static const struct type_desc types[] = {
 	{ SB_MSG_WAIT, "wait", BIT(SB_F_KEY), BIT(SB_F_KEY) | BIT(SB_F_TIMEOUT_MS) },
 	{ SB_MSG_RELEASE, "release", BIT(SB_F_KEY), BIT(SB_F_KEY) | BIT(SB_F_FLAGS) },
 	{ SB_MSG_LIST, "list", 0, 0 },
-	{ SB_MSG_STATUS, "status", 0, 0 },
+	{ SB_MSG_STATUS, "status", 0, BIT(SB_F_FLAGS) },
 	{ SB_MSG_OK, "ok", 0,
 	    STATUS_FIELDS | BIT(SB_F_SHORT_PATH) | BIT(SB_F_KIND) | BIT(SB_F_HAS_FD) },
 	{ SB_MSG_ERROR, "error", BIT(SB_F_ERRNO),
@@ -181,7 +193,7 @@ sb_msg_encode(const struct sb_msg *m, uint8_t *buf, size_t cap)
 	unsigned f;
 
 	if (t == NULL || (m->present & ~t->allowed) != 0 ||
-	    (m->present & t->required) != t->required || (m->present & 1u))
+	    (m->present & t->required) != t->required || (m->present & 1u) != 0)
 		return -EINVAL;
 	if (cap > SB_MSG_MAX)
 		cap = SB_MSG_MAX;

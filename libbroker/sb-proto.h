@@ -135,8 +135,26 @@ enum sb_field {
 	SB_F_HAS_FD,		/* u32: 1 if an fd is attached (checked against cmsg) */
 	SB_F_PROOF,		/* u32: 1 if the attached fd is a path proof (bind) */
 	SB_F_LISTENING,		/* u32: 1 if the socket listens (entry) */
-	SB_F__MAX
+	/* STATUS with SB_STATUS_DETAILS: who the broker is and its limits */
+	SB_F_BROKER_VERSION,	/* str: the broker's package version, < SB_VERSION_STR_MAX */
+	SB_F_ROOT,		/* str: its runtime root, <= SB_ROOT_MAX bytes */
+	SB_F_MAX_CLIENTS,	/* u32: --max-clients */
+	SB_F_MAX_CLIENTS_PER_UID, /* u32: --max-clients-per-uid */
+	SB_F_MAX_ENTRIES,	/* u32: --max-entries */
+	SB_F_MAX_ENTRIES_PER_UID, /* u32: --max-entries-per-uid */
+	SB_F_CLIENT_TIMEOUT_MS,	/* u32: --client-timeout */
+	SB_F__MAX		/* at most 64: struct sb_msg's present is a u64 */
 };
+
+#define SB_VERSION_STR_MAX	32	/* buffer for SB_F_BROKER_VERSION, NUL included */
+
+/*
+ * SB_F_FLAGS of SB_MSG_STATUS. A broker that predates a flag refuses the
+ * request with EPROTO (a field not allowed), so that a client can ask again
+ * without it; a client that sends no flag gets the fields it always got.
+ */
+#define SB_STATUS_DETAILS	0x1u	/* add BROKER_VERSION ... CLIENT_TIMEOUT_MS */
+#define SB_STATUS__ALL		SB_STATUS_DETAILS
 
 /* SB_F_FLAGS of SB_MSG_BIND */
 #define SB_BIND_LISTEN		0x1u	/* listen(2) on the new socket */
@@ -189,8 +207,15 @@ enum sb_kind_wire {
  *          PREPAREd entry is ready once BOUND); ERROR ETIMEDOUT
  * RELEASE  R KEY; o FLAGS (SB_RELEASE_*) -> OK
  * LIST     -> ENTRY* then END. ENTRY: KEY, KIND, UID, PID, GID, MODE,
- *             LIFETIME, CTIME, HOLDERS, LISTENING; o SOCKTYPE, SHORT_PATH
- * STATUS   -> OK VERSION_MIN, VERSION_MAX, ENTRIES, CLIENTS, UPTIME, PID
+ *             LIFETIME, CTIME, HOLDERS, LISTENING; o SOCKTYPE, SHORT_PATH.
+ *             PID is the live process that owns the entry (lifetime
+ *             owner, tracked by the broker), 0 if there is none: the
+ *             process that made a hold entry is usually long gone.
+ * STATUS   o FLAGS (SB_STATUS_*)
+ *          -> OK VERSION_MIN, VERSION_MAX, ENTRIES, CLIENTS, UPTIME, PID;
+ *             with SB_STATUS_DETAILS also BROKER_VERSION, ROOT,
+ *             MAX_CLIENTS, MAX_CLIENTS_PER_UID, MAX_ENTRIES,
+ *             MAX_ENTRIES_PER_UID, CLIENT_TIMEOUT_MS
  * REEXEC   -> OK, then the broker re-executes itself keeping every fd
  * ERROR    ERRNO; o MESSAGE, LIMIT
  */
@@ -200,14 +225,14 @@ struct sb_msg {
 	uint16_t	 version;
 	uint16_t	 type;
 	uint32_t	 id;
-	uint32_t	 present;		/* bit (1u << field) */
+	uint64_t	 present;		/* bit (1 << field) */
 	uint64_t	 num[SB_F__MAX];	/* u32 and u64 fields */
 	const char	*str[SB_F__MAX];	/* string fields */
 	uint16_t	 len[SB_F__MAX];	/* string lengths, NUL excluded */
 	int		 fd;			/* attached fd or -1 (owned by caller) */
 };
 
-#define SB_HAS(m, f)	(((m)->present >> (f)) & 1u)
+#define SB_HAS(m, f)	((unsigned)((m)->present >> (f)) & 1u)
 
 void	 sb_msg_init(struct sb_msg *m, uint16_t type, uint32_t id);
 void	 sb_msg_set_u32(struct sb_msg *m, enum sb_field f, uint32_t v);

@@ -65,7 +65,7 @@ struct sb_entry_info {
 	enum sb_lifetime lifetime;
 	int		 type;		/* SOCK_* for socket entries, 0 otherwise */
 	uid_t		 uid;		/* owner */
-	pid_t		 pid;		/* creating process */
+	pid_t		 pid;		/* the live owner process (lifetime owner), else 0 */
 	gid_t		 gid;
 	mode_t		 mode;
 	uint64_t	 ctime;		/* seconds since the epoch */
@@ -79,6 +79,21 @@ struct sb_status {
 	unsigned	clients;
 	uint64_t	uptime;		/* seconds */
 	pid_t		pid;
+};
+
+#define SB_VERSION_SIZE		32	/* buffer for a package version, NUL included */
+
+/* sb_status_details(): struct sb_status, who the broker is, and its limits. */
+struct sb_status_details {
+	struct sb_status status;
+	int		details;	/* 0: an older broker told only status */
+	char		version[SB_VERSION_SIZE];	/* its package version, "0.1.0" */
+	char		root[SB_SHORT_PATH_SIZE];	/* its runtime root */
+	unsigned	max_clients;
+	unsigned	max_clients_per_uid;	/* root is not capped */
+	unsigned	max_entries;
+	unsigned	max_entries_per_uid;	/* root is not capped */
+	unsigned	client_timeout_ms;	/* an idle client is dropped after it */
 };
 
 /* Key helpers: no broker needed. */
@@ -145,6 +160,11 @@ SB_EXPORT int sb_release(sb_client *client, const char *key);
 typedef int (*sb_list_cb)(const struct sb_entry_info *entry, void *userdata);
 SB_EXPORT int sb_list(sb_client *client, sb_list_cb cb, void *userdata);
 SB_EXPORT int sb_status(sb_client *client, struct sb_status *ret_status);
+/*
+ * The same, with the broker's version, root and limits. A broker older than
+ * this call gives only status: ret_details->details is 0, the rest "" or 0.
+ */
+SB_EXPORT int sb_status_details(sb_client *client, struct sb_status_details *ret_details);
 /* Ask the broker to re-execute itself keeping every socket (root only). */
 SB_EXPORT int sb_reexec(sb_client *client);
 

@@ -31,7 +31,9 @@ count_cb(const struct sb_entry_info *e, void *userdata)
 
 	if (strcmp(e->key, "lib-name") == 0) {
 		CHECK(e->kind == SB_KIND_SOCKET_ENTRY && e->type == SOCK_SEQPACKET);
-		CHECK(e->uid == geteuid() && e->pid == getpid());
+		/* a hold entry has no owner process: pid 0 */
+		CHECK(e->uid == geteuid() && e->pid == 0);
+
 		CHECK(e->mode == 0640 && e->listening);
 	}
 	(*n)++;
@@ -60,6 +62,7 @@ main(int argc, char **argv)
 	char sp[SB_SHORT_PATH_SIZE], sp2[SB_SHORT_PATH_SIZE], target[256];
 	struct sockaddr_un sun;
 	struct sb_status st;
+	struct sb_status_details sd;
 	pthread_t t[4];
 	sb_client *c = NULL;
 	void *ret;
@@ -155,6 +158,10 @@ main(int argc, char **argv)
 	CHECK(n >= 2);
 	CHECK_R(sb_status(c, &st), 0);
 	CHECK(st.entries >= 2 && st.version == 1 && st.pid > 0);
+	CHECK_R(sb_status_details(c, &sd), 0);
+	CHECK(sd.details && sd.status.entries == st.entries && sd.status.pid == st.pid);
+	CHECK(sd.root[0] == '/' && sd.version[0] != '\0' && sd.max_entries > 0);
+	CHECK(sd.max_clients > 0 && sd.client_timeout_ms > 0);
 
 	/* one client, four threads */
 	for (i = 0; i < 4; i++)

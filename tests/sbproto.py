@@ -41,11 +41,15 @@ FIELDS = {
     "holders": (15, U32), "version_min": (16, U32), "version_max": (17, U32),
     "entries": (18, U32), "clients": (19, U32), "uptime": (20, U64),
     "limit": (21, U64), "has_fd": (22, U32), "proof": (23, U32),
-    "listening": (24, U32),
+    "listening": (24, U32), "broker_version": (25, STR), "root": (26, STR),
+    "max_clients": (27, U32), "max_clients_per_uid": (28, U32),
+    "max_entries": (29, U32), "max_entries_per_uid": (30, U32),
+    "client_timeout_ms": (31, U32),
 }
 FIELD_NAMES = {num: (name, kind) for name, (num, kind) in FIELDS.items()}
 
 LISTEN, PREPARE, BOUND = 0x1, 0x2, 0x4
+STATUS_DETAILS = 0x1
 HOLD, OWNER = 1, 2
 KIND_SOCKET, KIND_FD = 1, 2
 
