@@ -35,7 +35,16 @@
 #define SHIM_NAME "libsockbroker-shim.so"
 
 static const char exec_usage[] =
-    "usage: sockbroker exec [--mode broker|direct|auto] [--shim PATH] [--] CMD [ARG...]\n";
+    "usage: sockbroker exec [--mode broker|direct|auto] [--shim PATH] [--] CMD [ARG...]\n"
+    "\n"
+    "Run CMD with the shim (LD_PRELOAD): its socket paths longer than 108 bytes\n"
+    "work. A static program has its arguments rewritten to short paths instead.\n"
+    "\n"
+    "  --mode broker|direct|auto  through the broker, /proc/self/fd paths, or\n"
+    "                             the broker if one answers (SOCKBROKER_MODE)\n"
+    "  --shim PATH                the shim library (SOCKBROKER_SHIM)\n"
+    "\n"
+    "Exit: that of CMD; 100 usage, 111 CMD could not be run, 127 CMD not found.\n";
 
 struct exec_ctx {
 	const char	*root;
@@ -298,6 +307,7 @@ cmd_exec(int argc, char **argv, const char *root)
 			return r;
 	}
 	execvp(argv[i], argv + i);
-	fprintf(stderr, "sockbroker: fatal: unable to run '%s': %s\n", argv[i], strerror(errno));
-	return SB_EXIT_SYSTEM;
+	r = errno;
+	fprintf(stderr, "sockbroker: fatal: unable to run '%s': %s\n", argv[i], strerror(r));
+	return r == ENOENT ? SB_EXIT_NOTFOUND : SB_EXIT_SYSTEM;
 }

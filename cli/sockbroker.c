@@ -47,9 +47,10 @@ static const char usage_text[] =
 "  wait KEY [--timeout SEC]\n"
 "  release KEY\n"
 "  list [--json]\n"
-"  status\n"
+"  status [--json]\n"
 "  reexec\n"
-"  exec ...             see sockbroker(1)\n"
+"  exec [--mode broker|direct|auto] [--shim PATH] [--] CMD [ARG...]\n"
+"  help [COMMAND]       what COMMAND does (also: COMMAND --help)\n"
 "\n"
 "KEY is a name ([A-Za-z0-9._:@+-], at most 200 bytes) or, if it contains\n"
 "'/', a path (made absolute; at most 4095 bytes).\n"
@@ -85,7 +86,10 @@ usage(const char *cmd, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputs("\n(sockbroker --help for usage)\n", stderr);
+	if (cmd != NULL)
+		fprintf(stderr, "\n(sockbroker help %s for usage)\n", cmd);
+	else
+		fputs("\n(sockbroker --help for usage)\n", stderr);
 	return SB_EXIT_USAGE;
 }
 
@@ -886,10 +890,14 @@ list_json(const struct list_acc *a, time_t now)
 			printf("\"%s\"", t);
 		else
 			fputs("null", stdout);
-		printf(", \"lifetime\": \"%s\", \"uid\": %u, \"gid\": %u, \"pid\": %ld, "
-		    "\"mode\": \"%04o\", \"ctime\": %" PRIu64 ", \"age\": %" PRIu64 ", "
+		printf(", \"lifetime\": \"%s\", \"uid\": %u, \"gid\": %u, \"pid\": ",
+		    lifetime_name(e->lifetime), (unsigned)e->uid, (unsigned)e->gid);
+		if (e->pid > 0)
+			printf("%ld", (long)e->pid);
+		else
+			fputs("null", stdout);
+		printf(", \"mode\": \"%04o\", \"ctime\": %" PRIu64 ", \"age\": %" PRIu64 ", "
 		    "\"holders\": %u, \"listening\": %s, \"short_path\": ",
-		    lifetime_name(e->lifetime), (unsigned)e->uid, (unsigned)e->gid, (long)e->pid,
 		    (unsigned)e->mode, e->ctime,
 		    (uint64_t)now > e->ctime ? (uint64_t)now - e->ctime : 0,
 		    e->holders, e->listening ? "true" : "false");
@@ -902,29 +910,53 @@ list_json(const struct list_acc *a, time_t now)
 	fputs(a->n ? "\n]\n" : "]\n", stdout);
 }
 
+/* The PID column: the live owner process, "-" if none. */
+static void
+format_pid(pid_t pid, char *buf, size_t size)
+{
+	if (pid > 0)
+		snprintf(buf, size, "%ld", (long)pid);
+	else
+		snprintf(buf, size, "-");
+}
+
+/*
+ * One row per entry, every column as wide as its widest cell (a long key
+ * is shown shortened in the middle, see show_key()), the short path last.
+ */
 static void
 list_text(const struct list_acc *a, time_t now)
 {
-	char kbuf[128], age[32];
-	size_t i, w = 3;
+	char kbuf[128], age[32], pid[32], uid[32];
+	int wk = 3, wu = 3, wp = 3, wa = 3, n;
+	size_t i;
 
 	for (i = 0; i < a->n; i++) {
-		size_t n = strlen(show_key(a->v[i].key, kbuf, sizeof(kbuf)));
+		const struct sb_entry_info *e = &a->v[i].info;
 
-		if (n > w)
-			w = n > 48 ? 48 : n;
+		if ((n = (int)strlen(show_key(a->v[i].key, kbuf, sizeof(kbuf)))) > wk)
+			wk = n;
+		if ((n = snprintf(uid, sizeof(uid), "%lu", (unsigned long)e->uid)) > wu)
+			wu = n;
+		format_pid(e->pid, pid, sizeof(pid));
+		if ((n = (int)strlen(pid)) > wp)
+			wp = n;
+		format_age(e->ctime, now, age, sizeof(age));
+		if ((n = (int)strlen(age)) > wa)
+			wa = n;
 	}
-	printf("%-*s %-6s %-9s %-8s %6s %8s %5s %s\n", (int)w, "KEY", "KIND", "TYPE",
-	    "LIFETIME", "UID", "PID", "AGE", "SHORT PATH");
+	printf("%-*s %-6s %-9s %-8s %*s %*s %*s %s\n", wk, "KEY", "KIND", "TYPE",
+	    "LIFETIME", wu, "UID", wp, "PID", wa, "AGE", "SHORT PATH");
 	for (i = 0; i < a->n; i++) {
 		const struct sb_entry_info *e = &a->v[i].info;
 		const char *t = type_name(e->type);
 
 		format_age(e->ctime, now, age, sizeof(age));
-		printf("%-*s %-6s %-9s %-8s %6u %8ld %5s %s\n", (int)w,
+		format_pid(e->pid, pid, sizeof(pid));
+		printf("%-*s %-6s %-9s %-8s %*lu %*s %*s %s\n", wk,
 		    show_key(a->v[i].key, kbuf, sizeof(kbuf)), kind_name(e->kind),
-		    t != NULL ? t : "-", lifetime_name(e->lifetime), (unsigned)e->uid,
-		    (long)e->pid, age, a->v[i].short_path != NULL ? a->v[i].short_path : "-");
+		    t != NULL ? t : "-", lifetime_name(e->lifetime), wu, (unsigned long)e->uid,
+		    wp, pid, wa, age, a->v[i].short_path != NULL ? a->v[i].short_path : "-");
 	}
 }
 
@@ -964,27 +996,96 @@ cmd_list(int argc, char **argv)
 	return r;
 }
 
+/* 3725 -> "1h 2m 5s" */
+static void
+format_duration(uint64_t s, char *buf, size_t size)
+{
+	if (s >= 86400)
+		snprintf(buf, size, "%" PRIu64 "d %" PRIu64 "h %" PRIu64 "m", s / 86400,
+		    s % 86400 / 3600, s % 3600 / 60);
+	else if (s >= 3600)
+		snprintf(buf, size, "%" PRIu64 "h %" PRIu64 "m %" PRIu64 "s", s / 3600,
+		    s % 3600 / 60, s % 60);
+	else if (s >= 60)
+		snprintf(buf, size, "%" PRIu64 "m %" PRIu64 "s", s / 60, s % 60);
+	else
+		snprintf(buf, size, "%" PRIu64 "s", s);
+}
+
+static void
+status_json(const struct sb_status_details *d)
+{
+	const struct sb_status *st = &d->status;
+
+	fputs("{\"version\": ", stdout);
+	if (d->version[0] != '\0')
+		json_string(stdout, d->version);
+	else
+		fputs("null", stdout);
+	printf(", \"protocol\": %u, \"pid\": %ld, \"root\": ", st->version, (long)st->pid);
+	if (d->details)
+		json_string(stdout, d->root);
+	else
+		fputs("null", stdout);
+	printf(", \"uptime\": %" PRIu64 ", \"entries\": %u, \"clients\": %u, \"limits\": ",
+	    st->uptime, st->entries, st->clients);
+	if (d->details)
+		printf("{\"max_clients\": %u, \"max_clients_per_uid\": %u, \"max_entries\": %u, "
+		    "\"max_entries_per_uid\": %u, \"client_timeout\": %u}",
+		    d->max_clients, d->max_clients_per_uid, d->max_entries, d->max_entries_per_uid,
+		    d->client_timeout_ms / 1000);
+	else
+		fputs("null", stdout);
+	fputs("}\n", stdout);
+}
+
+static void
+status_text(const struct sb_status_details *d)
+{
+	const struct sb_status *st = &d->status;
+	char up[64];
+
+	format_duration(st->uptime, up, sizeof(up));
+	printf("version: %s\nprotocol: %u\npid: %ld\n",
+	    d->version[0] != '\0' ? d->version : "unknown", st->version, (long)st->pid);
+	if (d->details)
+		printf("root: %s\n", d->root);
+	printf("uptime: %" PRIu64 "s", st->uptime);
+	if (st->uptime >= 60)
+		printf(" (%s)", up);
+	putchar('\n');
+	if (!d->details) {
+		printf("entries: %u\nclients: %u\n", st->entries, st->clients);
+		return;
+	}
+	printf("entries: %u (limit %u, %u per uid)\nclients: %u (limit %u, %u per uid)\n"
+	    "client timeout: %us\n", st->entries, d->max_entries, d->max_entries_per_uid,
+	    st->clients, d->max_clients, d->max_clients_per_uid, d->client_timeout_ms / 1000);
+}
+
 static int
 cmd_status(int argc, char **argv)
 {
-	struct sb_status st;
+	struct opt opts[] = { { "--json", 0, NULL }, { NULL, 0, NULL } };
+	struct sb_status_details d;
 	const char *pos[1];
 	sb_client *c;
 	int n, r;
 
-	if ((r = parse_args(argc, argv, NULL, pos, 0, &n, NULL)) != 0)
+	if ((r = parse_args(argc, argv, opts, pos, 0, &n, NULL)) != 0)
 		return r;
 	if ((r = client_open("status", &c)) != 0)
 		return r;
-	if ((r = sb_status(c, &st)) < 0) {
+	if ((r = sb_status_details(c, &d)) < 0) {
 		r = fail_request("status", NULL, c, r);
 		sb_client_close(c);
 		return r;
 	}
 	sb_client_close(c);
-	if (!quiet)
-		printf("version: %u\npid: %ld\nentries: %u\nclients: %u\nuptime: %" PRIu64 "\n",
-		    st.version, (long)st.pid, st.entries, st.clients, st.uptime);
+	if (opts[0].value != NULL)
+		status_json(&d);
+	else if (!quiet)
+		status_text(&d);
 	return SB_EXIT_OK;
 }
 
@@ -1005,26 +1106,145 @@ cmd_reexec(int argc, char **argv)
 	return r;
 }
 
-static const struct {
+static int
+cmd_exec_root(int argc, char **argv)
+{
+	return cmd_exec(argc, argv, root);
+}
+
+static int	cmd_help(int argc, char **argv);
+
+/*
+ * Every command, its synopsis (after "usage: sockbroker ") and what
+ * "sockbroker help COMMAND" says about it. The bash completion
+ * (cli/sockbroker.bash) knows the same commands and options.
+ */
+static const struct command {
 	const char	*name;
 	int		(*fn)(int, char **);
+	const char	*synopsis;
+	const char	*help;
 } commands[] = {
-	{ "bind", cmd_bind },
-	{ "get", cmd_get },
-	{ "put", cmd_put },
-	{ "path", cmd_path },
-	{ "resolve", cmd_resolve },
-	{ "wait", cmd_wait },
-	{ "release", cmd_release },
-	{ "list", cmd_list },
-	{ "status", cmd_status },
-	{ "reexec", cmd_reexec },
+	{ "bind", cmd_bind,
+	  "bind KEY [--type stream|seqpacket|dgram] [--listen] [--mode OCTAL]\n"
+	  "       [--group GROUP] [--lifetime hold|owner] [-- CMD [ARG...]]",
+	  "Make (or get back) the socket of KEY and print its short path; with\n"
+	  "-- CMD, run CMD with the socket at fd 3 (LISTEN_FDS=1, systemd style).\n"
+	  "\n"
+	  "  --type TYPE          stream (default), seqpacket or dgram\n"
+	  "  --listen             listen(2) on it\n"
+	  "  --mode OCTAL         who may connect: owner, group, other (default 0600)\n"
+	  "  --group GROUP        the group of --mode (a name or a number)\n"
+	  "  --lifetime hold      the broker keeps the socket until release (the\n"
+	  "                       default, but for a path key with -- CMD)\n"
+	  "  --lifetime owner     released when the process that made it exits\n"
+	  "                       (with -- CMD, CMD is that process)\n" },
+	{ "get", cmd_get,
+	  "get KEY [--fd N] [-- CMD [ARG...]]",
+	  "Print the short path of KEY's socket; with -- CMD, run CMD with the held\n"
+	  "socket (or fd) at fd 3, or at --fd N.\n" },
+	{ "put", cmd_put,
+	  "put NAME --fd N [--mode OCTAL] [--group GROUP]",
+	  "Hand fd N of this process to the broker to keep under NAME (any fd, like\n"
+	  "the systemd fd store); get NAME -- CMD gives it back.\n" },
+	{ "path", cmd_path,
+	  "path KEY",
+	  "Print the short path of KEY under the root, without asking the broker (a\n"
+	  "pure function of the root and the key).\n" },
+	{ "resolve", cmd_resolve,
+	  "resolve KEY",
+	  "Print the short path of an existing entry, from the broker.\n" },
+	{ "wait", cmd_wait,
+	  "wait KEY [--timeout SEC]",
+	  "Wait until KEY exists and is ready, then print its short path.\n"
+	  "\n"
+	  "  --timeout SEC        give up after SEC seconds (fractions allowed;\n"
+	  "                       0: do not wait), exit 2\n" },
+	{ "release", cmd_release,
+	  "release KEY",
+	  "Release the entry of KEY: its socket, its directory and its link.\n" },
+	{ "list", cmd_list,
+	  "list [--json]",
+	  "List the entries this user may see: key, kind, socket type, lifetime,\n"
+	  "owner uid, the pid of its live owner process (\"-\" if none), age and\n"
+	  "short path.\n"
+	  "\n"
+	  "  --json               a JSON array, one object per entry\n" },
+	{ "status", cmd_status,
+	  "status [--json]",
+	  "The broker's version, protocol version, pid, root, uptime, counts and\n"
+	  "limits.\n"
+	  "\n"
+	  "  --json               one JSON object\n" },
+	{ "reexec", cmd_reexec,
+	  "reexec",
+	  "Make the broker re-execute itself keeping every socket and client (root\n"
+	  "or the broker's uid).\n" },
+	{ "exec", cmd_exec_root, NULL, NULL },
+	{ "help", cmd_help,
+	  "help [COMMAND]",
+	  "What COMMAND does and its options; without COMMAND, every command.\n" },
 };
+
+static const struct command *
+command_find(const char *name)
+{
+	size_t j;
+
+	for (j = 0; j < sizeof(commands) / sizeof(commands[0]); j++)
+		if (strcmp(name, commands[j].name) == 0)
+			return &commands[j];
+	return NULL;
+}
+
+/* The help of one command, on stdout (exit 0). */
+static int
+command_help(const struct command *c)
+{
+	char *argv[] = { (char *)"exec", (char *)"--help", NULL };
+
+	if (c->synopsis == NULL)	/* exec has its own */
+		return cmd_exec(2, argv, root);
+	printf("usage: sockbroker [--root DIR] [-q] %s\n\n%s", c->synopsis, c->help);
+	if (strstr(c->synopsis, "KEY") != NULL)
+		fputs("\nKEY is a name ([A-Za-z0-9._:@+-], at most 200 bytes) or, if it "
+		    "contains\n'/', a path (made absolute; at most 4095 bytes).\n", stdout);
+	fputs("\nSee sockbroker(1).\n", stdout);
+	return SB_EXIT_OK;
+}
+
+static int
+cmd_help(int argc, char **argv)
+{
+	const struct command *c;
+
+	if (argc < 2) {
+		fputs(usage_text, stdout);
+		return SB_EXIT_OK;
+	}
+	if (argc > 2)
+		return usage("help", "%s", "help takes one COMMAND");
+	if ((c = command_find(argv[1])) == NULL)
+		return usage("help", "unknown command '%s'", argv[1]);
+	return command_help(c);
+}
+
+/* Does a command's argument list (up to "--") ask for its help? */
+static int
+wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
+	return 0;
+}
 
 int
 main(int argc, char **argv)
 {
-	size_t j;
+	const struct command *c;
 	int i, r;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -1054,17 +1274,17 @@ main(int argc, char **argv)
 		return usage(NULL, "--root must be an absolute path, not '%s'", root);
 	if (i >= argc)
 		return usage(NULL, "%s", "no command given");
-	if (strcmp(argv[i], "exec") == 0)
+	if ((c = command_find(argv[i])) == NULL)
+		return usage(NULL, "unknown command '%s'", argv[i]);
+	if (c->fn == cmd_exec_root)	/* its options end at CMD: it reads them */
 		return cmd_exec(argc - i, argv + i, root);
-	for (j = 0; j < sizeof(commands) / sizeof(commands[0]); j++) {
-		if (strcmp(argv[i], commands[j].name) != 0)
-			continue;
-		r = commands[j].fn(argc - i, argv + i);
-		if (fflush(stdout) != 0 || ferror(stdout)) {
-			errmsg(argv[i], NULL, "cannot write the output: %s", strerror(errno));
-			return SB_EXIT_SYSTEM;
-		}
-		return r;
+	if (wants_help(argc - i, argv + i))
+		r = command_help(c);
+	else
+		r = c->fn(argc - i, argv + i);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		errmsg(argv[i], NULL, "cannot write the output: %s", strerror(errno));
+		return SB_EXIT_SYSTEM;
 	}
-	return usage(NULL, "unknown command '%s'", argv[i]);
+	return r;
 }

@@ -126,7 +126,7 @@ PY
 # status
 st=$($SB status) || fail "status"
 assert_contains "$st" "pid: $SB_PID" "status pid"
-assert_contains "$st" "version: 1" "status version"
+assert_contains "$st" "protocol: 1" "status protocol version"
 assert_contains "$st" "entries: " "status entries"
 assert_contains "$st" "uptime: " "status uptime"
 
