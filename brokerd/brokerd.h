@@ -122,12 +122,19 @@ int		 entry_sock_make(struct entry *e, int dirfd, int *ret_fd,
 void		 entry_files_remove(const struct entry *e);
 /* Forget e everywhere (journal, process, waiters' cursors), remove its files */
 void		 entry_destroy(struct entry *e, const char *why);
+/* The same for a request: -errno, e untouched, if its release cannot be journaled */
+int		 entry_release(struct entry *e, const char *why);
+/* Forget e, already out of the table (replaced by an entry of its key, journaled) */
+void		 entry_teardown(struct entry *e, const char *why);
 
 /* state.c */
 int		 state_load(void);
 int		 state_compact(void);
-void		 state_set(const struct entry *e);
-void		 state_del(const struct entry *e);
+/* 0 once the record is written and synced, or -errno (ENOSPC, EIO): refuse */
+int		 state_set(const struct entry *e);
+int		 state_del(const struct entry *e);
+/* the errno that keeps the journal from being written, or 0 */
+int		 state_readonly(void);
 void		 state_close(void);
 
 /* server.c */

@@ -600,11 +600,11 @@ entry_files_remove(const struct entry *e)
 	close(xfd);
 }
 
-void
-entry_destroy(struct entry *e, const char *why)
+/* Everything of e but the table and the journal */
+static void
+entry_drop_resources(struct entry *e, const char *why)
 {
 	log_debug("release %s (%s)", e->key, why);
-	server_entry_gone(e);
 	proc_untrack(e);
 	sd_fdstore_remove(e);		/* if it is there, with or without its fd here */
 	if (e->fd >= 0) {
@@ -612,12 +612,55 @@ entry_destroy(struct entry *e, const char *why)
 		e->fd = -1;
 	}
 	entry_files_remove(e);
+}
+
+/*
+ * Take e out of the table and journal its release. The record is written
+ * once e is out of the table: if it makes the journal compact, the new
+ * state must not hold e. If it cannot be written, e goes back.
+ */
+static int
+entry_forget(struct entry *e)
+{
+	int r;
+
+	server_entry_gone(e);
 	entry_unlink(e);
-	/*
-	 * Journal the release once e is out of the table: if this record makes
-	 * the journal compact, the new state must not hold e.
-	 */
-	state_del(e);
+	if ((r = state_del(e)) < 0)
+		entry_insert(e);
+	return r;
+}
+
+int
+entry_release(struct entry *e, const char *why)
+{
+	int r;
+
+	if ((r = entry_forget(e)) < 0)
+		return r;
+	entry_drop_resources(e, why);
+	entry_free(e);
+	server_stats_changed();
+	return 0;
+}
+
+void
+entry_destroy(struct entry *e, const char *why)
+{
+	if (entry_forget(e) < 0) {
+		/* released here all the same; it may come back at a restart, as stale */
+		server_entry_gone(e);
+		entry_unlink(e);
+	}
+	entry_drop_resources(e, why);
+	entry_free(e);
+	server_stats_changed();
+}
+
+void
+entry_teardown(struct entry *e, const char *why)
+{
+	entry_drop_resources(e, why);
 	entry_free(e);
 	server_stats_changed();
 }

@@ -436,8 +436,10 @@ main(int argc, char **argv)
 	for (i = 0; i < nfds; i++)
 		free(fds[i].arg);
 	free(fds);
+	/* a full file system: go on, read-only for changes until it can be written */
 	if (state_compact() < 0)
-		fatal("unable to write the state file in %s", cfg.root);
+		log_warn("unable to compact the state in %s: carrying on with the journal as "
+		    "it is", cfg.root);
 	server_run();
 	state_close();
 	log_info("stopped");

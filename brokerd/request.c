@@ -211,6 +211,15 @@ quota_ok(struct peer *p, const struct sb_msg *m, const char *key)
 	return 1;
 }
 
+/* A change whose journal record could not be written: refused with that errno. */
+static void
+refuse_journal(struct peer *p, const struct sb_msg *m, const struct entry *e, int r)
+{
+	refuse(p, m->id, -r, 0, "unable to record %s in %s/state: %s: nothing was changed "
+	    "(the broker is read-only until it can write its state again)", kfmt(e->key),
+	    cfg.root, strerror(-r));
+}
+
 /* Group and mode options of BIND and PUT; 0 after a refusal. */
 static int
 req_mode_gid(struct peer *p, const struct sb_msg *m, mode_t *mode, gid_t *gid)
@@ -303,15 +312,17 @@ bind_create(struct peer *p, const struct sb_msg *m, struct entry *e)
 		    (long)e->pid, kfmt(e->key), strerror(-r));
 		goto fail;
 	}
-	if (fd >= 0) {
-		e->flags |= EF_READY;
-		if (e->lifetime == SB_LT_HOLD) {
-			e->fd = fd;
-			e->flags |= EF_HELD;
-			sd_fdstore_add(e);
-		}
+	if (fd >= 0)
+		e->flags |= EF_READY | (e->lifetime == SB_LT_HOLD ? EF_HELD : 0);
+	if ((r = state_set(e)) < 0) {
+		e->flags &= (uint8_t)~(EF_READY | EF_HELD);
+		refuse_journal(p, m, e, r);
+		goto fail;
 	}
-	state_set(e);
+	if (fd >= 0 && e->lifetime == SB_LT_HOLD) {
+		e->fd = fd;
+		sd_fdstore_add(e);
+	}
 	reply_entry(p, m->id, e, fd);
 	if (fd >= 0 && e->fd != fd)
 		close(fd);
@@ -333,6 +344,7 @@ static void
 bind_existing(struct peer *p, const struct sb_msg *m, struct entry *e, unsigned flags, int type)
 {
 	const struct peer_cred *c = peer_cred(p);
+	int r;
 
 	if (!is_owner(c, e)) {
 		if (rights(c, e) == 0)
@@ -363,7 +375,10 @@ bind_existing(struct peer *p, const struct sb_msg *m, struct entry *e, unsigned 
 		if ((flags & SB_BIND_LISTEN) && !(e->flags & EF_LISTENING) &&
 		    e->socktype != SOCK_DGRAM && listen(e->fd, SOMAXCONN) == 0) {
 			e->flags |= EF_LISTENING;
-			state_set(e);
+			if ((r = state_set(e)) < 0) {
+				refuse_journal(p, m, e, r);
+				return;
+			}
 		}
 		reply_entry(p, m->id, e, e->fd);
 		return;
@@ -388,7 +403,8 @@ bind_bound(struct peer *p, const struct sb_msg *m, const char *key)
 	socklen_t salen = sizeof(sa);
 	struct stat st;
 	struct entry *e;
-	int dirfd;
+	int dirfd, fd = -1, r;
+	uint8_t old;
 
 	if (m->present & ~((UINT64_C(1) << SB_F_KEY) | (UINT64_C(1) << SB_F_FLAGS) |
 	    (UINT64_C(1) << SB_F_HAS_FD))) {
@@ -418,16 +434,22 @@ bind_bound(struct peer *p, const struct sb_msg *m, const char *key)
 			refuse(p, m->id, EINVAL, 0, "the socket sent with BOUND is not bound at %s", sp);
 			return;
 		}
-		if (e->lifetime == SB_LT_HOLD && e->fd < 0) {
-			e->fd = fcntl(m->fd, F_DUPFD_CLOEXEC, 0);
-			if (e->fd >= 0) {
-				e->flags |= EF_HELD;
-				sd_fdstore_add(e);
-			}
-		}
+		if (e->lifetime == SB_LT_HOLD && e->fd < 0)
+			fd = fcntl(m->fd, F_DUPFD_CLOEXEC, 0);
 	}
-	e->flags |= EF_READY;
-	state_set(e);
+	old = e->flags;
+	e->flags |= EF_READY | (fd >= 0 ? EF_HELD : 0);
+	if ((r = state_set(e)) < 0) {
+		e->flags = old;
+		if (fd >= 0)
+			close(fd);	/* a dup: the client's copy is still open */
+		refuse_journal(p, m, e, r);
+		return;
+	}
+	if (fd >= 0) {
+		e->fd = fd;
+		sd_fdstore_add(e);
+	}
 	reply_entry(p, m->id, e, -1);
 	server_wake(e);
 }
@@ -546,7 +568,8 @@ static void
 req_put(struct peer *p, struct sb_msg *m)
 {
 	const struct peer_cred *c = peer_cred(p);
-	struct entry *e, *coll;
+	struct entry *e, *coll, *prev;
+	int r;
 	const char *key;
 	mode_t mode;
 	gid_t gid;
@@ -572,9 +595,9 @@ req_put(struct peer *p, struct sb_msg *m)
 				    (unsigned long)e->uid);
 			return;
 		}
-		entry_destroy(e, "replaced by put");
 	} else if (!quota_ok(p, m, key))
 		return;
+	prev = e;
 	if ((e = entry_new(key)) == NULL) {
 		refuse(p, m->id, ENOMEM, 0, "out of memory");
 		return;
@@ -586,12 +609,26 @@ req_put(struct peer *p, struct sb_msg *m)
 	e->pid = c->pid;
 	e->mode = (uint16_t)mode;
 	e->ctime = (int64_t)time(NULL);
+	e->flags = EF_HELD | EF_READY;
+	/* the new entry replaces prev in the table, then in the journal (one SET) */
+	if (prev != NULL) {
+		server_entry_gone(prev);
+		entry_unlink(prev);
+	}
+	entry_insert(e);
+	if ((r = state_set(e)) < 0) {
+		entry_unlink(e);
+		if (prev != NULL)
+			entry_insert(prev);
+		refuse_journal(p, m, e, r);
+		entry_free(e);
+		return;
+	}
+	if (prev != NULL)
+		entry_teardown(prev, "replaced by put");
 	e->fd = m->fd;
 	m->fd = -1;
-	e->flags = EF_HELD | EF_READY;
-	entry_insert(e);
 	sd_fdstore_add(e);
-	state_set(e);
 	reply_ok(p, m->id);
 	server_wake(e);
 	server_stats_changed();
@@ -643,6 +680,7 @@ req_release(struct peer *p, struct sb_msg *m)
 {
 	const char *key;
 	struct entry *e;
+	int r;
 
 	uint32_t flags = SB_HAS(m, SB_F_FLAGS) ? (uint32_t)m->num[SB_F_FLAGS] : 0;
 
@@ -658,7 +696,10 @@ req_release(struct peer *p, struct sb_msg *m)
 		    "sockbroker release releases it", kfmt(key));
 		return;
 	}
-	entry_destroy(e, "released");
+	if ((r = entry_release(e, "released")) < 0) {
+		refuse_journal(p, m, e, r);
+		return;
+	}
 	reply_ok(p, m->id);
 }
 

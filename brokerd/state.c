@@ -1,20 +1,33 @@
 /*
  * state.c: entry metadata that survives a restart.
  *
- * ROOT/state is an append-only journal: an 8-byte file header, then
- * records, each written (one write(2)) before the reply that depends on it:
+ * ROOT/state is an append-only journal: a 32-byte file header (the magic
+ * "SBSTATE2" and three copies of a random 8-byte salt chosen when the file
+ * is written, so that one damaged byte costs nothing), then records, each written and fdatasynced before the reply that depends
+ * on it:
  *
- *   u32 magic REC_MAGIC, u32 payload length, u32 FNV-1a of the payload,
- *   payload: u8 op (REC_SET: create or replace, REC_DEL: release), then
+ *   u32 magic REC_MAGIC, u32 payload length, u32 checksum, payload:
+ *     u8 op (REC_SET: create or replace, REC_DEL: release), then
  *     SET: u8 kind, socktype, lifetime, flags; u16 mode, keylen;
  *          u32 uid, gid, pid; u64 starttime, ctime; key bytes (no NUL)
  *     DEL: u8 0, u16 keylen, key bytes
  *
- * Loading validates every record like wire input and stops at the first
- * truncated or damaged one (a crash in the middle of a write). The journal
- * is compacted (ROOT/state.tmp written, fsynced, renamed over ROOT/state)
- * when it holds about twice as many records as live entries, at start and
- * at a clean exit.
+ * The checksum is FNV-1a (64 bits, folded) of the salt, the length and the
+ * payload: a record is self-delimiting and checked, and a client cannot
+ * forge one inside a key, since it never sees the salt. Loading validates
+ * every record like wire input; a damaged one is skipped with a warning
+ * naming its offset, and the records after it (found again by their magic
+ * and checksum) are kept; the damaged file stays beside the new one as
+ * ROOT/state.damaged.TIME. A version-1 journal ("SBSTATE1", unsalted
+ * FNV-1a 32 of the payload) is still read, and rewritten as version 2.
+ *
+ * A record that cannot be written (ENOSPC, EIO) is cut off again and its
+ * request refused with that errno; the broker is then read-only for
+ * changes, saying so, until a record can be written again. The journal is
+ * compacted (ROOT/state.tmp written, checked, fsynced, renamed over
+ * ROOT/state) when it holds about twice as many records as live entries,
+ * at start and at a clean exit; a compaction that fails leaves the old
+ * journal in place and in use.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -25,8 +38,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "brokerd.h"
@@ -35,25 +50,59 @@
 
 #define STATE_NAME	"state"
 #define STATE_TMP	"state.tmp"
-#define FILE_MAGIC	"SBSTATE1"
-#define REC_MAGIC	0x31524253u	/* "SBR1" */
+#define FILE_MAGIC1	"SBSTATE1"
+#define FILE_MAGIC2	"SBSTATE2"
+#define FILE_HDR1	8
+#define FILE_HDR2	32
+#define REC_MAGIC1	0x31524253u	/* "SBR1" */
+#define REC_MAGIC2	0x32524253u	/* "SBR2" */
 #define REC_SET		1
 #define REC_DEL		2
 #define REC_HDR		12
 #define SET_FIXED	(1 + 4 + 4 + 12 + 16)
+#define REC_MAX		(REC_HDR + SET_FIXED + SB_KEY_MAX)
 #define STATE_MAX	((off_t)1 << 31)
+#define COMPACT_RETRY	1024	/* records before a failed compaction is tried again */
 
 static int	 jfd = -1;
+static int	 jver = 2;		/* format of the journal jfd writes to */
+static uint8_t	 jsalt[8];		/* its salt (version 2) */
 static unsigned	 jrecords;
+static unsigned	 compact_at;		/* after a failure: not before this many records */
+static int	 readonly_err;		/* the errno that makes us read-only, or 0 */
 
 static uint32_t
-fnv(const uint8_t *p, size_t n)
+fnv32(const uint8_t *p, size_t n)
 {
 	uint32_t h = 2166136261u;
 
 	while (n-- > 0)
 		h = (h ^ *p++) * 16777619u;
 	return h;
+}
+
+static uint64_t
+fnv64(uint64_t h, const uint8_t *p, size_t n)
+{
+	while (n-- > 0)
+		h = (h ^ *p++) * 1099511628211ull;
+	return h;
+}
+
+/* The checksum of a record of format ver with payload p[0..n). */
+static uint32_t
+rec_sum(int ver, const uint8_t *salt, const uint8_t *p, uint32_t n)
+{
+	uint64_t h;
+	uint8_t len[4];
+
+	if (ver == 1)
+		return fnv32(p, n);
+	memcpy(len, &n, 4);
+	h = fnv64(14695981039346656037ull, salt, 8);
+	h = fnv64(h, len, 4);
+	h = fnv64(h, p, n);
+	return (uint32_t)(h ^ (h >> 32));
 }
 
 static void
@@ -63,9 +112,9 @@ put(uint8_t **p, const void *v, size_t n)
 	*p += n;
 }
 
-/* Encode the record of e (or its deletion) into buf; returns its length. */
+/* Encode the record of e (or its deletion) into buf, for a journal of format ver. */
 static size_t
-rec_encode(uint8_t *buf, const struct entry *e, int op)
+rec_encode(uint8_t *buf, const struct entry *e, int op, int ver, const uint8_t *salt)
 {
 	uint8_t *p = buf + REC_HDR, u8;
 	uint32_t u32;
@@ -94,11 +143,11 @@ rec_encode(uint8_t *buf, const struct entry *e, int op)
 		put(&p, &u16, 2);
 	}
 	put(&p, e->key, e->keylen);
-	u32 = REC_MAGIC;
+	u32 = ver == 1 ? REC_MAGIC1 : REC_MAGIC2;
 	memcpy(buf, &u32, 4);
 	u32 = (uint32_t)(p - buf - REC_HDR);
 	memcpy(buf + 4, &u32, 4);
-	u32 = fnv(buf + REC_HDR, (size_t)(p - buf - REC_HDR));
+	u32 = rec_sum(ver, salt, buf + REC_HDR, u32);
 	memcpy(buf + 8, &u32, 4);
 	return (size_t)(p - buf);
 }
@@ -121,76 +170,163 @@ write_all(int fd, const uint8_t *p, size_t n)
 }
 
 static void
+readonly_set(int r)
+{
+	if (readonly_err == 0)
+		log_warn("unable to write %s/%s: %s: read-only until it can be written again "
+		    "(binds, puts and releases are refused with this error)", cfg.root,
+		    STATE_NAME, strerror(-r));
+	readonly_err = -r;
+}
+
+static void
+readonly_clear(void)
+{
+	if (readonly_err != 0)
+		log_info("%s/%s can be written again: read-write", cfg.root, STATE_NAME);
+	readonly_err = 0;
+}
+
+int
+state_readonly(void)
+{
+	return readonly_err;
+}
+
+/*
+ * Append the record of e: 0 once it is written and synced, or -errno (the
+ * journal is then as it was before). The table already shows the change: a
+ * compaction this triggers writes it.
+ */
+static int
 journal(const struct entry *e, int op)
 {
-	uint8_t buf[REC_HDR + SET_FIXED + SB_KEY_MAX];
+	uint8_t buf[REC_MAX];
 	size_t n;
 	off_t off;
 	int r;
 
-	if (jfd < 0)
-		return;
-	n = rec_encode(buf, e, op);
-	off = lseek(jfd, 0, SEEK_END);
-	if ((r = write_all(jfd, buf, n)) < 0) {
-		log_warn("unable to write %s/%s: %s", cfg.root, STATE_NAME, strerror(-r));
-		/*
-		 * A torn record in the middle would hide every later one at load:
-		 * cut it off, and write the whole state instead.
-		 */
+	if (jfd < 0) {
+		/* no journal open (none could be made yet): write the whole state */
+		if ((r = state_compact()) < 0)
+			readonly_set(r);
+		return r;
+	}
+	n = rec_encode(buf, e, op, jver, jsalt);
+	if ((off = lseek(jfd, 0, SEEK_END)) < 0)
+		r = -errno;
+	else if ((r = write_all(jfd, buf, n)) == 0 && fdatasync(jfd) < 0)
+		r = -errno;
+	if (r < 0) {
+		/* a torn record would cost a record at load: cut it off */
 		if (off >= 0 && ftruncate(jfd, off) < 0)
 			log_warn("unable to truncate %s/%s: %s", cfg.root, STATE_NAME,
 			    strerror(errno));
-		state_compact();
-		return;
+		readonly_set(r);
+		return r;
 	}
+	readonly_clear();
 	jrecords++;
-	if (jrecords > 2 * entries_total() + 1024)
-		state_compact();
+	if (jrecords > 2 * entries_total() + 1024 && jrecords >= compact_at &&
+	    state_compact() < 0)
+		compact_at = jrecords + COMPACT_RETRY;
+	return 0;
 }
 
-void
+int
 state_set(const struct entry *e)
 {
-	journal(e, REC_SET);
+	return journal(e, REC_SET);
 }
 
-void
+int
 state_del(const struct entry *e)
 {
-	journal(e, REC_DEL);
+	return journal(e, REC_DEL);
 }
 
-/* Write every live entry to state.tmp, fsync, rename over state. */
+/* Buffered, checked writes of a compaction */
+struct wbuf {
+	int	 fd;
+	int	 err;
+	size_t	 len;
+	uint8_t	 buf[65536];
+};
+
+static void
+wbuf_flush(struct wbuf *w)
+{
+	if (w->err == 0 && w->len > 0)
+		w->err = write_all(w->fd, w->buf, w->len);
+	w->len = 0;
+}
+
+static void
+wbuf_put(struct wbuf *w, const void *p, size_t n)
+{
+	if (w->len + n > sizeof(w->buf))
+		wbuf_flush(w);
+	memcpy(w->buf + w->len, p, n);
+	w->len += n;
+}
+
+static void
+salt_new(uint8_t *salt)
+{
+	struct timespec ts;
+
+	if (getrandom(salt, 8, GRND_NONBLOCK) == 8)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	memcpy(salt, &ts.tv_nsec, 4);
+	memcpy(salt + 4, &ts.tv_sec, 4);
+}
+
+/*
+ * Write every live entry to state.tmp (every write checked), fsync, rename
+ * over state. On failure the old journal stays, and stays in use.
+ */
 int
 state_compact(void)
 {
-	uint8_t buf[REC_HDR + SET_FIXED + SB_KEY_MAX];
+	uint8_t rec[REC_MAX], salt[8];
+	struct wbuf *w;
 	struct entry *e;
-	int fd, r = 0;
-	FILE *f;
+	int fd, r;
 
+	if ((w = malloc(sizeof(*w))) == NULL)
+		return -ENOMEM;
 	unlinkat(cfg.root_fd, STATE_TMP, 0);
 	fd = openat(cfg.root_fd, STATE_TMP, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	    0600);
-	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+	if (fd < 0) {
 		r = -errno;
 		log_warn("unable to create %s/%s: %s", cfg.root, STATE_TMP, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+		free(w);
 		return r;
 	}
-	fwrite(FILE_MAGIC, 1, 8, f);
-	for (e = entry_first(); e != NULL; e = e->next)
-		fwrite(buf, 1, rec_encode(buf, e, REC_SET), f);
-	if (fflush(f) != 0 || fsync(fileno(f)) < 0)
+	salt_new(salt);
+	w->fd = fd;
+	w->err = 0;
+	w->len = 0;
+	wbuf_put(w, FILE_MAGIC2, 8);
+	wbuf_put(w, salt, 8);
+	wbuf_put(w, salt, 8);
+	wbuf_put(w, salt, 8);
+	for (e = entry_first(); e != NULL && w->err == 0; e = e->next)
+		wbuf_put(w, rec, rec_encode(rec, e, REC_SET, 2, salt));
+	wbuf_flush(w);
+	r = w->err;
+	free(w);
+	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
-	if (fclose(f) != 0 && r == 0)
+	if (close(fd) < 0 && r == 0)
 		r = -errno;
 	if (r == 0 && renameat(cfg.root_fd, STATE_TMP, cfg.root_fd, STATE_NAME) < 0)
 		r = -errno;
 	if (r < 0) {
-		log_warn("unable to write %s/%s: %s", cfg.root, STATE_NAME, strerror(-r));
+		log_warn("unable to compact %s/%s: %s: the journal stays as it was", cfg.root,
+		    STATE_NAME, strerror(-r));
 		unlinkat(cfg.root_fd, STATE_TMP, 0);
 		return r;
 	}
@@ -200,7 +336,11 @@ state_compact(void)
 	jfd = openat(cfg.root_fd, STATE_NAME, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
 	if (jfd < 0)
 		log_warn("unable to open %s/%s: %s", cfg.root, STATE_NAME, strerror(errno));
+	jver = 2;
+	memcpy(jsalt, salt, 8);
 	jrecords = entries_total();
+	compact_at = 0;
+	readonly_clear();
 	return 0;
 }
 
@@ -339,43 +479,158 @@ rec_apply(const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* Load ROOT/state into the table (no fds, no processes yet). */
+/* Is there a whole, valid record of format ver at buf[off..n)? Its payload length. */
+static int
+rec_valid(const uint8_t *buf, size_t n, size_t off, int ver, const uint8_t *salt,
+    uint32_t *ret_len)
+{
+	uint32_t magic, len, sum;
+
+	if (n - off < REC_HDR)
+		return 0;
+	memcpy(&magic, buf + off, 4);
+	memcpy(&len, buf + off + 4, 4);
+	memcpy(&sum, buf + off + 8, 4);
+	if (magic != (ver == 1 ? REC_MAGIC1 : REC_MAGIC2) || len == 0 ||
+	    len > REC_MAX - REC_HDR || len > n - off - REC_HDR ||
+	    rec_sum(ver, salt, buf + off + REC_HDR, len) != sum)
+		return 0;
+	*ret_len = len;
+	return 1;
+}
+
+/* Keep the damaged journal for inspection, as ROOT/state.damaged.TIME. */
+static void
+keep_damaged(void)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), STATE_NAME ".damaged.%lld", (long long)time(NULL));
+	if (linkat(cfg.root_fd, STATE_NAME, cfg.root_fd, name, 0) == 0)
+		log_warn("%s/%s: the damaged journal is kept as %s/%s", cfg.root, STATE_NAME,
+		    cfg.root, name);
+	else
+		log_warn("unable to keep the damaged %s/%s as %s: %s", cfg.root, STATE_NAME, name,
+		    strerror(errno));
+}
+
+/* Is the file magic at p m, but for at most one byte (damage)? */
+static int
+near(const uint8_t *p, const char *m)
+{
+	int i, diff = 0;
+
+	for (i = 0; i < 8; i++)
+		diff += p[i] != (uint8_t)m[i];
+	return diff <= 1;
+}
+
+/* The format of the journal buf[0..n): 1, 2, or 0 if it is not one of ours. */
+static int
+file_version(const uint8_t *buf, size_t n)
+{
+	uint32_t magic;
+
+	if (n >= FILE_HDR2 && memcmp(buf, FILE_MAGIC2, 8) == 0)
+		return 2;
+	if (n >= FILE_HDR1 && memcmp(buf, FILE_MAGIC1, 8) == 0)
+		return 1;
+	if (n < FILE_HDR1 || (!near(buf, FILE_MAGIC2) && !near(buf, FILE_MAGIC1)))
+		return 0;
+	/* one byte of the magic damaged: the salt's copies, or the first record, tell */
+	if (n >= FILE_HDR2 && (memcmp(buf + 8, buf + 16, 8) == 0 ||
+	    memcmp(buf + 16, buf + 24, 8) == 0))
+		return 2;
+	if (n >= FILE_HDR1 + 4 && (memcpy(&magic, buf + FILE_HDR1, 4), magic == REC_MAGIC1))
+		return 1;
+	return n >= FILE_HDR2 ? 2 : 0;
+}
+
+/*
+ * Apply the records of buf[0..n) (a whole journal) to the table; returns
+ * the number of damaged or invalid stretches, each reported with its
+ * offset. A damaged record is skipped up to the next valid record.
+ */
+static unsigned
+state_parse(const uint8_t *buf, size_t n)
+{
+	size_t off, bad_at;
+	uint32_t len;
+	unsigned damaged = 0, kept;
+	int ver, i;
+
+	jrecords = 0;
+	if ((ver = file_version(buf, n)) == 2) {
+		for (i = 0; i < 8; i++)		/* the salt: each byte as two copies of three say */
+			jsalt[i] = buf[16 + i] == buf[24 + i] ? buf[16 + i] : buf[8 + i];
+		off = FILE_HDR2;
+	} else if (ver == 1) {
+		off = FILE_HDR1;
+	} else {
+		log_warn("%s/%s is not a state file of this broker: ignored", cfg.root, STATE_NAME);
+		return UINT32_MAX;
+	}
+	jver = ver;
+	if (memcmp(buf, ver == 2 ? FILE_MAGIC2 : FILE_MAGIC1, 8) != 0 || (ver == 2 &&
+	    (memcmp(buf + 8, buf + 16, 8) != 0 || memcmp(buf + 16, buf + 24, 8) != 0))) {
+		log_warn("%s/%s: damaged file header repaired", cfg.root, STATE_NAME);
+		damaged++;
+	}
+	while (off < n) {
+		if (rec_valid(buf, n, off, ver, jsalt, &len)) {
+			if (rec_apply(buf + off + REC_HDR, len) < 0) {
+				log_warn("%s/%s: invalid record at byte %zu skipped", cfg.root,
+				    STATE_NAME, off);
+				damaged++;
+			}
+			off += REC_HDR + len;
+			jrecords++;
+			continue;
+		}
+		/* damaged: find the next record that is whole and valid */
+		bad_at = off;
+		for (off++; off < n && !rec_valid(buf, n, off, ver, jsalt, &len); off++)
+			;
+		damaged++;
+		if (off < n)
+			log_warn("%s/%s: damaged record at byte %zu: %zu bytes skipped, the records "
+			    "from byte %zu on are kept", cfg.root, STATE_NAME, bad_at, off - bad_at,
+			    off);
+		else
+			log_warn("%s/%s: damaged or truncated record at byte %zu: the last %zu bytes "
+			    "are ignored", cfg.root, STATE_NAME, bad_at, n - bad_at);
+	}
+	kept = entries_total();
+	if (damaged > 0)
+		log_warn("%s/%s: %u damaged or invalid stretches skipped, %u entries loaded",
+		    cfg.root, STATE_NAME, damaged, kept);
+	return damaged;
+}
+
+/*
+ * Load ROOT/state into the table (no fds, no processes yet), and keep it
+ * open for appending: if the start compaction cannot write (a full file
+ * system), the broker goes on with it.
+ */
 int
 state_load(void)
 {
-	const uint8_t *p;
+	unsigned damaged;
 	uint8_t *buf;
-	uint32_t magic, len, sum;
-	size_t n, off;
-	unsigned bad = 0;
+	size_t n;
 
 	if ((buf = state_read(&n)) == NULL)
 		return 0;
-	if (n < 8 || memcmp(buf, FILE_MAGIC, 8) != 0) {
-		log_warn("%s/%s is not a state file of this broker: ignored", cfg.root, STATE_NAME);
-		free(buf);
-		return 0;
-	}
-	for (off = 8; off < n; off += REC_HDR + len) {
-		p = buf + off;
-		if (n - off < REC_HDR) {
-			log_warn("%s/%s: truncated record at byte %zu ignored", cfg.root, STATE_NAME, off);
-			break;
-		}
-		memcpy(&magic, p, 4);
-		memcpy(&len, p + 4, 4);
-		memcpy(&sum, p + 8, 4);
-		if (magic != REC_MAGIC || len == 0 || len > n - off - REC_HDR ||
-		    fnv(p + REC_HDR, len) != sum) {
-			log_warn("%s/%s: damaged or truncated record at byte %zu: the rest is ignored",
-			    cfg.root, STATE_NAME, off);
-			break;
-		}
-		if (rec_apply(p + REC_HDR, len) < 0)
-			bad++;
-	}
-	if (bad > 0)
-		log_warn("%s/%s: %u invalid records ignored", cfg.root, STATE_NAME, bad);
+	if ((damaged = state_parse(buf, n)) > 0)
+		keep_damaged();
 	free(buf);
+	if (jfd >= 0)
+		close(jfd);
+	jfd = -1;
+	if (damaged == UINT32_MAX)
+		return 0;	/* not ours: never appended to, only replaced */
+	jfd = openat(cfg.root_fd, STATE_NAME, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+	if (jfd < 0)
+		log_warn("unable to open %s/%s: %s", cfg.root, STATE_NAME, strerror(errno));
 	return 0;
 }
