@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * check_state.c: the journal of sockbrokerd (brokerd/state.c) as its
+ * loader and writer see it: a flipped byte at every offset of a small
+ * journal costs at most the record it is in (never the records after it,
+ * never an invented entry) and is reported with its offset, the damaged
+ * file is kept; a version-1 journal is still read; a write or a compaction
+ * that fails (RLIMIT_FSIZE stands in for a full disk) changes nothing on
+ * disk, is reported as an errno, and makes the journal read-only until a
+ * write succeeds.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "brokerd.h"
+#include "state-stubs.h"
+
+#define SET_FIXED	37
+#define NKEYS		6
+
+static char dir[] = "/tmp/check_state.XXXXXX";
+
+static void
+setup(void)
+{
+	static int once;
+
+	if (!once) {
+		ck_assert_ptr_nonnull(mkdtemp(dir));
+		entries_init();
+		once = 1;
+	}
+	snprintf(cfg.root, sizeof(cfg.root), "%s", dir);
+	cfg.root_len = strlen(dir);
+	cfg.root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(cfg.root_fd, 0);
+	stub_entries_clear();
+	stub_log_clear();
+}
+
+static void
+teardown(void)
+{
+	struct dirent *d;
+	DIR *dp;
+
+	state_close();
+	stub_entries_clear();
+	if ((dp = opendir(dir)) != NULL) {
+		while ((d = readdir(dp)) != NULL)
+			if (d->d_name[0] != '.')
+				unlinkat(cfg.root_fd, d->d_name, 0);
+		closedir(dp);
+	}
+	close(cfg.root_fd);
+}
+
+static struct entry *
+add(const char *key, uid_t uid)
+{
+	struct entry *e = entry_new(key);
+
+	ck_assert_ptr_nonnull(e);
+	e->kind = SB_KIND_SOCKET;
+	e->socktype = SOCK_STREAM;
+	e->lifetime = SB_LT_HOLD;
+	e->flags = EF_LISTENING | EF_READY;
+	e->uid = uid;
+	e->gid = uid;
+	e->mode = 0600;
+	e->ctime = 1700000000;
+	entry_insert(e);
+	return e;
+}
+
+static uint8_t *
+slurp(const char *name, size_t *ret_len)
+{
+	static uint8_t buf[65536];
+	int fd = openat(cfg.root_fd, name, O_RDONLY);
+	ssize_t n;
+
+	ck_assert_int_ge(fd, 0);
+	n = read(fd, buf, sizeof(buf));
+	ck_assert_int_gt(n, 0);
+	close(fd);
+	*ret_len = (size_t)n;
+	return buf;
+}
+
+static void
+spit(const char *name, const uint8_t *p, size_t n)
+{
+	int fd = openat(cfg.root_fd, name, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, p, n), (ssize_t)n);
+	close(fd);
+}
+
+/* The records of a version-2 journal: offsets and lengths, as the format says */
+struct rec {
+	size_t	 off, len;
+	int	 op;
+	char	 key[64];
+	uint32_t uid;
+};
+
+static int
+records(const uint8_t *b, size_t n, size_t hdr, struct rec *r, int max)
+{
+	size_t off = hdr;
+	uint32_t len;
+	uint16_t kl;
+	int i = 0;
+
+	while (off + 12 <= n && i < max) {
+		memcpy(&len, b + off + 4, 4);
+		r[i].off = off;
+		r[i].len = 12 + len;
+		r[i].op = b[off + 12];
+		if (r[i].op == 1) {
+			memcpy(&kl, b + off + 12 + 7, 2);
+			memcpy(&r[i].uid, b + off + 12 + 9, 4);
+			memcpy(r[i].key, b + off + 12 + SET_FIXED, kl);
+		} else {
+			memcpy(&kl, b + off + 12 + 2, 2);
+			memcpy(r[i].key, b + off + 12 + 4, kl);
+		}
+		r[i].key[kl] = '\0';
+		off += 12 + len;
+		i++;
+	}
+	ck_assert_uint_eq(off, n);
+	return i;
+}
+
+/* Does the table hold exactly the records but skip (applied in order)? */
+static void
+expect_table(const struct rec *r, int nr, int skip, size_t flip)
+{
+	char keys[16][64];
+	uint32_t uids[16];
+	int nk = 0, i, j;
+	struct entry *e;
+
+	for (i = 0; i < nr; i++) {
+		if (i == skip)
+			continue;
+		for (j = 0; j < nk && strcmp(keys[j], r[i].key) != 0; j++)
+			;
+		if (r[i].op == 1) {
+			if (j == nk)
+				nk++;
+			snprintf(keys[j], sizeof(keys[j]), "%s", r[i].key);
+			uids[j] = r[i].uid;
+		} else if (j < nk) {
+			memmove(keys + j, keys + j + 1, sizeof(keys[0]) * (size_t)(nk - j - 1));
+			memmove(uids + j, uids + j + 1, sizeof(uids[0]) * (size_t)(nk - j - 1));
+			nk--;
+		}
+	}
+	ck_assert_msg(entries_total() == (unsigned)nk, "flip at %zu: %u entries, want %d: %s",
+	    flip, entries_total(), nk, stub_log);
+	for (j = 0; j < nk; j++) {
+		e = entry_find(keys[j], NULL);
+		ck_assert_msg(e != NULL, "flip at %zu: %s lost: %s", flip, keys[j], stub_log);
+		ck_assert_msg(e->uid == uids[j], "flip at %zu: %s has uid %u, want %u", flip,
+		    keys[j], (unsigned)e->uid, (unsigned)uids[j]);
+	}
+}
+
+/* A journal of a compaction and appended records: SET, DEL, SET over */
+static size_t
+journal_make(uint8_t *orig, struct rec *r, int *nr)
+{
+	static const char *keys[NKEYS] = { "a", "tpm-vm1", "qmp.sock", "x:y@z",
+	    "/run/user/1000/a-long/path/of/a/socket", "n" };
+	struct entry *e;
+	uint8_t *b;
+	size_t n;
+	int i;
+
+	for (i = 0; i < NKEYS - 1; i++)
+		add(keys[i], 1000 + (uid_t)i);
+	ck_assert_int_eq(state_compact(), 0);
+	ck_assert_int_eq(state_set(add(keys[NKEYS - 1], 2000)), 0);
+	e = entry_find("tpm-vm1", NULL);
+	entry_unlink(e);
+	ck_assert_int_eq(state_del(e), 0);
+	entry_free(e);
+	e = entry_find("a", NULL);
+	e->uid = 3000;
+	ck_assert_int_eq(state_set(e), 0);
+	b = slurp("state", &n);
+	memcpy(orig, b, n);
+	*nr = records(orig, n, 32, r, 16);
+	ck_assert_int_eq(*nr, NKEYS - 1 + 3);
+	return n;
+}
+
+static int
+damaged_kept(void)
+{
+	struct dirent *d;
+	DIR *dp = opendir(dir);
+	int found = 0;
+
+	while ((d = readdir(dp)) != NULL)
+		if (strncmp(d->d_name, "state.damaged.", 14) == 0) {
+			unlinkat(cfg.root_fd, d->d_name, 0);
+			found = 1;
+		}
+	closedir(dp);
+	return found;
+}
+
+START_TEST(flip_every_byte)
+{
+	static const uint8_t masks[] = { 0x01, 0x80, 0xff };
+	uint8_t orig[4096], bad[4096];
+	struct rec r[16];
+	char want[64];
+	size_t n, i, m;
+	int nr, j, skip;
+
+	n = journal_make(orig, r, &nr);
+	/* undamaged: everything */
+	stub_entries_clear();
+	ck_assert_int_eq(state_load(), 0);
+	expect_table(r, nr, -1, 0);
+	ck_assert_int_eq(damaged_kept(), 0);
+	for (i = 0; i < n; i++)
+		for (m = 0; m < sizeof(masks); m++) {
+			memcpy(bad, orig, n);
+			bad[i] ^= masks[m];
+			spit("state", bad, n);
+			stub_entries_clear();
+			stub_log_clear();
+			ck_assert_int_eq(state_load(), 0);
+			for (skip = -1, j = 0; j < nr; j++)
+				if (i >= r[j].off && i < r[j].off + r[j].len)
+					skip = j;
+			expect_table(r, nr, skip, i);
+			if (skip >= 0) {
+				snprintf(want, sizeof(want), "record at byte %zu", r[skip].off);
+				ck_assert_msg(strstr(stub_log, want) != NULL,
+				    "flip at %zu: no warning naming byte %zu: %s", i, r[skip].off,
+				    stub_log);
+			}
+			ck_assert_msg(damaged_kept(), "flip at %zu: the damaged file is not kept", i);
+		}
+}
+END_TEST
+
+/* A version-1 journal (before the salt) is read */
+static size_t
+v1_rec(uint8_t *p, int op, const char *key, uint32_t uid)
+{
+	uint8_t *q = p + 12;
+	uint16_t kl = (uint16_t)strlen(key), mode = 0600;
+	uint32_t u32, h = 2166136261u;
+	uint64_t u64 = 0;
+	size_t i;
+
+	*q++ = (uint8_t)op;
+	if (op == 1) {
+		*q++ = SB_KIND_SOCKET;
+		*q++ = SOCK_STREAM;
+		*q++ = SB_LT_HOLD;
+		*q++ = EF_READY;
+		memcpy(q, &mode, 2); q += 2;
+		memcpy(q, &kl, 2); q += 2;
+		memcpy(q, &uid, 4); q += 4;
+		memcpy(q, &uid, 4); q += 4;
+		u32 = 1; memcpy(q, &u32, 4); q += 4;
+		memcpy(q, &u64, 8); q += 8;
+		memcpy(q, &u64, 8); q += 8;
+	} else {
+		*q++ = 0;
+		memcpy(q, &kl, 2); q += 2;
+	}
+	memcpy(q, key, kl);
+	q += kl;
+	u32 = 0x31524253u;
+	memcpy(p, &u32, 4);
+	u32 = (uint32_t)(q - p - 12);
+	memcpy(p + 4, &u32, 4);
+	for (i = 12; i < (size_t)(q - p); i++)
+		h = (h ^ p[i]) * 16777619u;
+	memcpy(p + 8, &h, 4);
+	return (size_t)(q - p);
+}
+
+START_TEST(version1)
+{
+	uint8_t buf[1024];
+	size_t n = 8;
+	struct entry *e;
+
+	memcpy(buf, "SBSTATE1", 8);
+	n += v1_rec(buf + n, 1, "old1", 1001);
+	n += v1_rec(buf + n, 1, "old2", 1002);
+	n += v1_rec(buf + n, 2, "old1", 0);
+	n += v1_rec(buf + n, 1, "old3", 1003);
+	spit("state", buf, n);
+	ck_assert_int_eq(state_load(), 0);
+	ck_assert_uint_eq(entries_total(), 2);
+	ck_assert_ptr_null(entry_find("old1", NULL));
+	ck_assert_ptr_nonnull(e = entry_find("old3", NULL));
+	ck_assert_uint_eq(e->uid, 1003);
+	/* appended to in its own format, then rewritten as version 2 */
+	ck_assert_int_eq(state_set(add("new", 1004)), 0);
+	stub_entries_clear();
+	ck_assert_int_eq(state_load(), 0);
+	ck_assert_uint_eq(entries_total(), 3);
+	ck_assert_int_eq(state_compact(), 0);
+	stub_entries_clear();
+	ck_assert_int_eq(state_load(), 0);
+	ck_assert_uint_eq(entries_total(), 3);
+	ck_assert_int_eq(memcmp(slurp("state", &n), "SBSTATE2", 8), 0);
+}
+END_TEST
+
+static void
+fsize_limit(rlim_t n)
+{
+	struct rlimit rl;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &rl), 0);
+	rl.rlim_cur = n;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+START_TEST(write_fails)
+{
+	uint8_t before[4096], *after;
+	struct rlimit rl;
+	struct entry *e;
+	size_t n, n2;
+	int i;
+
+	signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &rl), 0);
+	for (i = 0; i < 20; i++) {
+		char k[16];
+
+		snprintf(k, sizeof(k), "k%d", i);
+		add(k, 1000);
+	}
+	ck_assert_int_eq(state_compact(), 0);
+	after = slurp("state", &n);
+	memcpy(before, after, n);
+
+	/* a compaction that cannot write its file leaves the old one, in use */
+	add("one-more", 1000);
+	fsize_limit(n / 2);
+	ck_assert_int_eq(state_compact(), -EFBIG);
+	after = slurp("state", &n2);
+	ck_assert_uint_eq(n2, n);
+	ck_assert_int_eq(memcmp(after, before, n), 0);
+	ck_assert_int_eq(faccessat(cfg.root_fd, "state.tmp", F_OK, 0), -1);
+
+	/* a record that cannot be written: refused with the errno, cut off, read-only */
+	fsize_limit(n + 10);
+	e = entry_find("one-more", NULL);
+	ck_assert_int_eq(state_set(e), -EFBIG);
+	ck_assert_int_eq(state_readonly(), EFBIG);
+	ck_assert_ptr_nonnull(strstr(stub_log, "read-only"));
+	after = slurp("state", &n2);
+	ck_assert_uint_eq(n2, n);
+	ck_assert_int_eq(memcmp(after, before, n), 0);
+
+	/* space again: written, read-write again, and loaded */
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	ck_assert_int_eq(state_set(e), 0);
+	ck_assert_int_eq(state_readonly(), 0);
+	ck_assert_ptr_nonnull(strstr(stub_log, "read-write"));
+	stub_entries_clear();
+	ck_assert_int_eq(state_load(), 0);
+	ck_assert_uint_eq(entries_total(), 21);
+	ck_assert_ptr_nonnull(entry_find("one-more", NULL));
+	signal(SIGXFSZ, SIG_DFL);
+}
+END_TEST
+
+static Suite *
+state_suite(void)
+{
+	Suite *s = suite_create("state");
+	TCase *tc = tcase_create("journal");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, flip_every_byte);
+	tcase_add_test(tc, version1);
+	tcase_add_test(tc, write_fails);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(state_suite());
+	int failed;
+
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	rmdir(dir);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

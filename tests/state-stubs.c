@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * state-stubs.c: what the journal (brokerd/state.c) and the entry table
+ * (brokerd/entry.c) need of the rest of the broker, for check_state and
+ * fuzz_state: the config, logging into a buffer, no event loop.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "brokerd.h"
+#include "state-stubs.h"
+
+struct config cfg;
+char stub_log[65536];
+size_t stub_log_len;
+
+static void
+logv(const char *fmt, va_list ap)
+{
+	int n;
+
+	if (stub_log_len >= sizeof(stub_log) - 1)
+		return;
+	n = vsnprintf(stub_log + stub_log_len, sizeof(stub_log) - stub_log_len - 1, fmt, ap);
+	if (n < 0)
+		return;
+	stub_log_len += (size_t)n;
+	if (stub_log_len > sizeof(stub_log) - 2)
+		stub_log_len = sizeof(stub_log) - 2;
+	stub_log[stub_log_len++] = '\n';
+	stub_log[stub_log_len] = '\0';
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	logv(fmt, ap);
+	va_end(ap);
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	logv(fmt, ap);
+	va_end(ap);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	(void)fmt;
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	abort();
+}
+
+void
+server_entry_gone(struct entry *e)
+{
+	(void)e;
+}
+
+void
+proc_untrack(struct entry *e)
+{
+	(void)e;
+}
+
+void
+sd_fdstore_remove(struct entry *e)
+{
+	(void)e;
+}
+
+void
+server_stats_changed(void)
+{
+}
+
+void
+stub_log_clear(void)
+{
+	stub_log_len = 0;
+	stub_log[0] = '\0';
+}
+
+/* Empty the entry table. */
+void
+stub_entries_clear(void)
+{
+	struct entry *e;
+
+	while ((e = entry_first()) != NULL) {
+		entry_unlink(e);
+		entry_free(e);
+	}
+}

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: ISC */
+/* state-stubs.h: see state-stubs.c */
+#ifndef STATE_STUBS_H
+#define STATE_STUBS_H
+
+#include <stddef.h>
+
+extern char	stub_log[65536];
+extern size_t	stub_log_len;
+void		stub_log_clear(void);
+void		stub_entries_clear(void);
+
+#endif
