@@ -45,6 +45,7 @@
 #define SUN_OFF		offsetof(struct sockaddr_un, sun_path)
 #define TABLE_MAX	128	/* short paths the shim knows */
 #define DIRS_MAX	32	/* directory fds of direct mode */
+#define SEEN_MAX	64	/* over-long paths of the command line */
 
 enum mode { MODE_UNSET = 0, MODE_BROKER, MODE_DIRECT, MODE_AUTO };
 
@@ -86,6 +87,8 @@ static struct {
 	int		 in_init;	/* the constructor runs */
 	char		*keys_env;	/* SOCKBROKER_SHIM_KEYS being built */
 	size_t		 keys_len;
+	char		*seen[SEEN_MAX];	/* over-long paths of the command line */
+	int		 nseen;		/* set in the constructor, read-only after */
 } shim = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static pthread_once_t resolve_once = PTHREAD_ONCE_INIT;
@@ -678,6 +681,136 @@ fix_overlong(const struct sockaddr **addr, socklen_t *len, struct sockaddr_un *s
 	return 0;
 }
 
+/*
+ * Truncations. A program that copies an over-long path into sun_path
+ * without checking (spice-server's unix=on addr=, GLib clients) binds or
+ * connects to its first 107 or 108 bytes: a different socket, or a
+ * directory. The shim knows the over-long paths of the command line, as
+ * it got them: an address that is exactly a truncation of one of them is
+ * taken for it; one that truncates two different paths fails.
+ */
+
+/*
+ * Remember the path that starts at p in an argument: up to a single ','
+ * (QEMU's ",," is a comma), or in a URI up to its query or fragment.
+ */
+static void
+seen_add(const char *p, int uri)
+{
+	char buf[PATH_MAX];
+	size_t o = 0;
+
+	if (shim.nseen == SEEN_MAX)
+		return;
+	while (p[0] == '/' && p[1] == '/')
+		p++;	/* spice+unix:///P, nbd+unix:///?socket=P */
+	for (; *p != '\0' && o + 1 < sizeof(buf); p++) {
+		if (*p == ',') {
+			if (p[1] != ',')
+				break;
+			p++;
+		} else if (uri && (*p == '?' || *p == '&' || *p == '#'))
+			break;
+		buf[o++] = *p;
+	}
+	buf[o] = '\0';
+	if (!sbrw_too_long(o) || o + 1 >= sizeof(buf))
+		return;
+	for (int i = 0; i < shim.nseen; i++)
+		if (strcmp(shim.seen[i], buf) == 0)
+			return;
+	if ((shim.seen[shim.nseen] = strdup(buf)) != NULL)
+		shim.nseen++;
+}
+
+/* Every absolute path of the command line that is too long for sun_path. */
+static void
+seen_argv(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc && argv[i] != NULL; i++) {
+		const char *a = argv[i], *p;
+		int uri = strstr(a, "://") != NULL;
+
+		if (strlen(a) <= SBRW_SUN_PATH_MAX)
+			continue;
+		for (p = a; *p != '\0'; p++)
+			if (*p == '/' && (p == a || p[-1] == '=' || p[-1] == ':' || p[-1] == ','))
+				seen_add(p, uri);
+	}
+}
+
+/*
+ * The over-long path of which the address path p (n bytes) is exactly a
+ * truncation, or NULL; *ret_ambiguous if it truncates two.
+ */
+static const char *
+truncation_of(const char *p, size_t n, int *ret_ambiguous)
+{
+	const char *found = NULL;
+	int i;
+
+	*ret_ambiguous = 0;
+	for (i = 0; i < shim.nseen; i++) {
+		if (memcmp(shim.seen[i], p, n) != 0)
+			continue;
+		if (found != NULL) {
+			*ret_ambiguous = 1;
+			return found;
+		}
+		found = shim.seen[i];
+	}
+	return found;
+}
+
+/*
+ * If addr is a truncation of an over-long path of the command line, map
+ * that path into *sun and point addr and len at it. 0, or -1 with errno
+ * (ENAMETOOLONG, with a message) when the right socket cannot be known.
+ */
+static int
+fix_truncated(const struct sockaddr **addr, socklen_t *len, struct sockaddr_un *sun,
+    const char *what)
+{
+	const struct sockaddr_un *a = (const struct sockaddr_un *)*addr;
+	char out[SB_SHORT_PATH_MAX];
+	const char *full;
+	size_t n;
+	int amb, r;
+
+	if (__builtin_expect(shim.nseen == 0, 1) || *len <= SUN_OFF + SBRW_SUN_PATH_MAX - 2 ||
+	    a->sun_path[0] != '/')
+		return 0;
+	n = strnlen(a->sun_path, (size_t)*len - SUN_OFF);
+	if (n < SBRW_SUN_PATH_MAX - 1 || n > SBRW_SUN_PATH_MAX)
+		return 0;	/* only 107 or 108 bytes: what a copy into sun_path leaves */
+	if ((full = truncation_of(a->sun_path, n, &amb)) == NULL)
+		return 0;
+	if (amb) {
+		say("%s '%.*s': a %zu-byte truncation of more than one path of the command line "
+		    "(one is '%s'): refused, the limit is %d bytes", what, (int)n, a->sun_path, n,
+		    full, SBRW_SUN_PATH_MAX);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	pthread_mutex_lock(&shim.lock);
+	r = map_locked(full, out, sizeof(out));
+	pthread_mutex_unlock(&shim.lock);
+	if (r < 0) {
+		say("%s '%.*s': a %zu-byte truncation of '%s' (%zu bytes, the limit is %d): refused",
+		    what, (int)n, a->sun_path, n, full, strlen(full), SBRW_SUN_PATH_MAX);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (shim.debug)
+		say("%s: '%.*s' is a truncation of '%s': rewrote it to '%s'", what, (int)n,
+		    a->sun_path, full, out);
+	*len = make_addr(sun, out);
+	*addr = (const struct sockaddr *)sun;
+	return 0;
+}
+
 /* The path of an AF_UNIX address as a string (n bytes), or NULL. */
 static inline const char *
 unix_path(const struct sockaddr *addr, socklen_t len, size_t *ret_n)
@@ -714,7 +847,8 @@ shim_bind(int fd, const struct sockaddr *addr, socklen_t len)
 	size_t n;
 	int r;
 
-	if (fix_overlong(&addr, &len, &sun, "bind") < 0)
+	if (fix_overlong(&addr, &len, &sun, "bind") < 0 ||
+	    fix_truncated(&addr, &len, &sun, "bind") < 0)
 		return -1;
 	if ((p = unix_path(addr, len, &n)) == NULL || !under_root(p, n))
 		return real_bind(fd, addr, len);
@@ -819,7 +953,8 @@ shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
 	size_t n;
 	int r;
 
-	if (fix_overlong(&addr, &len, &sun, "connect") < 0)
+	if (fix_overlong(&addr, &len, &sun, "connect") < 0 ||
+	    fix_truncated(&addr, &len, &sun, "connect") < 0)
 		return -1;
 	r = real_connect(fd, addr, len);
 	if (r == 0 || (errno != ENOENT && errno != ECONNREFUSED) ||
@@ -1087,6 +1222,7 @@ init(int argc, char **argv, char **envp)
 	shim.in_init = 1;
 	keys_inherit();
 	if (argv != NULL) {
+		seen_argv(argc, argv);
 		sbrw_argv(argc, argv, &rules, map_argv, NULL);
 		sbrc_argv(argc, argv, map_argv, NULL, readconfig_failed);
 	}

@@ -14,6 +14,11 @@
  *   shim-prog tcp                 a TCP loopback round trip
  *   shim-prog --socket PATH ...   "serve" with the path as an option
  *                                 (SOCKBROKER_REWRITE=opt:--socket)
+ *   shim-prog serve-trunc N PATH [ARG...]  "serve" on the first N bytes of PATH in
+ *                                 a plain sockaddr_un (107: NUL-terminated,
+ *                                 108: none), as spice-server and GLib do
+ *   shim-prog call-trunc N PATH MSG  read a line from stdin, then "call"
+ *                                 the first N bytes of PATH the same way
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -144,6 +149,64 @@ cmd_call(const char *path, const char *msg)
 	char buf[256];
 	int fd = connect_to(path);
 
+	if (write(fd, msg, strlen(msg)) < 0)
+		die("write");
+	if (read_some(fd, buf, sizeof(buf)) < 0)
+		die("read");
+	printf("%s\n", buf);
+	close(fd);
+	return 0;
+}
+
+/* The first n (107 or 108) bytes of path in a plain sockaddr_un, unchecked. */
+static socklen_t
+trunc_of(struct sockaddr_un *a, const char *path, int n)
+{
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	if (n < 1 || (size_t)n > sizeof(a->sun_path) || strlen(path) < (size_t)n) {
+		errno = EINVAL;
+		die("truncation %d of %s", n, path);
+	}
+	memcpy(a->sun_path, path, (size_t)n);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n +
+	    ((size_t)n < sizeof(a->sun_path) ? 1 : 0));
+}
+
+static int
+cmd_serve_trunc(int n, const char *path)
+{
+	struct sockaddr_un a;
+	socklen_t len = trunc_of(&a, path, n);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		die("socket");
+	if (bind(fd, (struct sockaddr *)&a, len) < 0)
+		die("bind (truncated to %d)", n);
+	if (listen(fd, 16) < 0)
+		die("listen");
+	printf("ready\n");
+	fflush(stdout);
+	echo_one(fd);
+	close(fd);
+	return 0;
+}
+
+static int
+cmd_call_trunc(int n, const char *path, const char *msg)
+{
+	struct sockaddr_un a;
+	socklen_t len = trunc_of(&a, path, n);
+	char buf[256];
+	int fd;
+
+	if (fgets(buf, sizeof(buf), stdin) == NULL)
+		die("stdin");
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		die("socket");
+	if (connect(fd, (struct sockaddr *)&a, len) < 0)
+		die("connect (truncated to %d)", n);
 	if (write(fd, msg, strlen(msg)) < 0)
 		die("write");
 	if (read_some(fd, buf, sizeof(buf)) < 0)
@@ -340,6 +403,10 @@ main(int argc, char **argv)
 		return cmd_dgram(argv[2]);
 	if (argc == 2 && strcmp(argv[1], "tcp") == 0)
 		return cmd_tcp();
+	if (argc >= 4 && strcmp(argv[1], "serve-trunc") == 0)
+		return cmd_serve_trunc(atoi(argv[2]), argv[3]);
+	if (argc == 5 && strcmp(argv[1], "call-trunc") == 0)
+		return cmd_call_trunc(atoi(argv[2]), argv[3], argv[4]);
 	fprintf(stderr, "usage: shim-prog serve|call|threads|fork|dgram|tcp ...\n");
 	return 100;
 }
