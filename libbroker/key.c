@@ -323,7 +323,7 @@ sb_default_root(char *buf, size_t size)
 	if (env != NULL && env[0] != '\0')
 		n = snprintf(buf, size, "%s", env);
 	else if (geteuid() == 0)
-		n = snprintf(buf, size, "/run/sockbroker");
+		n = snprintf(buf, size, SB_SYSTEM_ROOT);
 	else if ((env = sb_getenv("XDG_RUNTIME_DIR")) != NULL && env[0] == '/')
 		n = snprintf(buf, size, "%s/sockbroker", env);
 	else

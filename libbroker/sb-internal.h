@@ -35,6 +35,8 @@ SB_HIDDEN void	 sb_set_io(const struct sb_io *io);
 SB_HIDDEN void	 sb_sha256(const void *data, size_t len, uint8_t out[32]);
 SB_HIDDEN void	 sb_key_hash(const char *key, char hex[3], char hash[SB_HASH_CHARS + 1]);
 SB_HIDDEN const char *sb_getenv(const char *name);
+/* The system broker's root: root's default, and the shim's last resort. */
+#define SB_SYSTEM_ROOT	"/run/sockbroker"
 /*
  * The runtime root to use: root, or sb_default_root() into buf if root is
  * NULL; it must be absolute. *ret_len is its length without trailing

@@ -77,6 +77,7 @@ static struct {
 	int		 debug;
 	char		 root[SB_SHORT_PATH_MAX];
 	size_t		 root_len;	/* 0: no usable root */
+	int		 may_use_system;	/* no SOCKBROKER_ROOT, not uid 0 */
 	struct entry	 table[TABLE_MAX];
 	int		 next_slot;
 	int		 nentries;	/* read without the lock: atomic */
@@ -183,16 +184,16 @@ resolve(void)
 
 /* Does a broker answer on ROOT/control? */
 static int
-broker_answers(void)
+broker_answers(const char *root)
 {
 	struct sockaddr_un sun;
 	int fd, r, n;
 
-	if (shim.root_len == 0)
+	if (root[0] != '/')
 		return 0;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/" SB_CONTROL_NAME, shim.root);
+	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/" SB_CONTROL_NAME, root);
 	if (n < 0 || (size_t)n >= sizeof(sun.sun_path))
 		return 0;
 	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
@@ -202,17 +203,44 @@ broker_answers(void)
 	return r == 0;
 }
 
+/*
+ * Which broker: the user's own (SOCKBROKER_ROOT, or the default root of
+ * the uid), else the system broker on SB_SYSTEM_ROOT. A service user
+ * (libvirt-qemu, tss, Incus' unprivileged QEMU user) has no session and
+ * no broker of its own: it finds the system one. 1 if one answers (the
+ * root is then set to it), 0 if none.
+ */
+static int
+find_broker_locked(void)
+{
+	if (shim.root_len > 0 && broker_answers(shim.root))
+		return 1;
+	if (!shim.may_use_system || strcmp(shim.root, SB_SYSTEM_ROOT) == 0 ||
+	    !broker_answers(SB_SYSTEM_ROOT))
+		return 0;
+	if (shim.debug)
+		say("no broker on '%s': using the system broker on '%s'",
+		    shim.root_len > 0 ? shim.root : "(none)", SB_SYSTEM_ROOT);
+	snprintf(shim.root, sizeof(shim.root), "%s", SB_SYSTEM_ROOT);
+	shim.root_len = strlen(shim.root);
+	return 1;
+}
+
 /* The mode, decided at the first need (auto: ask once). Under the lock. */
 static enum mode
 mode_locked(void)
 {
 	if (shim.mode == MODE_UNSET) {
+		int found = shim.want != MODE_DIRECT && find_broker_locked();
+
 		if (shim.want == MODE_AUTO)
-			shim.mode = broker_answers() ? MODE_BROKER : MODE_DIRECT;
+			shim.mode = found ? MODE_BROKER : MODE_DIRECT;
 		else
 			shim.mode = shim.want;
 		if (shim.debug)
-			say("mode %s", shim.mode == MODE_BROKER ? "broker" : "direct");
+			say("mode %s%s%s", shim.mode == MODE_BROKER ? "broker" : "direct",
+			    shim.mode == MODE_BROKER ? " on " : "",
+			    shim.mode == MODE_BROKER ? shim.root : "");
 	}
 	return shim.mode;
 }
@@ -374,7 +402,8 @@ keys_inherit(void)
 	char key[PATH_MAX], sp[SB_SHORT_PATH_MAX];
 	size_t n;
 
-	if (env == NULL || shim.root_len == 0 || strlen(env) > KEYS_ENV_MAX)
+	if (env == NULL || env[0] == '\0' || strlen(env) > KEYS_ENV_MAX ||
+	    mode_locked() != MODE_BROKER || shim.root_len == 0)
 		return;
 	for (p = env; *p != '\0'; p = *end != '\0' ? end + 1 : end) {
 		end = strchr(p, '\n');
@@ -1190,6 +1219,8 @@ configure(void)
 	s = sb_getenv("SOCKBROKER_DEBUG");
 	shim.debug = s != NULL && s[0] != '\0' && strcmp(s, "0") != 0;
 	shim.want = parse_mode(sb_getenv("SOCKBROKER_MODE"));
+	s = sb_getenv("SOCKBROKER_ROOT");
+	shim.may_use_system = (s == NULL || s[0] == '\0') && geteuid() != 0;
 	if ((r = sb_default_root(shim.root, sizeof(shim.root))) == 0 &&
 	    shim.root[0] == '/' && strlen(shim.root) <= SB_ROOT_MAX) {
 		shim.root_len = strlen(shim.root);
