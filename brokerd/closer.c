@@ -1,55 +1,132 @@
 /*
- * closer.c: a thread that closes fds clients gave us.
+ * closer.c: threads that close the fds clients gave us.
  *
- * The event loop hands fds over through a pipe (4 bytes each, written
- * atomically); the thread does nothing but close them, so a close that
- * blocks stalls only this thread, never a client's request.
+ * The last close of a client's fd can block for as long as the client
+ * likes: a TCP socket lingering with unsent data, a file on the client's
+ * own FUSE mount, a tty draining its output. Such a close never runs on
+ * the event loop. Each fd is queued under the uid it came from; a pool of
+ * threads (CLOSER_MIN, more on demand up to CLOSER_MAX) takes them round
+ * robin over the uids, never two of one uid at a time: a uid whose close
+ * hangs holds one thread and delays only its own later closes, and every
+ * other uid's fds are still closed. A uid has at most CLOSER_PENDING_MAX
+ * fds waiting (closer_pending() lets the server refuse more of it).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "closer.h"
 
-static int closer_pipe[2] = { -1, -1 };
+#define CLOSER_MIN	2
+#define CLOSER_MAX	64
+
+struct uq {
+	struct uq	*next;
+	uid_t		 uid;
+	int		 busy;		/* a thread is closing one of its fds */
+	unsigned	 head, n, cap;	/* ring of fds */
+	int		*fds;
+};
+
+static pthread_mutex_t	 lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	 cond = PTHREAD_COND_INITIALIZER;
+static struct uq	*uqs;		/* uids with fds queued or being closed */
+static struct uq	*rr;		/* where the next thread starts looking */
+static unsigned		 nthreads, idle, ready_uids;
+static int		 started;
+
+static struct uq *
+uq_find_locked(uid_t uid)
+{
+	struct uq *q;
+
+	for (q = uqs; q != NULL; q = q->next)
+		if (q->uid == uid)
+			return q;
+	return NULL;
+}
+
+static void
+uq_free_locked(struct uq *q)
+{
+	struct uq **pp;
+
+	for (pp = &uqs; *pp != q; pp = &(*pp)->next)
+		;
+	*pp = q->next;
+	if (rr == q)
+		rr = q->next;
+	free(q->fds);
+	free(q);
+}
+
+/* The next uid with a queued fd and no close in progress, round robin. */
+static struct uq *
+uq_next_locked(void)
+{
+	struct uq *q, *start = rr != NULL ? rr : uqs;
+
+	if (start == NULL)
+		return NULL;
+	q = start;
+	do {
+		if (q->n > 0 && !q->busy) {
+			rr = q->next;
+			return q;
+		}
+		q = q->next != NULL ? q->next : uqs;
+	} while (q != start);
+	return NULL;
+}
 
 static void *
 closer_main(void *arg)
 {
+	struct uq *q;
 	int fd;
-	ssize_t n;
 
 	(void)arg;
+	pthread_mutex_lock(&lock);
 	for (;;) {
-		n = read(closer_pipe[0], &fd, sizeof(fd));
-		if (n == (ssize_t)sizeof(fd))
-			close(fd);
-		else if (n == 0 || (n < 0 && errno != EINTR))
-			return NULL;
+		if ((q = uq_next_locked()) == NULL) {
+			idle++;
+			pthread_cond_wait(&cond, &lock);
+			idle--;
+			continue;
+		}
+		fd = q->fds[q->head];
+		q->head = (q->head + 1) % q->cap;
+		q->n--;
+		q->busy = 1;
+		ready_uids--;		/* it was ready: queued, not busy */
+		pthread_mutex_unlock(&lock);
+		close(fd);
+		pthread_mutex_lock(&lock);
+		q->busy = 0;
+		if (q->n > 0)
+			ready_uids++;
+		if (q->n == 0)
+			uq_free_locked(q);
 	}
+	return NULL;
 }
 
-int
-closer_init(void)
+/* One more thread (under lock); 0 or a positive error. */
+static int
+spawn_locked(void)
 {
 	pthread_attr_t attr;
 	pthread_t t;
 	sigset_t all, old;
 	int r;
 
-	if (closer_pipe[0] >= 0)
-		return 0;
-	if (pipe2(closer_pipe, O_CLOEXEC) < 0)
-		return -errno;
-	/* the writer must never block: a full queue falls back to close(2) */
-	fcntl(closer_pipe[1], F_SETFL, O_NONBLOCK);
-	fcntl(closer_pipe[1], F_SETPIPE_SZ, 1 << 20);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 64 * 1024);
@@ -59,22 +136,100 @@ closer_init(void)
 	r = pthread_create(&t, &attr, closer_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
-	if (r != 0) {
-		close(closer_pipe[0]);
-		close(closer_pipe[1]);
-		closer_pipe[0] = closer_pipe[1] = -1;
-		return -r;
+	if (r == 0)
+		nthreads++;
+	return r;
+}
+
+int
+closer_init(void)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&lock);
+	started = 1;
+	while (nthreads < CLOSER_MIN && (r = spawn_locked()) == 0)
+		;
+	pthread_mutex_unlock(&lock);
+	return nthreads > 0 ? 0 : -r;
+}
+
+/* Append fd to q's ring (under lock); -ENOMEM if it cannot grow. */
+static int
+uq_push_locked(struct uq *q, int fd)
+{
+	unsigned i, cap;
+	int *fds;
+
+	if (q->n == q->cap) {
+		cap = q->cap ? q->cap * 2 : 8;
+		if ((fds = malloc(cap * sizeof(*fds))) == NULL)
+			return -ENOMEM;
+		for (i = 0; i < q->n; i++)
+			fds[i] = q->fds[(q->head + i) % q->cap];
+		free(q->fds);
+		q->fds = fds;
+		q->cap = cap;
+		q->head = 0;
 	}
+	q->fds[(q->head + q->n) % q->cap] = fd;
+	if (q->n++ == 0 && !q->busy)
+		ready_uids++;
 	return 0;
+}
+
+void
+closer_close_uid(int fd, uid_t uid)
+{
+	struct uq *q;
+
+	if (fd < 0)
+		return;
+	pthread_mutex_lock(&lock);
+	if (!started) {
+		/* before the event loop runs (start, tests): nothing waits on us */
+		pthread_mutex_unlock(&lock);
+		close(fd);
+		return;
+	}
+	if ((q = uq_find_locked(uid)) == NULL) {
+		if ((q = calloc(1, sizeof(*q))) == NULL)
+			goto nomem;
+		q->uid = uid;
+		q->next = uqs;
+		uqs = q;
+	}
+	if (uq_push_locked(q, fd) < 0) {
+		if (q->n == 0 && !q->busy)
+			uq_free_locked(q);
+		goto nomem;
+	}
+	/* every thread busy (some perhaps stuck): one more, up to the cap */
+	if (idle < ready_uids && nthreads < CLOSER_MAX)
+		spawn_locked();
+	pthread_cond_signal(&cond);
+	pthread_mutex_unlock(&lock);
+	return;
+nomem:
+	/* out of memory: the fd stays open rather than block the event loop */
+	pthread_mutex_unlock(&lock);
 }
 
 void
 closer_close(int fd)
 {
-	if (fd < 0)
-		return;
-	if (closer_pipe[1] >= 0 &&
-	    write(closer_pipe[1], &fd, sizeof(fd)) == (ssize_t)sizeof(fd))
-		return;
-	close(fd);
+	closer_close_uid(fd, CLOSER_BROKER);
+}
+
+unsigned
+closer_pending(uid_t uid)
+{
+	struct uq *q;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&lock);
+	if ((q = uq_find_locked(uid)) != NULL)
+		n = q->n + (unsigned)q->busy;
+	pthread_mutex_unlock(&lock);
+	return n;
 }

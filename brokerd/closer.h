@@ -4,15 +4,27 @@
 #ifndef SB_CLOSER_H
 #define SB_CLOSER_H
 
-/* Start the closer thread; 0 or a negative errno. */
-int	closer_init(void);
+#include <sys/types.h>
+
+/* The uid of fds that are the broker's own (not charged to a client) */
+#define CLOSER_BROKER		((uid_t)-1)
+/* fds of one uid waiting to be closed before its requests with fds are refused */
+#define CLOSER_PENDING_MAX	64
+
+/* Start the closer threads; 0 or a negative errno. */
+int		closer_init(void);
 /*
- * Close fd on the closer thread. The last close of a client's fd can block
- * for as long as the client likes (a TCP socket lingering with unsent data,
- * a file on the client's own FUSE mount): never on the event loop.
- * Accepts -1. Falls back to close(2) here only if the thread is not running
- * or its queue is full.
+ * Close fd on a closer thread, charged to uid: the last close of a
+ * client's fd can block for as long as the client likes (a TCP socket
+ * lingering with unsent data, a file on the client's own FUSE mount):
+ * never on the event loop, and a stuck close delays only the later closes
+ * of its uid. Accepts -1. Never closes on the caller's thread once the
+ * threads run.
  */
-void	closer_close(int fd);
+void		closer_close_uid(int fd, uid_t uid);
+/* closer_close_uid(fd, CLOSER_BROKER) */
+void		closer_close(int fd);
+/* fds of uid queued or being closed */
+unsigned	closer_pending(uid_t uid);
 
 #endif

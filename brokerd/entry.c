@@ -302,7 +302,7 @@ entry_free(struct entry *e)
 {
 	if (e == NULL)
 		return;
-	closer_close(e->fd);	/* a put fd's last close may block: not here */
+	closer_close_uid(e->fd, e->uid);	/* a put fd's last close may block: not here */
 	free(e);
 }
 
@@ -608,7 +608,7 @@ entry_drop_resources(struct entry *e, const char *why)
 	proc_untrack(e);
 	sd_fdstore_remove(e);		/* if it is there, with or without its fd here */
 	if (e->fd >= 0) {
-		closer_close(e->fd);
+		closer_close_uid(e->fd, e->uid);
 		e->fd = -1;
 	}
 	entry_files_remove(e);

@@ -146,7 +146,7 @@ peer_free(struct peer *p)
 
 	while ((o = p->outq) != NULL) {
 		p->outq = o->next;
-		closer_close(o->fd);
+		closer_close_uid(o->fd, p->cred.uid);
 		free(o);
 	}
 	event_free(p->ev_read);
@@ -229,7 +229,7 @@ peer_flush(struct peer *p)
 		if (p->outq == NULL)
 			p->outq_tail = NULL;
 		p->outq_len--;
-		closer_close(o->fd);
+		closer_close_uid(o->fd, p->cred.uid);
 		free(o);
 	}
 	return 0;
@@ -526,13 +526,23 @@ peer_read_cb(evutil_socket_t fd, short what, void *arg)
 		if (r == -EAGAIN || r == -EINTR)
 			return;
 		if (r == -ECONNRESET || r == -ENOTCONN || r == -EPIPE) {
-			closer_close(m.fd);
+			closer_close_uid(m.fd, p->cred.uid);
 			peer_drop(p);
+			return;
+		}
+		if (m.fd >= 0 && p->cred.uid != 0 &&
+		    closer_pending(p->cred.uid) >= CLOSER_PENDING_MAX) {
+			/* its earlier fds are not closed yet (a close that hangs): no more */
+			closer_close_uid(m.fd, p->cred.uid);
+			peer_protocol_error(p, m.id, EAGAIN, "uid %lu has %u fds the broker could "
+			    "not close yet (the limit is %d): try again later",
+			    (unsigned long)p->cred.uid, closer_pending(p->cred.uid),
+			    CLOSER_PENDING_MAX);
 			return;
 		}
 		peer_read_one(p, &m, r);
 		/* what no handler kept: its last close may block (see closer.c) */
-		closer_close(m.fd);
+		closer_close_uid(m.fd, p->cred.uid);
 	}
 }
 
@@ -633,6 +643,16 @@ peer_new(int fd)
 		    cfg.max_clients_per_uid);
 		log_refusal(p->cred.uid, p->cred.pid, "connect", EUSERS, msg);
 		accept_refuse(fd, EUSERS, cfg.max_clients_per_uid, msg);
+		free(p->cred.groups);
+		free(p);
+		return;
+	}
+	if (p->cred.uid != 0 && closer_pending(p->cred.uid) >= CLOSER_PENDING_MAX) {
+		snprintf(msg, sizeof(msg), "uid %lu has %u fds the broker could not close yet "
+		    "(the limit is %d): try again later", (unsigned long)p->cred.uid,
+		    closer_pending(p->cred.uid), CLOSER_PENDING_MAX);
+		log_info("client pid %ld refused: %s", (long)p->cred.pid, msg);
+		accept_refuse(fd, EAGAIN, CLOSER_PENDING_MAX, msg);
 		free(p->cred.groups);
 		free(p);
 		return;
