@@ -10,6 +10,7 @@
  * entry.c    the entry table, the files under the root
  * state.c    the state file (journal + atomic compaction)
  * sd.c       systemd: activation, notify, watchdog, fd store (if built)
+ * fdholder.c the held fds in an s6-fdholderd (--fdholder), s6's fd store
  */
 #ifndef BROKERD_H
 #define BROKERD_H
@@ -49,6 +50,7 @@ struct config {
 	unsigned	 client_timeout_ms;
 	unsigned	 idle_exit_s;
 	int		 control_fd;		/* adopted control socket, or -1 */
+	const char	*fdholder;		/* --fdholder: s6-fdholderd's socket */
 	int		 reexec;		/* started by our own re-exec */
 	char		*self_exe;		/* argv[0] for re-exec */
 	char	       **argv;
@@ -93,6 +95,7 @@ struct entry {
 	uint8_t		 flags;		/* EF_* */
 	uint8_t		 dir_seen;	/* at start: its directory exists */
 	uint8_t		 in_fdstore;	/* its fd is in the service manager's store */
+	uint8_t		 in_fdholder;	/* its fd is in the s6-fdholderd (--fdholder) */
 	uint16_t	 keylen;
 	char		 id[ENTRY_ID_LEN + 1];
 	char		 key[];
@@ -197,5 +200,13 @@ void		 sd_fdstore_add(struct entry *e);
 void		 sd_fdstore_kept(struct entry *e);
 void		 sd_fdstore_remove(struct entry *e);
 void		 sd_fdstore_remove_name(const char *name);
+
+/* fdholder.c (nothing without --fdholder); sd_fdstore_* call them too */
+void		 fdholder_adopt(struct adopted **fds, size_t *nfds);
+void		 fdholder_sync(void);
+void		 fdholder_store(struct entry *e);
+void		 fdholder_delete(struct entry *e);
+void		 fdholder_delete_name(const char *name);
+int		 fdholder_keeps_control(void);
 
 #endif /* BROKERD_H */

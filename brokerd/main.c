@@ -48,7 +48,7 @@ usage(FILE *f, int code)
 	    "usage: sockbrokerd [-v] [--root DIR] [--ready-fd N] [--max-clients N]\n"
 	    "                   [--max-clients-per-uid N] [--max-entries N]\n"
 	    "                   [--max-entries-per-uid N] [--client-timeout SEC]\n"
-	    "                   [--idle-exit SEC] [--version] [--help]\n"
+	    "                   [--idle-exit SEC] [--fdholder PATH] [--version] [--help]\n"
 	    "Broker of AF_UNIX sockets with short paths under DIR (default: %s).\n"
 	    "Exit status: 0 stopped, 100 usage, 111 system error.\n",
 	    geteuid() == 0 ? "/run/sockbroker" : "$XDG_RUNTIME_DIR/sockbroker");
@@ -73,7 +73,7 @@ num_arg(const char *opt, const char *s, unsigned long max)
 
 enum {
 	O_ROOT = 256, O_READY_FD, O_MAX_CLIENTS, O_MAX_CLIENTS_UID, O_MAX_ENTRIES,
-	O_MAX_ENTRIES_UID, O_CLIENT_TIMEOUT, O_IDLE_EXIT, O_VERSION, O_HELP,
+	O_MAX_ENTRIES_UID, O_CLIENT_TIMEOUT, O_IDLE_EXIT, O_FDHOLDER, O_VERSION, O_HELP,
 };
 
 static const struct option longopts[] = {
@@ -85,6 +85,7 @@ static const struct option longopts[] = {
 	{ "max-entries-per-uid", required_argument, NULL, O_MAX_ENTRIES_UID },
 	{ "client-timeout", required_argument, NULL, O_CLIENT_TIMEOUT },
 	{ "idle-exit", required_argument, NULL, O_IDLE_EXIT },
+	{ "fdholder", required_argument, NULL, O_FDHOLDER },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, O_VERSION },
 	{ "help", no_argument, NULL, O_HELP },
@@ -118,6 +119,15 @@ parse_args(int argc, char **argv)
 			}
 			break;
 		case O_IDLE_EXIT: cfg.idle_exit_s = num_arg("--idle-exit", optarg, 86400); break;
+		case O_FDHOLDER:
+			if (optarg[0] != '/' || strlen(optarg) >= SB_SUN_PATH_MAX) {
+				fprintf(stderr, "sockbrokerd: usage: --fdholder needs the absolute path "
+				    "of s6-fdholderd's socket, shorter than %d bytes, not '%s'\n",
+				    SB_SUN_PATH_MAX, optarg);
+				exit(EXIT_USAGE);
+			}
+			cfg.fdholder = optarg;
+			break;
 		case O_VERSION:
 			printf("sockbrokerd %s (protocol %d)\n", PACKAGE_VERSION, SB_PROTO_VERSION);
 			exit(0);
@@ -428,6 +438,7 @@ main(int argc, char **argv)
 	sd_init();
 	if (adopt_reexec(&fds, &nfds) == 1 && sd_adopt(&fds, &nfds) < 0)
 		fatal("unable to take over the inherited fds");
+	fdholder_adopt(&fds, &nfds);
 	pick_control(fds, nfds);
 	entries_init();
 	server_init();
@@ -440,6 +451,7 @@ main(int argc, char **argv)
 	if (state_compact() < 0)
 		log_warn("unable to compact the state in %s: carrying on with the journal as "
 		    "it is", cfg.root);
+	fdholder_sync();
 	server_run();
 	state_close();
 	log_info("stopped");

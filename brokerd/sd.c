@@ -131,6 +131,7 @@ sd_fdstore_add(struct entry *e)
 	char msg[64];
 	int fd = e->fd, r;
 
+	fdholder_store(e);
 	if (!notify || fd < 0 || e->in_fdstore)
 		return;
 	if (fdstore_n >= fdstore_max) {
@@ -164,6 +165,7 @@ sd_fdstore_kept(struct entry *e)
 void
 sd_fdstore_remove_name(const char *name)
 {
+	fdholder_delete_name(name);
 	if (notify)
 		sd_notifyf(0, "FDSTOREREMOVE=1\nFDNAME=%s", name);
 }
@@ -171,9 +173,11 @@ sd_fdstore_remove_name(const char *name)
 void
 sd_fdstore_remove(struct entry *e)
 {
+	fdholder_delete(e);
 	if (!e->in_fdstore)
 		return;
-	sd_fdstore_remove_name(e->id);
+	if (notify)
+		sd_notifyf(0, "FDSTOREREMOVE=1\nFDNAME=%s", e->id);
 	e->in_fdstore = 0;
 	fdstore_n--;
 }
@@ -215,9 +219,9 @@ void sd_status(unsigned entries, unsigned clients) { (void)entries; (void)client
 void sd_stopping(void) {}
 uint64_t sd_watchdog_usec(void) { return 0; }
 void sd_watchdog_ping(void) {}
-void sd_fdstore_add(struct entry *e) { (void)e; }
+void sd_fdstore_add(struct entry *e) { fdholder_store(e); }
 void sd_fdstore_kept(struct entry *e) { (void)e; }
-void sd_fdstore_remove(struct entry *e) { (void)e; }
-void sd_fdstore_remove_name(const char *name) { (void)name; }
+void sd_fdstore_remove(struct entry *e) { fdholder_delete(e); }
+void sd_fdstore_remove_name(const char *name) { fdholder_delete_name(name); }
 
 #endif /* HAVE_SYSTEMD */

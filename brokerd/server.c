@@ -1258,7 +1258,8 @@ server_run(void)
 		flush_all();
 		reexec_self();
 	}
-	if (control_made && cfg.control_fd < 0)
+	/* a control socket the s6-fdholderd keeps stays: the next broker serves it */
+	if (control_made && cfg.control_fd < 0 && !fdholder_keeps_control())
 		unlinkat(cfg.root_fd, SB_CONTROL_NAME, 0);
 	return 0;
 }
