@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -38,6 +39,7 @@ struct sb_client {
 	unsigned	 flags;		/* SB_OPEN_* */
 	dev_t		 dev;		/* of the connection, to notice that */
 	ino_t		 ino;		/* a program closed and reused its fd */
+	unsigned	 deadline_ms;	/* SO_SNDTIMEO/SO_RCVTIMEO, 0: none */
 	uint32_t	 next_id;
 	uint64_t	 limit;		/* of the last refused request */
 	char		 root[SB_SHORT_PATH_MAX];
@@ -61,10 +63,15 @@ control_addr(const char *root, struct sockaddr_un *sun, socklen_t *ret_len)
 	return 0;
 }
 
-/* Connect to ROOT/control; returns the fd or a negative errno. */
+/*
+ * Connect to ROOT/control; returns the fd or a negative errno. With a
+ * deadline, connect (a full backlog), every send and every receive on the
+ * connection give up after deadline_ms: -ETIMEDOUT.
+ */
 static int
-connect_root(const char *root)
+connect_root(const char *root, unsigned deadline_ms)
 {
+	struct timeval tv = { (time_t)(deadline_ms / 1000), (suseconds_t)(deadline_ms % 1000) * 1000 };
 	struct sockaddr_un sun;
 	socklen_t len;
 	int fd, r;
@@ -74,21 +81,38 @@ connect_root(const char *root)
 	fd = sb_io->socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	if (deadline_ms > 0 &&
+	    (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)) {
+		r = -errno;
+		sb_io->close(fd);
+		return r;
+	}
 	do
 		r = sb_io->connect(fd, (const struct sockaddr *)&sun, len);
 	while (r < 0 && errno == EINTR);
 	if (r < 0) {
-		r = -errno;
+		r = errno == EAGAIN && deadline_ms > 0 ? -ETIMEDOUT : -errno;
 		sb_io->close(fd);
 		return r;
 	}
 	return fd;
 }
 
+/* Is c->fd still the connection this client made (same dev/ino)? */
+static int
+client_fd_ours(const sb_client *c)
+{
+	struct stat st;
+
+	return c->fd >= 0 && fstat(c->fd, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino;
+}
+
+/* Close the connection, if the fd is still ours (never a program's file). */
 static void
 client_disconnect(sb_client *c)
 {
-	if (c->fd >= 0)
+	if (client_fd_ours(c))
 		sb_io->close(c->fd);
 	c->fd = -1;
 }
@@ -101,21 +125,21 @@ client_connect(sb_client *c)
 	struct stat st;
 	int fd, r;
 
-	if (c->fd >= 0 && c->pid == pid) {
-		if (fstat(c->fd, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino)
-			return 0;
-		/*
-		 * The program closed our fd (a close-all loop in a process the
-		 * shim is loaded into) and the number may be another file now:
-		 * forget it, never close it.
-		 */
+	/*
+	 * The program may have closed our fd (a close-all loop, closefrom in
+	 * a child after fork) and the number may be another file now: forget
+	 * it, never close it. An inherited connection that is still ours is
+	 * closed: the broker knows a peer by the pid that connected.
+	 */
+	if (c->fd >= 0 && !client_fd_ours(c))
 		c->fd = -1;
-	}
+	if (c->fd >= 0 && c->pid == pid)
+		return 0;
 	client_disconnect(c);
-	fd = connect_root(c->root);
+	fd = connect_root(c->root, c->deadline_ms);
 	if ((fd == -ENOENT || fd == -ECONNREFUSED) && sb_autostart_allowed(c->flags) &&
 	    sb_autostart(c->root) == 0)
-		fd = connect_root(c->root);
+		fd = connect_root(c->root, c->deadline_ms);
 	if (fd < 0)
 		return fd;
 	if (fstat(fd, &st) < 0) {
@@ -180,6 +204,8 @@ client_send(sb_client *c, struct sb_msg *req, int fd)
 		c->next_id = 1;		/* 0 is the id of a refusal at connect */
 	req->id = c->next_id;
 	r = sb_msg_send(c->fd, req, fd);
+	if (r == -EAGAIN && c->deadline_ms > 0)
+		r = -ETIMEDOUT;
 	if (r < 0 && !fresh && send_failed_closed(r)) {
 		/* an idle connection the broker dropped: it never saw this request */
 		client_disconnect(c);
@@ -205,6 +231,8 @@ client_recv(sb_client *c, const struct sb_msg *req, struct sb_msg *rep)
 	int r;
 
 	r = sb_msg_recv(c->fd, c->buf, sizeof(c->buf), rep, 0);
+	if (r == -EAGAIN && c->deadline_ms > 0)
+		r = -ETIMEDOUT;		/* SO_RCVTIMEO: the broker did not answer in time */
 	if (r == -ECONNRESET)
 		r = client_refusal(c, r);
 	/* id 0: the broker refused the connection itself (a client cap) */
@@ -310,7 +338,7 @@ sb_client_open_flags(const char *root, unsigned flags, sb_client **ret_client)
 	size_t n;
 	int r;
 
-	if (ret_client == NULL || (flags & ~SB_OPEN_NO_AUTOSTART) != 0)
+	if (ret_client == NULL || (flags & ~(SB_OPEN_NO_AUTOSTART | SB_OPEN_DEADLINE)) != 0)
 		return -EINVAL;
 	if ((r = sb_root_get(root, rootbuf, &root, &n)) < 0)
 		return r;
@@ -321,7 +349,8 @@ sb_client_open_flags(const char *root, unsigned flags, sb_client **ret_client)
 	memcpy(c->root, root, n);
 	c->root[n] = '\0';
 	c->fd = -1;
-	c->flags = flags;
+	c->flags = flags & SB_OPEN_NO_AUTOSTART;
+	c->deadline_ms = (flags & SB_OPEN_DEADLINE) ? SB_SHIM_DEADLINE_MS : 0;
 	if ((r = pthread_mutex_init(&c->lock, NULL)) != 0) {
 		free(c);
 		return -r;

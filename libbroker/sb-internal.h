@@ -45,6 +45,18 @@ SB_HIDDEN const char *sb_getenv(const char *name);
 SB_HIDDEN int	 sb_root_get(const char *root, char buf[SB_SHORT_PATH_MAX],
 		    const char **ret_root, size_t *ret_len);
 
+/*
+ * client.c: an sb_client_open_flags() flag for the shim: every round trip
+ * (connect, each send, each receive) gives up after SB_SHIM_DEADLINE_MS
+ * with -ETIMEDOUT. The broker answers a request at once except a path
+ * proof, which it checks on a thread with a 2 s deadline of its own
+ * (proof.c): 5 s is more than that plus a busy event loop, and short
+ * enough that a stopped or hung broker costs a program one bounded wait
+ * per call, never a hang.
+ */
+#define SB_OPEN_DEADLINE	0x80000000u
+#define SB_SHIM_DEADLINE_MS	5000
+
 /* client.c: sb_release() with SB_RELEASE_* flags (the shim's unlink) */
 struct sb_client;
 SB_HIDDEN int	 sb_release_flags(struct sb_client *c, const char *key, unsigned flags);
