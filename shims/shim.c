@@ -13,9 +13,22 @@
  * entry answers. An address too long for sun_path in a larger buffer is
  * rewritten the same way.
  *
- * Everything else passes straight through after a family check. The
- * table of short paths is guarded by one mutex, taken only for AF_UNIX
- * paths under the broker's root; the broker client is used under it too.
+ * Everything else passes straight through, mostly without reading the
+ * caller's memory: a call the kernel may refuse first (an over-long
+ * address) is made first, and an address or path the shim must read
+ * before the call is copied with process_vm_readv, so a bad pointer gets
+ * the kernel's EFAULT, never SIGSEGV.
+ *
+ * Locking: the table of short paths is guarded by one mutex, held only for
+ * table work (never across a broker round trip or a blocking call), with
+ * every asynchronous signal blocked in the thread that holds it: a signal
+ * handler that calls unlink or bind cannot run inside the shim in that
+ * thread, and in another thread it waits a bounded time. Round trips take
+ * only the client's own lock (which fork handlers do not take), with
+ * signals blocked as well, and have a deadline (SB_SHIM_DEADLINE_MS). A
+ * child forked while a round trip was under way abandons that client and
+ * makes its own. In a vfork child (same memory, another pid) the shim
+ * passes every call through: it must not change the parent's state.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -26,13 +39,17 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -63,11 +80,14 @@ struct entry {
 	char	 short_path[SB_SHORT_PATH_MAX];
 	char	*key;
 	int	 pending_fd;	/* bound, BOUND not sent yet (until listen) */
+	int	 bound;		/* a socket of this process (or its parent) is there */
 };
 
 struct dir {
 	char	*path;
 	int	 fd;
+	dev_t	 dev;		/* to notice that the program closed and reused fd */
+	ino_t	 ino;
 };
 
 static struct {
@@ -85,6 +105,9 @@ static struct {
 	struct dir	 dirs[DIRS_MAX];
 	int		 ndirs;
 	sb_client	*client;
+	int		 rt_busy;	/* round trips under way (atomic) */
+	pid_t		 pid;		/* this process, 0 until needed (atomic) */
+	int		 configured;	/* configure() ran; under the lock */
 	int		 in_init;	/* the constructor runs */
 	char		*keys_env;	/* SOCKBROKER_SHIM_KEYS being built */
 	size_t		 keys_len;
@@ -92,7 +115,9 @@ static struct {
 	int		 nseen;		/* set in the constructor, read-only after */
 } shim = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-static pthread_once_t resolve_once = PTHREAD_ONCE_INIT;
+static __thread sigset_t fork_mask;	/* the forking thread's mask, across fork */
+
+static void configure(void);
 
 /* Messages: one line on stderr, written with one write(2). */
 static void __attribute__((format(printf, 1, 2)))
@@ -115,6 +140,112 @@ say(const char *fmt, ...)
 		/* nothing to do */
 	}
 	errno = saved;
+}
+
+/* Critical sections: no asynchronous signal handler runs inside them. */
+
+static void
+signals_block(sigset_t *ret_old)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	/* a fault in the shim is a bug: let it kill the process as usual */
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGILL);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGTRAP);
+	pthread_sigmask(SIG_BLOCK, &all, ret_old);
+}
+
+static void
+signals_restore(const sigset_t *old)
+{
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+static void
+lock(sigset_t *ret_old)
+{
+	signals_block(ret_old);
+	pthread_mutex_lock(&shim.lock);
+	if (!shim.configured)
+		configure();
+}
+
+static void
+unlock(const sigset_t *old)
+{
+	pthread_mutex_unlock(&shim.lock);
+	signals_restore(old);
+}
+
+/*
+ * Is this the process whose state the shim holds? Not in a vfork child
+ * (or a child of a raw clone without fork handlers): it shares or copied
+ * the memory of a process with another pid, and must leave it alone.
+ */
+static int
+own_process(void)
+{
+	pid_t me = getpid(), want = 0;
+
+	if (__atomic_compare_exchange_n(&shim.pid, &want, me, 0, __ATOMIC_ACQ_REL,
+	    __ATOMIC_ACQUIRE))
+		return 1;
+	return want == me;
+}
+
+/*
+ * Copy n bytes of the caller's memory at p, as the kernel would read them:
+ * the number of bytes readable (less than n at an unmapped page), or -1.
+ * Where process_vm_readv is not allowed (a seccomp filter), a plain copy.
+ */
+#define USER_READ_MAX	(PATH_MAX + 2 * 4096)
+
+static ssize_t
+user_read(const void *p, void *buf, size_t n)
+{
+	/* one remote element per page: a partial read stops at the bad page */
+	struct iovec local = { buf, n }, remote[USER_READ_MAX / 4096 + 2];
+	uintptr_t a = (uintptr_t)p, end;
+	int k = 0;
+	ssize_t r;
+
+	if (p == NULL)
+		return -1;
+	if (n > USER_READ_MAX)
+		n = local.iov_len = USER_READ_MAX;
+	for (end = a + n; a < end; k++) {
+		uintptr_t next = (a | 4095) + 1;
+
+		if (next > end || next < a)
+			next = end;
+		remote[k].iov_base = (void *)a;
+		remote[k].iov_len = next - a;
+		a = next;
+	}
+	r = process_vm_readv(getpid(), &local, 1, remote, (unsigned long)k, 0);
+	if (r < 0 && (errno == ENOSYS || errno == EPERM)) {
+		memcpy(buf, p, n);
+		return (ssize_t)n;
+	}
+	return r;
+}
+
+/*
+ * Copy the caller's string path into buf (size bytes). 0, or -1 if the
+ * kernel would refuse it before reading a file (EFAULT, ENAMETOOLONG).
+ */
+static int
+user_path(const char *path, char *buf, size_t size)
+{
+	ssize_t n = user_read(path, buf, size);
+
+	if (n <= 0 || memchr(buf, '\0', (size_t)n) == NULL)
+		return -1;
+	return 0;
 }
 
 /* Real symbols and the library's system calls */
@@ -173,11 +304,29 @@ resolve_real(void)
 	sb_set_io(&shim_io);
 }
 
+/*
+ * Once, without pthread_once (its completion always costs a futex wake:
+ * the constructor makes no system call of its own when nothing is to be
+ * rewritten). A second thread waits for the first.
+ */
+static void
+resolve_slow(void)
+{
+	static int state;
+	int zero = 0;
+
+	if (__atomic_compare_exchange_n(&state, &zero, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		resolve_real();
+	else
+		while (__atomic_load_n(&real_connect, __ATOMIC_ACQUIRE) == NULL)
+			sched_yield();
+}
+
 static inline void
 resolve(void)
 {
 	if (__builtin_expect(__atomic_load_n(&real_connect, __ATOMIC_ACQUIRE) == NULL, 0))
-		pthread_once(&resolve_once, resolve_real);
+		resolve_slow();
 }
 
 /* Modes */
@@ -196,9 +345,12 @@ broker_answers(const char *root)
 	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/" SB_CONTROL_NAME, root);
 	if (n < 0 || (size_t)n >= sizeof(sun.sun_path))
 		return 0;
-	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
+	/* non-blocking: a full backlog (EAGAIN) is a busy broker, not a wait */
+	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
 		return 0;
 	r = real_connect(fd, (struct sockaddr *)&sun, (socklen_t)(SUN_OFF + (size_t)n + 1));
+	if (r < 0 && errno == EAGAIN)
+		r = 0;
 	close(fd);
 	return r == 0;
 }
@@ -282,6 +434,7 @@ table_add_locked(const char *short_path, const char *key)
 	free(e->key);
 	e->key = k;
 	e->pending_fd = -1;
+	e->bound = 0;
 	snprintf(e->short_path, sizeof(e->short_path), "%s", short_path);
 }
 
@@ -322,20 +475,38 @@ under_root(const char *p, size_t n)
 static int
 dir_fd_locked(const char *dir)
 {
+	struct stat st;
+	struct dir *d = NULL;
 	int i, fd;
 
-	for (i = 0; i < shim.ndirs; i++)
-		if (strcmp(shim.dirs[i].path, dir) == 0)
-			return shim.dirs[i].fd;
-	if (shim.ndirs == DIRS_MAX)
+	for (i = 0; i < shim.ndirs; i++) {
+		if (strcmp(shim.dirs[i].path, dir) != 0)
+			continue;
+		d = &shim.dirs[i];
+		if (fstat(d->fd, &st) == 0 && st.st_dev == d->dev && st.st_ino == d->ino)
+			return d->fd;
+		/* the program closed it (closefrom) and the number may be its file now */
+		break;
+	}
+	if (d == NULL && shim.ndirs == DIRS_MAX)
 		return -EMFILE;
 	if ((fd = open(dir, O_PATH | O_DIRECTORY | (shim.in_init ? 0 : O_CLOEXEC))) < 0)
 		return -errno;
-	if ((shim.dirs[shim.ndirs].path = strdup(dir)) == NULL) {
+	if (fstat(fd, &st) < 0) {
+		i = -errno;
 		close(fd);
-		return -ENOMEM;
+		return i;
 	}
-	shim.dirs[shim.ndirs++].fd = fd;
+	if (d == NULL) {
+		if ((shim.dirs[shim.ndirs].path = strdup(dir)) == NULL) {
+			close(fd);
+			return -ENOMEM;
+		}
+		d = &shim.dirs[shim.ndirs++];
+	}
+	d->fd = fd;
+	d->dev = st.st_dev;
+	d->ino = st.st_ino;
 	return fd;
 }
 
@@ -402,8 +573,11 @@ keys_inherit(void)
 	char key[PATH_MAX], sp[SB_SHORT_PATH_MAX];
 	size_t n;
 
-	if (env == NULL || env[0] == '\0' || strlen(env) > KEYS_ENV_MAX ||
-	    mode_locked() != MODE_BROKER || shim.root_len == 0)
+	if (env == NULL || env[0] == '\0')
+		return;
+	if (!shim.configured)
+		configure();
+	if (strlen(env) > KEYS_ENV_MAX || mode_locked() != MODE_BROKER || shim.root_len == 0)
 		return;
 	for (p = env; *p != '\0'; p = *end != '\0' ? end + 1 : end) {
 		end = strchr(p, '\n');
@@ -432,6 +606,8 @@ map_locked(const char *path, char *out, size_t size)
 	struct entry *e;
 	int r;
 
+	if (!shim.configured)
+		configure();
 	/* a path the shim has seen, written as its key: no work */
 	if (path[0] == '/' && shim.mode == MODE_BROKER &&
 	    (e = table_find_key_locked(path)) != NULL) {
@@ -480,19 +656,43 @@ readconfig_failed(const char *file, const char *why)
 
 /* The broker */
 
-/* The client of this process (the library reconnects after fork). */
+/*
+ * A round trip to the broker: the client of this process (made on first
+ * use; the library reconnects after fork), with every asynchronous signal
+ * blocked and round trips serialised by rt_lock, which the fork handlers
+ * never take. NULL with *ret_err if no broker answers. rt_end() after,
+ * also on NULL. Never under the table lock.
+ */
+static pthread_mutex_t rt_lock = PTHREAD_MUTEX_INITIALIZER;
+static sb_client *abandoned;	/* a child's copy of a client busy at fork */
+
 static sb_client *
-client_locked(int *ret_err)
+rt_begin(sigset_t *ret_old, int *ret_err)
 {
+	sb_client *c;
 	int r;
 
+	signals_block(ret_old);
+	__atomic_add_fetch(&shim.rt_busy, 1, __ATOMIC_ACQ_REL);
+	pthread_mutex_lock(&rt_lock);
 	*ret_err = 0;
-	if (shim.client == NULL && (r = sb_client_open_flags(shim.root, SB_OPEN_NO_AUTOSTART, &shim.client)) < 0) {
-		shim.client = NULL;
+	if ((c = __atomic_load_n(&shim.client, __ATOMIC_ACQUIRE)) != NULL)
+		return c;
+	r = sb_client_open_flags(shim.root, SB_OPEN_NO_AUTOSTART | SB_OPEN_DEADLINE, &c);
+	if (r < 0) {
 		*ret_err = r;
 		return NULL;
 	}
-	return shim.client;
+	__atomic_store_n(&shim.client, c, __ATOMIC_RELEASE);
+	return c;
+}
+
+static void
+rt_end(const sigset_t *old)
+{
+	pthread_mutex_unlock(&rt_lock);
+	__atomic_sub_fetch(&shim.rt_busy, 1, __ATOMIC_ACQ_REL);
+	signals_restore(old);
 }
 
 /* errno for a bind the broker could not serve (connected: whether it was) */
@@ -500,7 +700,7 @@ static int
 bind_errno(int r, int connected)
 {
 	if (!connected)
-		return ECONNREFUSED;	/* no broker */
+		return r == -ETIMEDOUT ? ETIMEDOUT : ECONNREFUSED;	/* no broker */
 	switch (-r) {
 	case ECONNRESET:
 	case EPIPE:
@@ -591,28 +791,72 @@ copy_sockopts(int from, int to)
 	}
 }
 
-/* bind of a short path in the table: ask the broker, then bind. */
+/* The entry of short_path: set its pending fd and bound mark. */
+static void
+entry_mark(const char *short_path, int pending_fd, int bound)
+{
+	struct entry *e;
+	sigset_t old;
+
+	lock(&old);
+	if ((e = table_find_locked(short_path)) != NULL) {
+		if (pending_fd >= 0) {
+			if (e->pending_fd < 0)
+				__atomic_add_fetch(&shim.npending, 1, __ATOMIC_RELEASE);
+			e->pending_fd = pending_fd;
+		}
+		e->bound = bound;
+	}
+	unlock(&old);
+}
+
+/*
+ * Would the kernel refuse this bind whatever the address? 1: not a socket
+ * or not AF_UNIX (real_bind gives its errno), 2: bound already (EINVAL).
+ * The broker is never asked.
+ */
 static int
-broker_bind_locked(int fd, struct entry *e, const struct sockaddr *addr, socklen_t len)
+bind_refused_anyway(int fd)
+{
+	struct sockaddr_un sun;
+	socklen_t len = sizeof(int), slen = sizeof(sun);
+	int domain;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 || domain != AF_UNIX)
+		return 1;
+	if (getsockname(fd, (struct sockaddr *)&sun, &slen) < 0)
+		return 1;
+	return slen > sizeof(sa_family_t) ? 2 : 0;	/* a name: bound (or autobound) */
+}
+
+/*
+ * bind of a short path in the table (key is its long path): ask the
+ * broker for the directory, then bind. A bind that then fails is rolled
+ * back: the entry and the link at the long path are released.
+ */
+static int
+broker_bind(int fd, const char *key, const char *short_path, const struct sockaddr *addr,
+    socklen_t len)
 {
 	struct sb_bind_opts opts = SB_BIND_OPTS_INIT;
 	sb_client *c;
 	socklen_t tl = sizeof(opts.type);
-	int held = -1, r, err;
+	sigset_t old;
+	int held = -1, r, err, ret = -1;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &opts.type, &tl) < 0)
 		return -1;
 	opts.flags = SB_BIND_F_PREPARE;
 	opts.lifetime = SB_LIFETIME_OWNER;
-	mirror_dir_access(e->key, &opts);
-	if ((c = client_locked(&r)) == NULL ||
-	    (r = sb_bind(c, e->key, &opts, &held, NULL, 0)) < 0) {
+	mirror_dir_access(key, &opts);
+	if ((c = rt_begin(&old, &r)) == NULL ||
+	    (r = sb_bind(c, key, &opts, &held, NULL, 0)) < 0) {
 		const char *m = c != NULL ? sb_client_message(c) : "";
 
-		say("bind '%s': %s%s%s%s", e->key, c == NULL ? "no broker: " : "",
+		say("bind '%s': %s%s%s%s", key, c == NULL ? "no broker: " : "",
 		    sb_strerror(r), m[0] != '\0' ? ": " : "", m);
-		errno = bind_errno(r, c != NULL);
-		return -1;
+		err = bind_errno(r, c != NULL);
+		goto out;
 	}
 	if (held >= 0) {
 		/* a held socket: it takes the place of the program's, flags kept */
@@ -622,51 +866,70 @@ broker_bind_locked(int fd, struct entry *e, const struct sockaddr *addr, socklen
 		r = dup3(held, fd, (fdfl > 0 && (fdfl & FD_CLOEXEC)) ? O_CLOEXEC : 0);
 		err = errno;
 		close(held);
-		if (r < 0) {
-			errno = err;
-			return -1;
-		}
+		if (r < 0)
+			goto out;
 		hfl = fcntl(fd, F_GETFL);
 		if (fl >= 0 && hfl >= 0)
 			fcntl(fd, F_SETFL, (hfl & ~O_NONBLOCK) | (fl & O_NONBLOCK));
 		if (shim.debug)
-			say("bind '%s': the broker handed back its socket", e->key);
-		return 0;
+			say("bind '%s': the broker handed back its socket", key);
+		entry_mark(short_path, -1, 1);
+		ret = 0;
+		goto out;
 	}
-	if (real_bind(fd, addr, len) < 0)
-		return -1;
+	if (real_bind(fd, addr, len) < 0) {
+		err = errno;
+		/* nothing of ours is bound there: leave no entry and no link */
+		if ((r = sb_release_flags(c, key, SB_RELEASE_IF_OWNER)) < 0 && r != -ENOENT)
+			say("bind '%s': cannot release it after a failed bind: %s", key,
+			    sb_strerror(r));
+		goto out;
+	}
 	if (opts.type == SOCK_DGRAM) {
 		struct sb_bind_opts bound = SB_BIND_OPTS_INIT;
 
 		bound.flags = SB_BIND_F_BOUND;
-		if ((r = sb_bind(c, e->key, &bound, NULL, NULL, 0)) < 0)
-			say("bind '%s': cannot tell the broker: %s", e->key, sb_strerror(r));
-	} else if (e->pending_fd < 0) {
-		e->pending_fd = fd;
-		__atomic_add_fetch(&shim.npending, 1, __ATOMIC_RELEASE);
+		if ((r = sb_bind(c, key, &bound, NULL, NULL, 0)) < 0)
+			say("bind '%s': cannot tell the broker: %s", key, sb_strerror(r));
+		entry_mark(short_path, -1, 1);
 	} else
-		e->pending_fd = fd;
-	return 0;
+		entry_mark(short_path, fd, 1);
+	ret = 0;
+	err = 0;
+out:
+	rt_end(&old);
+	if (ret < 0)
+		errno = err;
+	return ret;
 }
 
 /* Addresses */
 
 /*
  * A sockaddr_un whose path does not fit sun_path (a program built with a
- * larger buffer): the path as a string, or NULL if it fits.
+ * larger buffer): the path as a string, or NULL if it fits. The address is
+ * read with user_read (the kernel refused it without reading, for all we
+ * know: a bad pointer must not crash).
  */
 static const char *
 overlong_path(const struct sockaddr *addr, socklen_t len, char *buf, size_t size)
 {
-	const char *p = (const char *)addr + SUN_OFF;	/* beyond sun_path: len says */
+	static const size_t max = PATH_MAX + SUN_OFF;
+	char copy[PATH_MAX + SUN_OFF];
+	ssize_t got;
 	size_t n;
 
 	if (len <= sizeof(struct sockaddr_un))
 		return NULL;
-	n = strnlen(p, (size_t)len - SUN_OFF);
-	if (n <= SBRW_SUN_PATH_MAX || n >= size || p[0] == '\0')
+	if ((got = user_read(addr, copy, (size_t)len < max ? (size_t)len : max)) <= (ssize_t)SUN_OFF)
 		return NULL;
-	memcpy(buf, p, n);
+	if (((const struct sockaddr *)copy)->sa_family != AF_UNIX)
+		return NULL;
+	n = strnlen(copy + SUN_OFF, (size_t)got - SUN_OFF);
+	if (n <= SBRW_SUN_PATH_MAX || n >= size || copy[SUN_OFF] == '\0' ||
+	    n == (size_t)got - SUN_OFF)
+		return NULL;	/* fits, too long for us, or no NUL where it could be read */
+	memcpy(buf, copy + SUN_OFF, n);
 	buf[n] = '\0';
 	return buf;
 }
@@ -684,7 +947,8 @@ make_addr(struct sockaddr_un *sun, const char *path)
 
 /*
  * If addr is an over-long AF_UNIX address, map it into *sun and point
- * addr and len at it. 0, or -1 with errno.
+ * addr and len at it: 1. 0 if it is not one (the caller's errno stays),
+ * -1 with errno if it cannot be mapped.
  */
 static int
 fix_overlong(const struct sockaddr **addr, socklen_t *len, struct sockaddr_un *sun,
@@ -692,13 +956,29 @@ fix_overlong(const struct sockaddr **addr, socklen_t *len, struct sockaddr_un *s
 {
 	char buf[PATH_MAX], out[SB_SHORT_PATH_MAX];
 	const char *p;
-	int r;
+	sigset_t old;
+	int r, saved = errno;
 
-	if ((p = overlong_path(*addr, *len, buf, sizeof(buf))) == NULL)
+	if ((p = overlong_path(*addr, *len, buf, sizeof(buf))) == NULL) {
+		errno = saved;
 		return 0;
-	pthread_mutex_lock(&shim.lock);
-	r = map_locked(p, out, sizeof(out));
-	pthread_mutex_unlock(&shim.lock);
+	}
+	if (!own_process()) {
+		/* a vfork child: the pure mapping of broker mode, or nothing */
+		char key[PATH_MAX];
+
+		if (__atomic_load_n(&shim.mode, __ATOMIC_ACQUIRE) != MODE_BROKER ||
+		    sb_key_from_path(p, key, sizeof(key)) < 0 ||
+		    sb_short_path(shim.root, key, out, sizeof(out)) < 0) {
+			errno = saved;
+			return 0;
+		}
+		r = 0;
+	} else {
+		lock(&old);
+		r = map_locked(p, out, sizeof(out));
+		unlock(&old);
+	}
 	if (r < 0) {
 		errno = ENAMETOOLONG;
 		return -1;
@@ -707,7 +987,7 @@ fix_overlong(const struct sockaddr **addr, socklen_t *len, struct sockaddr_un *s
 		say("%s: rewrote '%s' -> '%s'", what, p, out);
 	*len = make_addr(sun, out);
 	*addr = (const struct sockaddr *)sun;
-	return 0;
+	return 1;
 }
 
 /*
@@ -805,6 +1085,7 @@ fix_truncated(const struct sockaddr **addr, socklen_t *len, struct sockaddr_un *
 	const struct sockaddr_un *a = (const struct sockaddr_un *)*addr;
 	char out[SB_SHORT_PATH_MAX];
 	const char *full;
+	sigset_t old;
 	size_t n;
 	int amb, r;
 
@@ -823,9 +1104,11 @@ fix_truncated(const struct sockaddr **addr, socklen_t *len, struct sockaddr_un *
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	pthread_mutex_lock(&shim.lock);
+	if (!own_process())
+		return 0;	/* a vfork child: the parent's table is not its to change */
+	lock(&old);
 	r = map_locked(full, out, sizeof(out));
-	pthread_mutex_unlock(&shim.lock);
+	unlock(&old);
 	if (r < 0) {
 		say("%s '%.*s': a %zu-byte truncation of '%s' (%zu bytes, the limit is %d): refused",
 		    what, (int)n, a->sun_path, n, full, strlen(full), SBRW_SUN_PATH_MAX);
@@ -847,7 +1130,7 @@ unix_path(const struct sockaddr *addr, socklen_t len, size_t *ret_n)
 	const struct sockaddr_un *sun = (const struct sockaddr_un *)addr;
 	size_t max;
 
-	if (len <= SUN_OFF || sun->sun_path[0] == '\0')
+	if (len <= SUN_OFF || sun->sun_family != AF_UNIX || sun->sun_path[0] == '\0')
 		return NULL;
 	max = (size_t)len - SUN_OFF;
 	if (max > sizeof(sun->sun_path))
@@ -866,38 +1149,77 @@ path_copy(char *dst, const char *src, size_t n)
 
 /* The interposed functions */
 
+/* bind of an address of at most sizeof(sun) bytes, copied: a short path? */
 static int
 shim_bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	char path[SB_SHORT_PATH_MAX + 1];
-	struct sockaddr_un sun;
+	char path[SB_SHORT_PATH_MAX + 1], key[PATH_MAX];
 	struct entry *e;
+	struct stat st;
 	const char *p;
+	sigset_t old;
 	size_t n;
-	int r;
+	int bound;
 
-	if (fix_overlong(&addr, &len, &sun, "bind") < 0 ||
-	    fix_truncated(&addr, &len, &sun, "bind") < 0)
-		return -1;
-	if ((p = unix_path(addr, len, &n)) == NULL || !under_root(p, n))
+	if ((p = unix_path(addr, len, &n)) == NULL || !under_root(p, n) || !own_process())
 		return real_bind(fd, addr, len);
 	path_copy(path, p, n);
-	pthread_mutex_lock(&shim.lock);
-	if ((e = table_find_locked(path)) == NULL || mode_locked() != MODE_BROKER)
-		r = real_bind(fd, addr, len);
-	else
-		r = broker_bind_locked(fd, e, addr, len);
-	pthread_mutex_unlock(&shim.lock);
-	return r;
+	lock(&old);
+	e = table_find_locked(path);
+	if (e == NULL || mode_locked() != MODE_BROKER || strlen(e->key) >= sizeof(key)) {
+		unlock(&old);
+		return real_bind(fd, addr, len);
+	}
+	strcpy(key, e->key);
+	bound = e->bound;
+	unlock(&old);
+	/*
+	 * A socket of this process is bound there (a second bind of the same
+	 * path): the kernel says EADDRINUSE, as it would at the long path.
+	 * Nor is the broker asked for a bind the kernel refuses anyway.
+	 */
+	if (bound && lstat(path, &st) == 0)
+		return real_bind(fd, addr, len);
+	switch (bind_refused_anyway(fd)) {
+	case 1:
+		return real_bind(fd, addr, len);
+	case 2:
+		/* the kernel's answer once the directory exists (it does natively) */
+		errno = EINVAL;
+		return -1;
+	}
+	return broker_bind(fd, key, path, addr, len);
 }
 
 SHIM_EXPORT int
 bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
+	struct sockaddr_un sun;
+	int r, saved = errno;
+
 	resolve();
-	if (addr == NULL || len < sizeof(sa_family_t) || addr->sa_family != AF_UNIX)
+	if (len > sizeof(sun)) {
+		/* the kernel refuses it (EINVAL, or EFAULT): unless it is over-long */
+		if ((r = real_bind(fd, addr, len)) == 0 || errno != EINVAL)
+			return r;
+		errno = saved;
+		if ((r = fix_overlong(&addr, &len, &sun, "bind")) <= 0)
+			return r < 0 ? -1 : (errno = EINVAL, -1);
+		return shim_bind(fd, addr, len);
+	}
+	if ((!have_entries() && __builtin_expect(shim.nseen == 0, 1)) || addr == NULL ||
+	    len <= SUN_OFF)
 		return real_bind(fd, addr, len);
-	return shim_bind(fd, addr, len);
+	/* a copy: the kernel's EFAULT for a bad pointer, never SIGSEGV */
+	if (user_read(addr, &sun, len) != (ssize_t)len)
+		return real_bind(fd, addr, len);
+	if (shim.nseen > 0) {
+		const struct sockaddr *a = (const struct sockaddr *)&sun;
+
+		if (fix_truncated(&a, &len, &sun, "bind") < 0)
+			return -1;
+	}
+	return shim_bind(fd, (const struct sockaddr *)&sun, len);
 }
 
 /* After listen: tell the broker the entry is ready. */
@@ -905,12 +1227,16 @@ static void
 shim_listened(int fd)
 {
 	struct sb_bind_opts bound = SB_BIND_OPTS_INIT;
+	char key[PATH_MAX];
 	struct sockaddr_un sun;
 	socklen_t len = sizeof(sun);
 	sb_client *c;
-	int i, r;
+	sigset_t old;
+	int i, r, found = 0;
 
-	pthread_mutex_lock(&shim.lock);
+	if (!own_process())
+		return;
+	lock(&old);
 	for (i = 0; i < TABLE_MAX; i++) {
 		struct entry *e = &shim.table[i];
 
@@ -921,15 +1247,20 @@ shim_listened(int fd)
 		/* the fd may have been closed and reused since bind */
 		memset(&sun, 0, sizeof(sun));
 		if (getsockname(fd, (struct sockaddr *)&sun, &len) < 0 ||
-		    strncmp(sun.sun_path, e->short_path, sizeof(sun.sun_path)) != 0)
+		    strncmp(sun.sun_path, e->short_path, sizeof(sun.sun_path)) != 0 ||
+		    strlen(e->key) >= sizeof(key))
 			break;
-		bound.flags = SB_BIND_F_BOUND;
-		if ((c = client_locked(&r)) == NULL ||
-		    (r = sb_bind(c, e->key, &bound, NULL, NULL, 0)) < 0)
-			say("listen '%s': cannot tell the broker: %s", e->key, sb_strerror(r));
+		strcpy(key, e->key);
+		found = 1;
 		break;
 	}
-	pthread_mutex_unlock(&shim.lock);
+	unlock(&old);
+	if (!found)
+		return;
+	bound.flags = SB_BIND_F_BOUND;
+	if ((c = rt_begin(&old, &r)) == NULL || (r = sb_bind(c, key, &bound, NULL, NULL, 0)) < 0)
+		say("listen '%s': cannot tell the broker: %s", key, sb_strerror(r));
+	rt_end(&old);
 }
 
 SHIM_EXPORT int
@@ -958,48 +1289,80 @@ connect_fallback(int fd, const char *path)
 	char out[SB_SHORT_PATH_MAX];
 	struct sockaddr_un sun;
 	struct entry *e;
+	sigset_t old;
 	int r = -1, err = errno;
 
-	pthread_mutex_lock(&shim.lock);
+	if (!own_process())
+		return -1;
+	lock(&old);
 	if ((e = table_find_locked(path)) != NULL &&
 	    direct_path_locked(e->key, out, sizeof(out), 1) == 0) {
 		r = real_connect(fd, (struct sockaddr *)&sun, make_addr(&sun, out));
 		if (r == 0 && shim.debug)
 			say("connect '%s': through '%s'", e->key, out);
 	}
-	pthread_mutex_unlock(&shim.lock);
+	unlock(&old);
 	if (r < 0)
 		errno = err;
 	return r;
 }
 
-static int
-shim_connect(int fd, const struct sockaddr *addr, socklen_t len)
+SHIM_EXPORT int
+connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	char path[SB_SHORT_PATH_MAX + 1];
 	struct sockaddr_un sun;
 	const char *p;
 	size_t n;
-	int r;
+	int r, saved = errno;
 
-	if (fix_overlong(&addr, &len, &sun, "connect") < 0 ||
-	    fix_truncated(&addr, &len, &sun, "connect") < 0)
-		return -1;
+	resolve();
+	/*
+	 * A truncation of a long path of the command line (rare: only with
+	 * such paths) is mapped before the kernel connects it elsewhere.
+	 */
+	if (__builtin_expect(shim.nseen > 0, 0) && len > SUN_OFF && len <= sizeof(sun) &&
+	    user_read(addr, &sun, len) == (ssize_t)len) {
+		const struct sockaddr *a = (const struct sockaddr *)&sun;
+
+		if (fix_truncated(&a, &len, &sun, "connect") < 0)
+			return -1;
+		if (a == (const struct sockaddr *)&sun)
+			addr = a;
+	}
+	/* the kernel first: it refuses an over-long address with EINVAL */
 	r = real_connect(fd, addr, len);
-	if (r == 0 || (errno != ENOENT && errno != ECONNREFUSED) ||
-	    (p = unix_path(addr, len, &n)) == NULL || !under_root(p, n))
+	if (r == 0)
 		return r;
+	if (errno == EINVAL && len > sizeof(sun)) {
+		int err = errno;
+
+		errno = saved;
+		if ((r = fix_overlong(&addr, &len, &sun, "connect")) <= 0) {
+			if (r == 0)
+				errno = err;
+			return -1;
+		}
+		if ((r = real_connect(fd, addr, len)) == 0)
+			return r;
+	}
+	if ((errno != ENOENT && errno != ECONNREFUSED) || !have_entries() || len <= SUN_OFF)
+		return -1;
+	/* the kernel read the address: it is readable */
+	if (addr != (const struct sockaddr *)&sun) {
+		int err = errno;
+
+		if (user_read(addr, &sun, len < sizeof(sun) ? len : sizeof(sun)) <= (ssize_t)SUN_OFF) {
+			errno = err;
+			return -1;
+		}
+		if (len > sizeof(sun))
+			len = sizeof(sun);
+	}
+	if ((p = unix_path((const struct sockaddr *)&sun, len, &n)) == NULL || !under_root(p, n))
+		return -1;
 	path_copy(path, p, n);
 	return connect_fallback(fd, path);
-}
-
-SHIM_EXPORT int
-connect(int fd, const struct sockaddr *addr, socklen_t len)
-{
-	resolve();
-	if (addr == NULL || len < sizeof(sa_family_t) || addr->sa_family != AF_UNIX)
-		return real_connect(fd, addr, len);
-	return shim_connect(fd, addr, len);
 }
 
 SHIM_EXPORT ssize_t
@@ -1007,11 +1370,21 @@ sendto(int fd, const void *buf, size_t size, int flags, const struct sockaddr *a
     socklen_t len)
 {
 	struct sockaddr_un sun;
+	ssize_t n;
+	int r, err, saved = errno;
 
 	resolve();
-	if (addr != NULL && len > sizeof(struct sockaddr_un) && addr->sa_family == AF_UNIX &&
-	    fix_overlong(&addr, &len, &sun, "sendto") < 0)
+	/* the kernel first: it refuses an over-long address with EINVAL */
+	if ((n = real_sendto(fd, buf, size, flags, addr, len)) >= 0 || errno != EINVAL ||
+	    addr == NULL || len <= sizeof(sun))
+		return n;
+	err = errno;
+	errno = saved;
+	if ((r = fix_overlong(&addr, &len, &sun, "sendto")) <= 0) {
+		if (r == 0)
+			errno = err;
 		return -1;
+	}
 	return real_sendto(fd, buf, size, flags, addr, len);
 }
 
@@ -1022,19 +1395,67 @@ sendmsg(int fd, const struct msghdr *msg, int flags)
 	struct sockaddr_un sun;
 	struct msghdr copy;
 	socklen_t len;
+	ssize_t n;
+	int r, err, saved = errno;
 
 	resolve();
-	if (msg == NULL || msg->msg_name == NULL || msg->msg_namelen <= sizeof(struct sockaddr_un) ||
-	    ((const struct sockaddr *)msg->msg_name)->sa_family != AF_UNIX)
-		return real_sendmsg(fd, msg, flags);
-	addr = msg->msg_name;
-	len = msg->msg_namelen;
-	if (fix_overlong(&addr, &len, &sun, "sendmsg") < 0)
+	/* the kernel first: EINVAL for an over-long address, and it read msg */
+	if ((n = real_sendmsg(fd, msg, flags)) >= 0 || errno != EINVAL || msg == NULL)
+		return n;
+	err = errno;
+	if (user_read(msg, &copy, sizeof(copy)) != (ssize_t)sizeof(copy) ||
+	    copy.msg_name == NULL || copy.msg_namelen <= sizeof(sun)) {
+		errno = err;
 		return -1;
-	copy = *msg;
+	}
+	addr = copy.msg_name;
+	len = copy.msg_namelen;
+	errno = saved;
+	if ((r = fix_overlong(&addr, &len, &sun, "sendmsg")) <= 0) {
+		if (r == 0)
+			errno = err;
+		return -1;
+	}
 	copy.msg_name = (void *)addr;
 	copy.msg_namelen = len;
 	return real_sendmsg(fd, &copy, flags);
+}
+
+/* Release key (the unlink of its path): a round trip, no table lock. */
+static int
+release_key(const char *key, unsigned flags)
+{
+	sb_client *c;
+	sigset_t old;
+	int r;
+
+	if ((c = rt_begin(&old, &r)) != NULL)
+		r = sb_release_flags(c, key, flags);
+	rt_end(&old);
+	return r;
+}
+
+/* The key of the table entry of path (short, or a long path): 1, or 0. */
+static int
+entry_key(const char *path, int is_long, char *key, size_t size)
+{
+	char kbuf[PATH_MAX];
+	struct entry *e = NULL;
+	sigset_t old;
+	int found = 0;
+
+	lock(&old);
+	if (!is_long)
+		e = table_find_locked(path);
+	else if (sb_key_from_path(path, kbuf, sizeof(kbuf)) == 0)
+		e = table_find_key_locked(kbuf);
+	if (e != NULL && mode_locked() == MODE_BROKER && strlen(e->key) < size) {
+		strcpy(key, e->key);
+		e->bound = 0;
+		found = 1;
+	}
+	unlock(&old);
+	return found;
 }
 
 /*
@@ -1044,26 +1465,15 @@ sendmsg(int fd, const struct msghdr *msg, int flags)
 static void
 shim_unlinked(const char *path, int is_long)
 {
-	char kbuf[PATH_MAX];
-	struct entry *e = NULL;
-	sb_client *c;
-	char *key;
+	char key[PATH_MAX];
 	int r;
 
-	pthread_mutex_lock(&shim.lock);
-	if (!is_long)
-		e = table_find_locked(path);
-	else if (sb_key_from_path(path, kbuf, sizeof(kbuf)) == 0)
-		e = table_find_key_locked(kbuf);
-	if (e != NULL && mode_locked() == MODE_BROKER &&
-	    (key = strdup(e->key)) != NULL) {
-		if ((c = client_locked(&r)) == NULL || ((r = sb_release(c, key)) < 0 && r != -ENOENT))
-			say("unlink '%s': cannot release it: %s", key, sb_strerror(r));
-		else if (shim.debug)
-			say("released '%s'", key);
-		free(key);
-	}
-	pthread_mutex_unlock(&shim.lock);
+	if (!entry_key(path, is_long, key, sizeof(key)))
+		return;
+	if ((r = release_key(key, 0)) < 0 && r != -ENOENT)
+		say("unlink '%s': cannot release it: %s", key, sb_strerror(r));
+	else if (shim.debug)
+		say("released '%s'", key);
 }
 
 static void
@@ -1092,38 +1502,37 @@ enum { UNLINK_HELD = 1, UNLINK_RELEASED };
 static int
 before_unlink(const char *path)
 {
-	struct entry *e;
-	sb_client *c;
-	char *key = NULL;
+	char key[PATH_MAX];
 	int r, ret = 0, saved = errno;
 
-	if (!under_root(path, strlen(path)))
+	if (!under_root(path, strlen(path)) || !entry_key(path, 0, key, sizeof(key)))
 		return 0;
-	pthread_mutex_lock(&shim.lock);
-	e = table_find_locked(path);
-	if (e != NULL && mode_locked() == MODE_BROKER && (key = strdup(e->key)) != NULL &&
-	    (c = client_locked(&r)) != NULL) {
-		r = sb_release_flags(c, key, SB_RELEASE_IF_OWNER);
-		if (r == -EBUSY)
-			ret = UNLINK_HELD;
-		else if (r == 0)
-			ret = UNLINK_RELEASED;
-		if (shim.debug && ret != 0)
-			say("unlink '%s': %s", key, ret == UNLINK_HELD ?
-			    "held by the broker: its socket stays" : "released");
-	}
-	free(key);
-	pthread_mutex_unlock(&shim.lock);
+	r = release_key(key, SB_RELEASE_IF_OWNER);
+	if (r == -EBUSY)
+		ret = UNLINK_HELD;
+	else if (r == 0)
+		ret = UNLINK_RELEASED;
+	if (shim.debug && ret != 0)
+		say("unlink '%s': %s", key, ret == UNLINK_HELD ?
+		    "held by the broker: its socket stays" : "released");
 	errno = saved;
 	return ret;
 }
 
-/* The unlink of path, real or not, as before_unlink() decided. */
+/*
+ * The unlink of path, real or not, as before_unlink() decided. Only with
+ * entries in the table; path is the caller's, copied first (a bad pointer
+ * gets the kernel's EFAULT).
+ */
 static int
 shim_unlink(const char *path, int (*real)(void *, const char *), void *arg)
 {
-	int how = have_entries() ? before_unlink(path) : 0, saved = errno, r;
+	char copy[PATH_MAX];
+	int how, saved = errno, r;
 
+	if (user_path(path, copy, sizeof(copy)) < 0 || !own_process())
+		return real(arg, path);
+	how = before_unlink(copy);
 	if (how == UNLINK_HELD)
 		return 0;
 	r = real(arg, path);
@@ -1135,8 +1544,8 @@ shim_unlink(const char *path, int (*real)(void *, const char *), void *arg)
 		}
 		return r;
 	}
-	if (r == 0 && have_entries())
-		unlinked(path);
+	if (r == 0)
+		unlinked(copy);
 	return r;
 }
 
@@ -1159,6 +1568,8 @@ SHIM_EXPORT int
 unlink(const char *path)
 {
 	resolve();
+	if (!have_entries())
+		return real_unlink(path);
 	return shim_unlink(path, call_unlink, NULL);
 }
 
@@ -1166,11 +1577,13 @@ SHIM_EXPORT int
 unlinkat(int dfd, const char *path, int flags)
 {
 	int a[2] = { dfd, flags };
+	char c;
 
 	resolve();
-	if (flags == 0 && (path[0] == '/' || dfd == AT_FDCWD))
-		return shim_unlink(path, call_unlinkat, a);
-	return real_unlinkat(dfd, path, flags);
+	if (!have_entries() || flags != 0 || user_read(path, &c, 1) != 1 ||
+	    (c != '/' && dfd != AT_FDCWD))
+		return real_unlinkat(dfd, path, flags);
+	return shim_unlink(path, call_unlinkat, a);
 }
 
 /* Start: configuration and the command line */
@@ -1178,6 +1591,7 @@ unlinkat(int dfd, const char *path, int flags)
 static void
 fork_prepare(void)
 {
+	signals_block(&fork_mask);
 	pthread_mutex_lock(&shim.lock);
 }
 
@@ -1185,6 +1599,7 @@ static void
 fork_parent(void)
 {
 	pthread_mutex_unlock(&shim.lock);
+	signals_restore(&fork_mask);
 }
 
 static void
@@ -1192,9 +1607,19 @@ fork_child(void)
 {
 	/*
 	 * The lock was held across fork by this thread: release it. The
-	 * library notices the new pid and makes its own connection.
+	 * library notices the new pid and makes its own connection. A round
+	 * trip of another thread was under way: its locks stay taken in this
+	 * copy, so the child forgets that client and makes its own.
 	 */
+	__atomic_store_n(&shim.pid, 0, __ATOMIC_RELEASE);
+	if (__atomic_load_n(&shim.rt_busy, __ATOMIC_ACQUIRE) > 0) {
+		abandoned = shim.client;
+		shim.client = NULL;
+		shim.rt_busy = 0;
+		pthread_mutex_init(&rt_lock, NULL);
+	}
 	pthread_mutex_unlock(&shim.lock);
+	signals_restore(&fork_mask);
 }
 
 static enum mode
@@ -1210,12 +1635,17 @@ parse_mode(const char *s)
 	return MODE_AUTO;
 }
 
+/*
+ * The environment and the root, at the first need (under the lock, or in
+ * the constructor): a program with nothing to rewrite never gets here.
+ */
 static void
 configure(void)
 {
 	const char *s;
 	int r;
 
+	shim.configured = 1;
 	s = sb_getenv("SOCKBROKER_DEBUG");
 	shim.debug = s != NULL && s[0] != '\0' && strcmp(s, "0") != 0;
 	shim.want = parse_mode(sb_getenv("SOCKBROKER_MODE"));
@@ -1242,7 +1672,6 @@ init(int argc, char **argv, char **envp)
 
 	(void)envp;
 	resolve();
-	configure();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	spec = sb_getenv("SOCKBROKER_REWRITE");
 	if (sbrw_parse_rules(spec, &rules, &bad) < 0)

@@ -19,12 +19,31 @@
  *                                 108: none), as spice-server and GLib do
  *   shim-prog call-trunc N PATH MSG  read a line from stdin, then "call"
  *                                 the first N bytes of PATH the same way
+ *
+ * Native semantics (the output is the same with the shim and a long path
+ * as without it and a short path):
+ *   shim-prog efault PATH         bad pointers to every call the shim
+ *                                 touches, before and after a bind of PATH
+ *   shim-prog addrinuse P Q       a second bind of P, a bind of Q on a bound
+ *                                 socket, on a non-socket; is P's first
+ *                                 listener still reachable; is Q left alone
+ *   shim-prog forkclose P Q       bind P; a child closes fds 3 and up, opens
+ *                                 a file and a socket and binds Q
+ *   shim-prog vfork P Q           bind P; a vfork child closes all its fds
+ *                                 and binds Q; the parent opens a socket and
+ *                                 a file and binds Q: are its fds its own
+ *   shim-prog threadfork P Q      bind P, wait for "go" on stdin; a thread
+ *                                 binds Q while the main thread forks
+ *   shim-prog sigunlink P Q       bind P and Q, a SIGTERM handler unlinks P;
+ *                                 "go" on stdin: unlink Q
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -34,6 +53,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -384,6 +405,371 @@ cmd_tcp(void)
 	return 0;
 }
 
+/* Native semantics */
+
+static const char *
+errname(int e)
+{
+	static char buf[16];
+
+	switch (e) {
+	case 0: return "ok";
+	case EFAULT: return "EFAULT";
+	case EINVAL: return "EINVAL";
+	case EADDRINUSE: return "EADDRINUSE";
+	case EBADF: return "EBADF";
+	case ENOTSOCK: return "ENOTSOCK";
+	case ENOENT: return "ENOENT";
+	case ETIMEDOUT: return "ETIMEDOUT";
+	case ECONNREFUSED: return "ECONNREFUSED";
+	case ENAMETOOLONG: return "ENAMETOOLONG";
+	case EDESTADDRREQ: return "EDESTADDRREQ";
+	case ENOTCONN: return "ENOTCONN";
+	default:
+		snprintf(buf, sizeof(buf), "errno%d", e);
+		return buf;
+	}
+}
+
+static void
+report(const char *what, long r)
+{
+	printf("%s %s\n", what, errname(r < 0 ? errno : 0));
+}
+
+/* Pointers the compiler does not know to be bad. */
+static void *volatile bad8 = (void *)8;
+static void *volatile null_ptr;
+
+static void
+efault_calls(const char *phase)
+{
+	struct msghdr mh;
+	struct iovec iov = { (void *)"x", 1 };
+	char what[64];
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		die("socket");
+#define R(name, call) do { snprintf(what, sizeof(what), "%s %s", phase, name); \
+	errno = 0; report(what, (long)(call)); } while (0)
+	R("unlinkat-null", unlinkat(AT_FDCWD, null_ptr, 0));
+	R("unlinkat-bad", unlinkat(AT_FDCWD, bad8, 0));
+	R("unlink-null", unlink(null_ptr));
+	R("unlink-bad", unlink(bad8));
+	R("bind-bad-16", bind(fd, bad8, 16));
+	R("bind-bad-110", bind(fd, bad8, 110));
+	R("bind-bad-120", bind(fd, bad8, 120));
+	R("bind-bad-200", bind(fd, bad8, 200));
+	R("connect-bad-16", connect(fd, bad8, 16));
+	R("connect-bad-120", connect(fd, bad8, 120));
+	R("connect-bad-200", connect(fd, bad8, 200));
+	R("sendto-bad-16", sendto(fd, "x", 1, 0, bad8, 16));
+	R("sendto-bad-200", sendto(fd, "x", 1, 0, bad8, 200));
+	R("sendmsg-bad-msg", sendmsg(fd, bad8, 0));
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_name = bad8;
+	mh.msg_namelen = 16;
+	R("sendmsg-bad-name-16", sendmsg(fd, &mh, 0));
+	mh.msg_namelen = 200;
+	R("sendmsg-bad-name-200", sendmsg(fd, &mh, 0));
+#undef R
+	close(fd);
+}
+
+static int
+cmd_efault(const char *path)
+{
+	struct big_sun a;
+	socklen_t len = addr_of(&a, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	efault_calls("fresh");
+	/* natively a long path fails here; under the shim the table has it */
+	if (bind(fd, (struct sockaddr *)&a, len) == 0 && listen(fd, 1) < 0)
+		die("listen");
+	efault_calls("bound");
+	close(fd);
+	unlink(path);
+	return 0;
+}
+
+static int
+bind_path(int fd, const char *path)
+{
+	struct big_sun a;
+	socklen_t len = addr_of(&a, path);
+
+	return bind(fd, (struct sockaddr *)&a, len);
+}
+
+static int
+cmd_addrinuse(const char *p, const char *q)
+{
+	struct sockaddr_un autob = { .sun_family = AF_UNIX };	/* zeroed for valgrind */
+	struct stat st;
+	char buf[16];
+	int s1, s2, s3, c, a, nul;
+
+	s1 = listen_at(p, SOCK_STREAM);
+	if ((s2 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		die("socket");
+	report("second bind", bind_path(s2, p));
+	report("second bind again", bind_path(s2, p));
+	/* a socket bound already (autobind): EINVAL, and nothing at q */
+	if ((s3 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    bind(s3, (struct sockaddr *)&autob, sizeof(sa_family_t)) < 0)
+		die("autobind");
+	report("bind of a bound socket", bind_path(s3, q));
+	report("q after it", lstat(q, &st));
+	if ((nul = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+		die("open");
+	report("bind of a file", bind_path(nul, q));
+	report("bind of a closed fd", bind_path(1000, q));
+	report("q after them", lstat(q, &st));
+	/* the first listener still answers */
+	c = connect_to(p);
+	if ((a = accept(s1, NULL, NULL)) < 0)
+		die("accept");
+	if (write(c, "hi", 2) != 2 || read_some(a, buf, sizeof(buf)) != 2)
+		die("round trip");
+	printf("first listener %s\n", buf);
+	/* q is free: a new socket binds it */
+	close(s2);
+	if ((s2 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		die("socket");
+	report("bind of q", bind_path(s2, q));
+	close(a);
+	close(c);
+	close(s1);
+	close(s2);
+	close(s3);
+	close(nul);
+	unlink(p);
+	unlink(q);
+	return 0;
+}
+
+static void
+close_from(int lowfd)
+{
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0) == 0)
+		return;
+#endif
+	for (int fd = lowfd; fd < 1024; fd++)
+		close(fd);
+}
+
+/* Is fd still the file it was (a write to the log works)? */
+static int
+log_ok(int fd)
+{
+	return write(fd, "log\n", 4) == 4;
+}
+
+static int
+listen_or_report(const char *what, int fd, const char *path)
+{
+	if (bind_path(fd, path) < 0) {
+		report(what, -1);
+		return -1;
+	}
+	report(what, listen(fd, 4));
+	return 0;
+}
+
+static int
+cmd_forkclose(const char *p, const char *q)
+{
+	int lfd = listen_at(p, SOCK_STREAM), st;
+	pid_t pid;
+
+	if ((pid = fork()) < 0)
+		die("fork");
+	if (pid == 0) {
+		int log, s;
+
+		close_from(3);
+		if ((log = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0 ||
+		    (s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+			die("child: open");
+		listen_or_report("child bind+listen", s, q);
+		printf("child log %s\n", log_ok(log) ? "ok" : "closed");
+		close(s);
+		unlink(q);
+		_exit(0);
+	}
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		die("child");
+	close(lfd);
+	unlink(p);
+	return 0;
+}
+
+static int
+cmd_vfork(const char *p, const char *q)
+{
+	int lfd = listen_at(p, SOCK_STREAM), st, s, log;
+	struct stat in, now;
+	pid_t pid;
+
+	if (fstat(2, &in) < 0)
+		die("fstat");
+	if ((pid = vfork()) < 0)
+		die("vfork");
+	if (pid == 0) {
+		int cs;
+
+		/* a child that closes its fds (its own fd table) and binds */
+		close_from(0);
+		cs = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		/* whatever it answers, it must leave the parent alone */
+		if (cs >= 0 && bind_path(cs, q) == 0)
+			unlink(q);
+		_exit(0);
+	}
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		die("child");
+	if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    (log = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0)
+		die("open");
+	listen_or_report("parent bind+listen", s, q);
+	printf("parent log %s\n", log_ok(log) ? "ok" : "closed");
+	{
+		int acc = 0;
+		socklen_t al = sizeof(acc);
+
+		printf("parent listener %s\n", getsockopt(lfd, SOL_SOCKET, SO_ACCEPTCONN, &acc,
+		    &al) == 0 && acc == 1 ? "ok" : "gone");
+	}
+	printf("parent stderr %s\n", fstat(2, &now) == 0 && now.st_dev == in.st_dev &&
+	    now.st_ino == in.st_ino ? "ok" : "not stderr");
+	close(s);
+	close(lfd);
+	unlink(q);
+	unlink(p);
+	return 0;
+}
+
+/* Wait until thread tid is blocked in a system call on a socket. */
+static void
+wait_in_syscall(pid_t tid)
+{
+	char path[64], buf[64];
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/syscall", (long)tid);
+	for (i = 0; i < 20000; i++) {
+		FILE *f = fopen(path, "r");
+		long nr = -1;
+
+		if (f != NULL) {
+			if (fgets(buf, sizeof(buf), f) != NULL)
+				nr = strtol(buf, NULL, 10);
+			fclose(f);
+		}
+		if (nr == SYS_recvmsg || nr == SYS_connect || nr == SYS_sendmsg)
+			return;
+		usleep(1000);
+	}
+	fprintf(stderr, "shim-prog: the thread never blocked\n");
+	exit(1);
+}
+
+struct tf {
+	const char	*path;
+	pid_t		 tid;
+	int		 r, err;
+};
+
+static void *
+tf_thread(void *arg)
+{
+	struct tf *t = arg;
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	__atomic_store_n(&t->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	t->r = bind_path(s, t->path);
+	t->err = errno;
+	return NULL;
+}
+
+static void
+wait_go(void)
+{
+	char line[16];
+
+	printf("ready\n");
+	fflush(stdout);
+	if (fgets(line, sizeof(line), stdin) == NULL || strcmp(line, "go\n") != 0)
+		die("no go");
+}
+
+static int
+cmd_threadfork(const char *p, const char *q)
+{
+	struct tf t = { q, 0, 0, 0 };
+	pthread_t th;
+	int lfd = listen_at(p, SOCK_STREAM), st;
+	pid_t pid;
+
+	wait_go();
+	pthread_create(&th, NULL, tf_thread, &t);
+	while (__atomic_load_n(&t.tid, __ATOMIC_ACQUIRE) == 0)
+		usleep(1000);
+	wait_in_syscall(t.tid);
+	/* the broker does not answer: fork must not wait for it */
+	if ((pid = fork()) < 0)
+		die("fork");
+	if (pid == 0)
+		_exit(0);
+	if (waitpid(pid, &st, 0) < 0)
+		die("waitpid");
+	printf("forked while the thread waits\n");
+	fflush(stdout);
+	pthread_join(th, NULL);
+	errno = t.err;
+	report("bind with a stopped broker", t.r);
+	close(lfd);
+	return 0;
+}
+
+static const char *sig_path;
+
+static void
+on_term(int sig)
+{
+	int r = unlink(sig_path);
+
+	(void)sig;
+	if (write(STDOUT_FILENO, r == 0 ? "handler unlinked\n" : "handler failed\n",
+	    r == 0 ? 17 : 15) < 0)
+		_exit(2);
+	_exit(0);
+}
+
+static int
+cmd_sigunlink(const char *p, const char *q)
+{
+	struct sigaction sa;
+	int pfd = listen_at(p, SOCK_STREAM), qfd = listen_at(q, SOCK_STREAM);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sig_path = p;
+	wait_go();
+	report("unlink q", unlink(q));
+	/* the handler ends the process; without a SIGTERM, say so */
+	printf("no signal\n");
+	close(pfd);
+	close(qfd);
+	return 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -407,6 +793,20 @@ main(int argc, char **argv)
 		return cmd_serve_trunc(atoi(argv[2]), argv[3]);
 	if (argc == 5 && strcmp(argv[1], "call-trunc") == 0)
 		return cmd_call_trunc(atoi(argv[2]), argv[3], argv[4]);
-	fprintf(stderr, "usage: shim-prog serve|call|threads|fork|dgram|tcp ...\n");
+	if (argc == 3 && strcmp(argv[1], "efault") == 0)
+		return cmd_efault(argv[2]);
+	if (argc == 4 && strcmp(argv[1], "addrinuse") == 0)
+		return cmd_addrinuse(argv[2], argv[3]);
+	if (argc == 4 && strcmp(argv[1], "forkclose") == 0)
+		return cmd_forkclose(argv[2], argv[3]);
+	if (argc == 4 && strcmp(argv[1], "vfork") == 0)
+		return cmd_vfork(argv[2], argv[3]);
+	if (argc == 4 && strcmp(argv[1], "threadfork") == 0)
+		return cmd_threadfork(argv[2], argv[3]);
+	if (argc == 4 && strcmp(argv[1], "sigunlink") == 0)
+		return cmd_sigunlink(argv[2], argv[3]);
+	fprintf(stderr, "usage: shim-prog serve|call|threads|fork|dgram|tcp|serve-trunc|call-trunc|"
+	    "efault|addrinuse|"
+	    "forkclose|vfork|threadfork|sigunlink ...\n");
 	return 100;
 }
