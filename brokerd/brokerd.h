@@ -49,6 +49,7 @@ struct config {
 	unsigned	 max_entries_per_uid;
 	unsigned	 client_timeout_ms;
 	unsigned	 idle_exit_s;
+	const char	*subuid;		/* the subordinate uid ranges */
 	int		 control_fd;		/* adopted control socket, or -1 */
 	const char	*fdholder;		/* --fdholder: s6-fdholderd's socket */
 	int		 reexec;		/* started by our own re-exec */
@@ -111,8 +112,10 @@ void		 entry_unlink(struct entry *e);
 void		 entry_free(struct entry *e);
 struct entry	*entry_first(void);
 unsigned	 entries_total(void);
+/* of uid's person (person.c), not of uid alone */
 unsigned	 entries_of(uid_t uid);
 unsigned	*uid_clients(uid_t uid);
+unsigned	 entries_nonroot(void);
 void		 entry_short_path(const struct entry *e, char *buf, size_t size);
 /* entry.c: the files */
 int		 entry_dir_make(struct entry *e, uid_t dir_uid, int *ret_dirfd,
@@ -129,6 +132,17 @@ void		 entry_destroy(struct entry *e, const char *why);
 int		 entry_release(struct entry *e, const char *why);
 /* Forget e, already out of the table (replaced by an entry of its key, journaled) */
 void		 entry_teardown(struct entry *e, const char *why);
+
+/* person.c: a uid of a subordinate range (/etc/subuid) is its owner's */
+void		 persons_load(const char *path);
+uid_t		 person_of(uid_t uid);
+void		 person_name(uid_t uid, char *buf, size_t size);
+
+/*
+ * Of a global cap, this much is kept for root: non-root uids together take
+ * at most cap - ROOT_RESERVE(cap).
+ */
+#define ROOT_RESERVE(cap)	((cap) >= 16 ? (cap) / 16 : (cap) > 1 ? 1u : 0u)
 
 /* state.c */
 int		 state_load(void);

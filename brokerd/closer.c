@@ -9,7 +9,8 @@
  * robin over the uids, never two of one uid at a time: a uid whose close
  * hangs holds one thread and delays only its own later closes, and every
  * other uid's fds are still closed. A uid has at most CLOSER_PENDING_MAX
- * fds waiting (closer_pending() lets the server refuse more of it).
+ * fds waiting (closer_pending() lets the server refuse more of it). The
+ * uids of a subordinate range count as their owner's (person.c).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -22,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "brokerd.h"
 #include "closer.h"
 
 #define CLOSER_MIN	2
@@ -185,6 +187,8 @@ closer_close_uid(int fd, uid_t uid)
 
 	if (fd < 0)
 		return;
+	if (uid != CLOSER_BROKER)
+		uid = person_of(uid);	/* a subordinate range is one person */
 	pthread_mutex_lock(&lock);
 	if (!started) {
 		/* before the event loop runs (start, tests): nothing waits on us */
@@ -227,6 +231,8 @@ closer_pending(uid_t uid)
 	struct uq *q;
 	unsigned n = 0;
 
+	if (uid != CLOSER_BROKER)
+		uid = person_of(uid);
 	pthread_mutex_lock(&lock);
 	if ((q = uq_find_locked(uid)) != NULL)
 		n = q->n + (unsigned)q->busy;

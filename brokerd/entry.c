@@ -113,11 +113,15 @@ seed_init(void)
 	seed[1] ^= (uint64_t)ts.tv_nsec << 32 ^ (uint64_t)ts.tv_sec ^ (uint64_t)getpid() << 16;
 }
 
+static unsigned		  nonroot_entries;
+
+/* The counters of uid's person (its subordinate range's owner, or itself). */
 static struct uidstat *
 uidstat(uid_t uid)
 {
 	struct uidstat *u;
 
+	uid = person_of(uid);
 	for (u = uids[uid % UID_BUCKETS]; u != NULL; u = u->next)
 		if (u->uid == uid)
 			return u;
@@ -127,6 +131,12 @@ uidstat(uid_t uid)
 	u->next = uids[uid % UID_BUCKETS];
 	uids[uid % UID_BUCKETS] = u;
 	return u;
+}
+
+unsigned
+entries_nonroot(void)
+{
+	return nonroot_entries;
 }
 
 unsigned
@@ -266,6 +276,7 @@ entry_insert(struct entry *e)
 		head = e;
 	tail = e;
 	nentries++;
+	nonroot_entries += e->uid != 0;
 	uidstat(e->uid)->entries++;
 }
 
@@ -294,6 +305,7 @@ entry_unlink(struct entry *e)
 		tail = e->prev;
 	e->prev = e->next = e->hnext = e->inext = NULL;
 	nentries--;
+	nonroot_entries -= e->uid != 0;
 	uidstat(e->uid)->entries--;
 }
 

@@ -39,6 +39,7 @@ struct config cfg = {
 	.max_entries = SB_DEFAULT_MAX_ENTRIES,
 	.max_entries_per_uid = SB_DEFAULT_MAX_ENTRIES_PER_UID,
 	.client_timeout_ms = SB_DEFAULT_CLIENT_TIMEOUT_MS,
+	.subuid = "/etc/subuid",
 };
 
 static void
@@ -48,7 +49,8 @@ usage(FILE *f, int code)
 	    "usage: sockbrokerd [-v] [--root DIR] [--ready-fd N] [--max-clients N]\n"
 	    "                   [--max-clients-per-uid N] [--max-entries N]\n"
 	    "                   [--max-entries-per-uid N] [--client-timeout SEC]\n"
-	    "                   [--idle-exit SEC] [--fdholder PATH] [--version] [--help]\n"
+	    "                   [--idle-exit SEC] [--fdholder PATH] [--subuid FILE]\n"
+	    "                   [--version] [--help]\n"
 	    "Broker of AF_UNIX sockets with short paths under DIR (default: %s).\n"
 	    "Exit status: 0 stopped, 100 usage, 111 system error.\n",
 	    geteuid() == 0 ? "/run/sockbroker" : "$XDG_RUNTIME_DIR/sockbroker");
@@ -73,7 +75,7 @@ num_arg(const char *opt, const char *s, unsigned long max)
 
 enum {
 	O_ROOT = 256, O_READY_FD, O_MAX_CLIENTS, O_MAX_CLIENTS_UID, O_MAX_ENTRIES,
-	O_MAX_ENTRIES_UID, O_CLIENT_TIMEOUT, O_IDLE_EXIT, O_FDHOLDER, O_VERSION, O_HELP,
+	O_MAX_ENTRIES_UID, O_CLIENT_TIMEOUT, O_IDLE_EXIT, O_FDHOLDER, O_SUBUID, O_VERSION, O_HELP,
 };
 
 static const struct option longopts[] = {
@@ -86,6 +88,7 @@ static const struct option longopts[] = {
 	{ "client-timeout", required_argument, NULL, O_CLIENT_TIMEOUT },
 	{ "idle-exit", required_argument, NULL, O_IDLE_EXIT },
 	{ "fdholder", required_argument, NULL, O_FDHOLDER },
+	{ "subuid", required_argument, NULL, O_SUBUID },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, O_VERSION },
 	{ "help", no_argument, NULL, O_HELP },
@@ -128,6 +131,7 @@ parse_args(int argc, char **argv)
 			}
 			cfg.fdholder = optarg;
 			break;
+		case O_SUBUID: cfg.subuid = optarg; break;
 		case O_VERSION:
 			printf("sockbrokerd %s (protocol %d)\n", PACKAGE_VERSION, SB_PROTO_VERSION);
 			exit(0);
@@ -440,6 +444,7 @@ main(int argc, char **argv)
 		fatal("unable to take over the inherited fds");
 	fdholder_adopt(&fds, &nfds);
 	pick_control(fds, nfds);
+	persons_load(cfg.subuid);
 	entries_init();
 	server_init();
 	state_load();

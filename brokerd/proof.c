@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "brokerd.h"
 #include "proof.h"
 #include "sb-proto.h"
 
@@ -114,7 +115,7 @@ job_main(void *arg)
 	j->ok = ok;
 	j->done = 1;
 	if (j->abandoned)
-		stuck_remove_locked(j->uid);
+		stuck_remove_locked(person_of(j->uid));
 	pthread_cond_broadcast(&cond);
 	job_unref_locked(j);
 	pthread_mutex_unlock(&lock);
@@ -132,8 +133,9 @@ proof_check_bounded(uid_t uid, const char *key, const char *short_path, int fd,
 	struct job *j;
 	int r;
 
+	/* stuck checks are counted per person: a subordinate range is one */
 	pthread_mutex_lock(&lock);
-	r = stuck_has_locked(uid) || nstuck >= STUCK_MAX;
+	r = stuck_has_locked(person_of(uid)) || nstuck >= STUCK_MAX;
 	pthread_mutex_unlock(&lock);
 	if (r) {
 		snprintf(why, len, "an earlier check of uid %lu still waits on its file system",
@@ -186,7 +188,7 @@ proof_check_bounded(uid_t uid, const char *key, const char *short_path, int fd,
 	} else {
 		j->abandoned = 1;
 		if (nstuck < STUCK_MAX)
-			stuck[nstuck++] = uid;
+			stuck[nstuck++] = person_of(uid);
 		snprintf(why, len, "its file system did not answer within %d ms",
 		    PROOF_DEADLINE_MS);
 		r = -ETIMEDOUT;

@@ -197,14 +197,24 @@ quota_ok(struct peer *p, const struct sb_msg *m, const char *key)
 	const struct peer_cred *c = peer_cred(p);
 	unsigned n;
 
+	unsigned share = cfg.max_entries - ROOT_RESERVE(cfg.max_entries);
+	char who[96];
+
 	if (entries_total() >= cfg.max_entries) {
 		refuse(p, m->id, ENOSPC, cfg.max_entries, "the broker has %u entries: the limit is "
 		    "%u (--max-entries); %s refused", entries_total(), cfg.max_entries, kfmt(key));
 		return 0;
 	}
+	if (c->uid != 0 && entries_nonroot() >= share) {
+		refuse(p, m->id, ENOSPC, share, "uids other than root have %u entries: they may "
+		    "have %u of the %u (--max-entries), the rest is kept for root; %s refused",
+		    entries_nonroot(), share, cfg.max_entries, kfmt(key));
+		return 0;
+	}
 	if (c->uid != 0 && (n = entries_of(c->uid)) >= cfg.max_entries_per_uid) {
-		refuse(p, m->id, EDQUOT, cfg.max_entries_per_uid, "uid %lu has %u entries: the "
-		    "limit is %u (--max-entries-per-uid); %s refused", (unsigned long)c->uid, n,
+		person_name(c->uid, who, sizeof(who));
+		refuse(p, m->id, EDQUOT, cfg.max_entries_per_uid, "%s has %u entries: the "
+		    "limit is %u (--max-entries-per-uid); %s refused", who, n,
 		    cfg.max_entries_per_uid, kfmt(key));
 		return 0;
 	}

@@ -91,7 +91,7 @@ static struct event	*ev_sigs[4], *ev_watchdog, *ev_status, *ev_idle;
 static int		 control_fd = -1, control_made;
 static int		 spare_fd = -1;	/* given up to refuse a client when out of fds */
 static struct peer	*peers;
-static unsigned		 npeers;
+static unsigned		 npeers, nonroot_peers;
 static int		 stopping, reexec_wanted, early_close;
 static struct timespec	 start_time;
 static struct proc	*procs[PROC_BUCKETS];
@@ -178,8 +178,10 @@ peer_drop(struct peer *p)
 	if (p->next != NULL)
 		p->next->prev = p->prev;
 	npeers--;
-	if (p->cred.uid != 0)
+	if (p->cred.uid != 0) {
 		(*uid_clients(p->cred.uid))--;
+		nonroot_peers--;
+	}
 	p->prev = NULL;
 	p->next = reap_list;
 	reap_list = p;
@@ -612,7 +614,7 @@ accept_refuse(int fd, int err, uint64_t limit, const char *msg)
 static void
 peer_new(int fd)
 {
-	char msg[SB_MESSAGE_MAX];
+	char msg[SB_MESSAGE_MAX], who[96];
 	struct peer *p;
 	unsigned *nuid;
 
@@ -637,10 +639,20 @@ peer_new(int fd)
 		free(p);
 		return;
 	}
+	if (p->cred.uid != 0 && nonroot_peers >= cfg.max_clients - ROOT_RESERVE(cfg.max_clients)) {
+		snprintf(msg, sizeof(msg), "uids other than root have %u clients: they may have %u "
+		    "of the %u (--max-clients), the rest is kept for root", nonroot_peers,
+		    cfg.max_clients - ROOT_RESERVE(cfg.max_clients), cfg.max_clients);
+		log_refusal(p->cred.uid, p->cred.pid, "connect", EUSERS, msg);
+		accept_refuse(fd, EUSERS, cfg.max_clients - ROOT_RESERVE(cfg.max_clients), msg);
+		free(p->cred.groups);
+		free(p);
+		return;
+	}
 	if (p->cred.uid != 0 && *nuid >= cfg.max_clients_per_uid) {
-		snprintf(msg, sizeof(msg), "uid %lu has %u clients: the limit is %u "
-		    "(--max-clients-per-uid)", (unsigned long)p->cred.uid, *nuid,
-		    cfg.max_clients_per_uid);
+		person_name(p->cred.uid, who, sizeof(who));
+		snprintf(msg, sizeof(msg), "%s has %u clients: the limit is %u "
+		    "(--max-clients-per-uid)", who, *nuid, cfg.max_clients_per_uid);
 		log_refusal(p->cred.uid, p->cred.pid, "connect", EUSERS, msg);
 		accept_refuse(fd, EUSERS, cfg.max_clients_per_uid, msg);
 		free(p->cred.groups);
@@ -651,7 +663,7 @@ peer_new(int fd)
 		snprintf(msg, sizeof(msg), "uid %lu has %u fds the broker could not close yet "
 		    "(the limit is %d): try again later", (unsigned long)p->cred.uid,
 		    closer_pending(p->cred.uid), CLOSER_PENDING_MAX);
-		log_info("client pid %ld refused: %s", (long)p->cred.pid, msg);
+		log_refusal(p->cred.uid, p->cred.pid, "connect", EAGAIN, msg);
 		accept_refuse(fd, EAGAIN, CLOSER_PENDING_MAX, msg);
 		free(p->cred.groups);
 		free(p);
@@ -667,8 +679,10 @@ peer_new(int fd)
 		peer_free(p);
 		return;
 	}
-	if (p->cred.uid != 0)
+	if (p->cred.uid != 0) {
 		(*nuid)++;
+		nonroot_peers++;
+	}
 	npeers++;
 	p->next = peers;
 	if (peers != NULL)

@@ -115,3 +115,15 @@ stub_entries_clear(void)
 		entry_free(e);
 	}
 }
+
+uid_t
+person_of(uid_t uid)
+{
+	return uid;
+}
+
+void
+person_name(uid_t uid, char *buf, size_t size)
+{
+	snprintf(buf, size, "uid %lu", (unsigned long)uid);
+}
