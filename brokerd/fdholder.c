@@ -35,7 +35,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,6 +55,7 @@ static int	 hfd = -1;		/* connection to the holder */
 static int64_t	 down_until;		/* monotonic seconds */
 static int	 full_warned;
 static int	 control_kept;		/* the control socket is in the holder */
+static int	 control_stale;		/* the one it had is no longer at its path */
 
 /* The ids of ours the holder had at start, until reconciled. */
 static char	**start_ids;
@@ -441,6 +444,16 @@ adopted_add(struct adopted **fds, size_t *nfds, int fd, const char *name)
 	return 0;
 }
 
+/* Is there a socket at ROOT/control, where the kept one was bound? */
+static int
+control_bound(void)
+{
+	struct stat st;
+
+	return fstatat(cfg.root_fd, SB_CONTROL_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISSOCK(st.st_mode);
+}
+
 void
 fdholder_adopt(struct adopted **fds, size_t *nfds)
 {
@@ -460,6 +473,14 @@ fdholder_adopt(struct adopted **fds, size_t *nfds)
 		if ((r = id_request('R', start_ids[i], -1, &fd)) < 0) {
 			log_warn("s6-fdholderd at %s: unable to retrieve %s: %s", cfg.fdholder,
 			    start_ids[i], strerror(-r));
+			continue;
+		}
+		if (strcmp(id_name(start_ids[i]), SB_CONTROL_NAME) == 0 && !control_bound()) {
+			/* its path is gone: clients cannot reach it, bind a new one */
+			log_info("s6-fdholderd at %s holds a control socket no longer at %s/%s: "
+			    "a new one replaces it", cfg.fdholder, cfg.root, SB_CONTROL_NAME);
+			close(fd);
+			control_stale = 1;
 			continue;
 		}
 		if (adopted_add(fds, nfds, fd, id_name(start_ids[i])) < 0) {
@@ -546,7 +567,7 @@ fdholder_sync(void)
 
 	if (cfg.fdholder == NULL)
 		return;
-	if (make_id(SB_CONTROL_NAME, id, sizeof(id)) >= 0 && start_take(id))
+	if (make_id(SB_CONTROL_NAME, id, sizeof(id)) >= 0 && start_take(id) && !control_stale)
 		control_kept = 1;
 	else
 		control_kept = store(SB_CONTROL_NAME, server_control_fd(), "the control socket");

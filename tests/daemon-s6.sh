@@ -133,4 +133,14 @@ sb_bg $st
 s6-svc -u -wU -T 20000 "$S/sockbrokerd" || fail "s6-svc -u"
 wait $st || fail "status queued while the broker was down: $(cat "$T/status.out")"
 assert_contains "$(cat "$T/status.out")" "entries: 21" "the queued status"
+
+# a kept control socket whose path is gone (a cleaned /run) is replaced
+s6-svc -d -wD -T 20000 "$S/sockbrokerd" || fail "s6-svc -d"
+rm -f "$ROOT/control"
+s6-svc -u -wU -T 20000 "$S/sockbrokerd" || fail "s6-svc -u"
+$SB status >/dev/null || fail "no control socket after its path was removed"
+s6-fdholder-list "$FDH/socket" >"$T/held" || fail "s6-fdholder-list"
+assert_eq "$(grep -c "^sockbroker:$ROOT/control\$" "$T/held")" 1 "the new control socket is kept"
+s6-svc -r -wR -T 20000 "$S/sockbrokerd" || fail "s6-svc -r"
+$SB status >/dev/null || fail "the new control socket after a restart"
 exit 0
