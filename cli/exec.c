@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "../shims/rewrite.h"
+#include "rewrite.h"
 #include "sockbroker.h"
 
 #ifndef SB_PKGLIBDIR

@@ -1,6 +1,6 @@
 /*
  * fuzz_rewrite.c: libFuzzer target for the command-line rewriter of the
- * shim and of sockbroker exec (shims/rewrite.c).
+ * shim and of sockbroker exec (libbroker/rewrite.c).
  *
  * Input: SPEC '\n' ARG1 '\0' ARG2 '\0' ... SPEC is given to
  * sbrw_parse_rules() (SOCKBROKER_REWRITE), the arguments (each in an
