@@ -196,25 +196,62 @@ exec_map(void *vctx, const char *long_path, enum sbrw_role role, char *out, size
 		ctx->failed = 1;
 		return r;
 	}
-	if (ctx->debug)
-		fprintf(stderr, "sockbroker: exec: rewrote '%s' -> '%s'\n", long_path, out);
 	return 0;
+}
+
+static void
+exec_rules_error(void *ctx, const char *msg)
+{
+	(void)ctx;
+	fprintf(stderr, "sockbroker: exec: %s\n", msg);
+}
+
+static int
+exec_is_socket(void *ctx, const char *path)
+{
+	struct stat st;
+
+	(void)ctx;
+	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+static void
+exec_report(void *vctx, const struct sbrw_event *ev)
+{
+	struct exec_ctx *ctx = vctx;
+
+	if (!ctx->debug)
+		return;
+	if (ev->short_path != NULL)
+		fprintf(stderr, "sockbroker: exec: rewrote '%s' -> '%s' (%s, %s)\n", ev->long_path,
+		    ev->short_path, ev->rule != NULL ? ev->rule->origin : "an existing socket",
+		    sbrw_role_name(ev->role));
+	else
+		fprintf(stderr, "sockbroker: exec: left argument %d '%s' alone: %s%s%s%s\n",
+		    ev->argi, ev->arg, ev->why, ev->rule != NULL ? " (" : "",
+		    ev->rule != NULL ? ev->rule->origin : "", ev->rule != NULL ? ")" : "");
 }
 
 /* Rewrite argv of a static program itself. 0, or an exit code. */
 static int
 rewrite_static(char **argv, int argc, const char *mode, const char *root)
 {
+	static struct sbrw_rules rules;
 	struct exec_ctx ctx = { root, mode, NULL, 0, 0 };
-	struct sbrw_rules rules;
-	const char *bad = NULL, *dbg = getenv("SOCKBROKER_DEBUG");
+	const struct sbrw_ops ops = { exec_map, exec_report, NULL, exec_is_socket, &ctx };
+	const char *dbg = getenv("SOCKBROKER_DEBUG"), *spec, *prog;
 	int r;
 
+	if (!sbrw_candidates(argc, argv))
+		return 0;
 	ctx.debug = dbg != NULL && dbg[0] != '\0' && strcmp(dbg, "0") != 0;
-	if (sbrw_parse_rules(getenv("SOCKBROKER_REWRITE"), &rules, &bad) < 0) {
-		fprintf(stderr, "sockbroker: exec: SOCKBROKER_REWRITE: bad rule '%s'\n", bad);
+	prog = sbrw_program(argv[0]);
+	rules.n = 0;
+	if ((spec = getenv("SOCKBROKER_REWRITE")) != NULL &&
+	    sbrw_rules_add_text(&rules, prog, spec, strlen(spec), 1, "SOCKBROKER_REWRITE",
+	    exec_rules_error, NULL) > 0)
 		return SB_EXIT_USAGE;
-	}
+	sbrw_rules_load(&rules, prog, sbrw_dirs(), exec_rules_error, NULL);
 	if (strcmp(mode, "direct") != 0) {
 		r = sb_client_open(root, &ctx.client);
 		if (r < 0 && strcmp(mode, "broker") == 0) {
@@ -224,7 +261,7 @@ rewrite_static(char **argv, int argc, const char *mode, const char *root)
 		}
 		ctx.mode = r < 0 ? "direct" : "broker";
 	}
-	sbrw_argv(argc, argv, &rules, exec_map, &ctx);
+	sbrw_argv(argc, argv, &rules, &ops);
 	sb_client_close(ctx.client);
 	return ctx.failed ? SB_EXIT_SYSTEM : 0;
 }

@@ -1,10 +1,20 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rewrite.h: find AF_UNIX socket paths longer than sun_path in a command
- * line and shorten them in place. Shared by the shim (its constructor) and
- * by `sockbroker exec` (for programs the preload cannot reach).
+ * line and shorten them in place. Shared by the shim (its constructor), by
+ * `sockbroker exec` (for programs the preload cannot reach) and by
+ * `sockbroker explain`. libc only.
  *
- * The rewriter only knows where socket paths appear; what a long path
- * becomes is the caller's business (the map callback).
+ * Which option of which program holds a socket path is data: rules, one a
+ * line, read from rule files (sbrw_rules_load) and from SOCKBROKER_REWRITE
+ * (sbrw_rules_add_text), in one syntax:
+ *
+ *	PROGRAMS  OPTION  ROLE  GRAMMAR
+ *
+ * documented in sockbroker-shim(8). How an option's value is read (QEMU's
+ * keyval and JSON, socat addresses, D-Bus and URI addresses, ...) is code:
+ * the grammars below. What a long path becomes is the caller's business
+ * (the map callback).
  */
 #ifndef SB_REWRITE_H
 #define SB_REWRITE_H
@@ -16,29 +26,49 @@
 
 /* What the program does with a path, as far as its context says. */
 enum sbrw_role {
-	SBRW_ROLE_ANY = 0,	/* unknown */
+	SBRW_ROLE_ANY = 0,	/* unknown ("either" in a rule) */
 	SBRW_ROLE_SERVER,	/* binds (and listens) */
 	SBRW_ROLE_CLIENT,	/* connects */
+	SBRW_ROLE_NEVER,	/* a rule: the value is never a socket path */
 };
 
-/* Extra rules from SOCKBROKER_REWRITE. */
-#define SBRW_RULES_MAX		16
-#define SBRW_RULE_TEXT_MAX	64
-
-enum sbrw_rule_kind {
-	SBRW_RULE_OPT = 1,	/* "opt:--socket": the next argument, or --socket=P */
-	SBRW_RULE_PREFIX,	/* "prefix:sock=": an argument or a comma-separated
-				   option value starting with it */
+/* How a rule reads the value it names. */
+enum sbrw_grammar {
+	SBRW_G_PATH = 1,	/* the whole value is a path */
+	SBRW_G_QEMU,		/* QEMU keyval (",," escapes, dotted keys) or JSON */
+	SBRW_G_QEMU_CONFIG,	/* a QEMU -readconfig file (the config hook) */
+	SBRW_G_SWTPM,		/* swtpm list: type=unixio,path=P */
+	SBRW_G_SOCAT,		/* socat address(es): UNIX-LISTEN:P,bind=P2!!... */
+	SBRW_G_DBUS,		/* D-Bus address: unix:path=P;... (%-escapes) */
+	SBRW_G_ADDRESS,		/* unix:P, unix://P, X+unix://...?socket=P, D-Bus */
+	SBRW_G_KV,		/* KEY=P (ssh -o ControlPath=P) */
+	SBRW_G_PREFIX,		/* TEXT then P, as an argument or a ,-item */
+	SBRW_G_OPERAND,		/* OPTION is a flag; the operands are paths (nc -U) */
+	SBRW_G_GETOPT,		/* "-- never getopt:OPTS": options end at the first
+				   operand; OPTS as getopt(3) says which take a value */
 };
+
+#define SBRW_RULES_MAX		64	/* rules that apply to one program */
+#define SBRW_RULE_TEXT_MAX	64	/* an option */
+#define SBRW_RULE_ARG_MAX	128	/* a grammar's argument */
+#define SBRW_ORIGIN_MAX		96	/* "FILE:LINE" */
+#define SBRW_LINE_MAX		512
+#define SBRW_FILE_MAX		(32 * 1024)	/* one rule file */
+#define SBRW_FILES_MAX		64	/* rule files read */
 
 struct sbrw_rule {
-	enum sbrw_rule_kind	kind;
-	char			text[SBRW_RULE_TEXT_MAX];
+	char			opt[SBRW_RULE_TEXT_MAX];	/* "--socket", "-S", "*" */
+	enum sbrw_role		role;
+	enum sbrw_grammar	grammar;
+	char			arg[SBRW_RULE_ARG_MAX];	/* KEY of kv:, TEXT of prefix:, ... */
+	char			origin[SBRW_ORIGIN_MAX];	/* where it was read */
+	char			line[SBRW_LINE_MAX / 4];	/* the line, for messages */
 };
 
 struct sbrw_rules {
 	struct sbrw_rule	rule[SBRW_RULES_MAX];
 	int			n;
+	int			dropped;	/* matching rules past SBRW_RULES_MAX */
 };
 
 /*
@@ -51,20 +81,94 @@ typedef int (*sbrw_map_fn)(void *ctx, const char *long_path, enum sbrw_role role
     char *out, size_t size);
 
 /*
- * Parse SOCKBROKER_REWRITE: rules separated by ';', each "opt:TEXT" or
- * "prefix:TEXT". Empty items are ignored. Returns the number of rules, or
- * -EINVAL (with *ret_bad pointing at the first bad item, if not NULL) for a
- * malformed item; the good rules before it are kept.
+ * What the rewriter did with one argument, for SOCKBROKER_DEBUG and
+ * sockbroker explain: a path rewritten (short_path set) or an over-long
+ * argument left alone (short_path NULL, why says why). rule is NULL for
+ * the generic client side and when no rule applied.
  */
-int	sbrw_parse_rules(const char *spec, struct sbrw_rules *rules, const char **ret_bad);
+struct sbrw_event {
+	int			 argi;		/* index in argv */
+	const char		*arg;		/* the argument as it was */
+	const struct sbrw_rule	*rule;
+	const char		*long_path;	/* NULL: no path found */
+	const char		*short_path;
+	enum sbrw_role		 role;
+	const char		*why;
+};
+
+typedef void (*sbrw_report_fn)(void *ctx, const struct sbrw_event *ev);
+
+/*
+ * QEMU -readconfig FILE (the hook: shims/ provides it): rewrite the socket
+ * paths inside the file the argument names, with map, and make *argp point
+ * at a replacement argument (it may be longer than the old one: point it at
+ * storage that lives as long as argv). Return 1 if it replaced the
+ * argument, 0 if the file needed nothing, or a negative errno.
+ */
+typedef int (*sbrw_config_fn)(void *ctx, char **argp, sbrw_map_fn map, void *map_ctx);
+
+/* Is path (over-long, absolute) an existing socket, or a link to one? */
+typedef int (*sbrw_is_socket_fn)(void *ctx, const char *path);
+
+struct sbrw_ops {
+	sbrw_map_fn		map;
+	sbrw_report_fn		report;		/* may be NULL */
+	sbrw_config_fn		config;		/* may be NULL: -readconfig left */
+	sbrw_is_socket_fn	is_socket;	/* NULL: no generic client side */
+	void			*ctx;
+};
+
+/*
+ * Does argv hold anything the rewriter could touch (an argument longer than
+ * sun_path, or a -readconfig)? No system call: the caller loads rules only
+ * when this says yes.
+ */
+int	sbrw_candidates(int argc, char *const *argv);
+
+/* The program name rules are keyed by: the basename of argv0. */
+const char *sbrw_program(const char *argv0);
+
+/*
+ * Add the rules of text (lines separated by '\n', or by ';' if semi is set)
+ * that apply to program. origin names the text in messages ("FILE" or
+ * "SOCKBROKER_REWRITE"). Bad lines are skipped; for each, err (if not NULL)
+ * is called with "ORIGIN:LINE: reason". Returns the number of bad lines.
+ */
+typedef void (*sbrw_error_fn)(void *ctx, const char *msg);
+int	sbrw_rules_add_text(struct sbrw_rules *rules, const char *program, const char *text,
+    size_t len, int semi, const char *origin, sbrw_error_fn err, void *err_ctx);
+
+/*
+ * Add the rules for program from the rule files ("*.rules") of dirs, a
+ * ':'-separated list searched in order: a file of one name is read from
+ * the first directory that has it (so /etc overrides /usr/share, and an
+ * empty file masks a packaged one). Files are read in name order. Returns
+ * the number of files read, or a negative errno; unreadable files and bad
+ * lines are reported through err.
+ */
+int	sbrw_rules_load(struct sbrw_rules *rules, const char *program, const char *dirs,
+    sbrw_error_fn err, void *err_ctx);
+
+/*
+ * The rule directories: SOCKBROKER_REWRITE_DIRS (a ':'-separated list,
+ * ignored in setuid and setgid programs), else the configured
+ * SYSCONFDIR/sockbroker/rewrite.d:DATADIR/sockbroker/rewrite.d.
+ */
+const char *sbrw_dirs(void);
+
+/* Does a rule say no argument of this program is ever a socket path? */
+int	sbrw_rules_never(const struct sbrw_rules *rules);
 
 /*
  * Rewrite the socket paths of argv[1..argc-1] in place (a replacement is
- * always shorter). extra may be NULL. Returns how many paths were
- * rewritten.
+ * never longer, and the bytes it frees are zeroed). rules may be NULL.
+ * Returns how many paths were rewritten.
  */
-int	sbrw_argv(int argc, char **argv, const struct sbrw_rules *extra,
-    sbrw_map_fn map, void *ctx);
+int	sbrw_argv(int argc, char **argv, const struct sbrw_rules *rules,
+    const struct sbrw_ops *ops);
+
+/* "server", "client", "either", "never" */
+const char *sbrw_role_name(enum sbrw_role role);
 
 /* Is a socket path of len bytes too long for sun_path? */
 static inline int

@@ -637,14 +637,9 @@ map_locked(const char *path, char *out, size_t size)
 static int
 map_argv(void *ctx, const char *long_path, enum sbrw_role role, char *out, size_t size)
 {
-	int r;
-
 	(void)ctx;
 	(void)role;
-	r = map_locked(long_path, out, size);
-	if (r == 0 && shim.debug)
-		say("rewrote '%s' -> '%s'", long_path, out);
-	return r;
+	return map_locked(long_path, out, size);
 }
 
 /* A -readconfig file with socket paths that could not be replaced. */
@@ -1664,26 +1659,114 @@ configure(void)
 	}
 }
 
+/*
+ * The command line: the rules for this program (SOCKBROKER_REWRITE, then
+ * the rule files), the rewrite, and the argument area made contiguous
+ * again so that /proc/PID/cmdline shows no fragment of a long path. Only
+ * when an argument is long enough to hold an over-long path (or is a
+ * -readconfig): a program with nothing to rewrite costs no system call.
+ */
+static void
+rules_error(void *ctx, const char *msg)
+{
+	(void)ctx;
+	say("%s", msg);
+}
+
+static int
+is_socket(void *ctx, const char *path)
+{
+	struct stat st;
+
+	(void)ctx;
+	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+static void
+report(void *ctx, const struct sbrw_event *ev)
+{
+	(void)ctx;
+	if (!shim.debug)
+		return;
+	if (ev->short_path != NULL)
+		say("rewrote '%s' -> '%s' (%s, %s)", ev->long_path, ev->short_path,
+		    ev->rule != NULL ? ev->rule->origin : "an existing socket",
+		    sbrw_role_name(ev->role));
+	else
+		say("left argument %d '%.400s%s' alone: %s%s%s%s", ev->argi, ev->arg,
+		    strlen(ev->arg) > 400 ? "..." : "", ev->why,
+		    ev->rule != NULL ? " (" : "", ev->rule != NULL ? ev->rule->origin : "",
+		    ev->rule != NULL ? ")" : "");
+}
+
+/* Are argv[0..argc-1] one after the other, as the kernel laid them out? */
+static char *
+args_end(int argc, char **argv)
+{
+	int i;
+
+	for (i = 0; i + 1 < argc; i++)
+		if (argv[i] == NULL || argv[i + 1] != argv[i] + strlen(argv[i]) + 1)
+			return NULL;
+	return argc > 0 && argv[argc - 1] != NULL ? argv[argc - 1] + strlen(argv[argc - 1]) + 1 :
+	    NULL;
+}
+
+/* Close the gaps a rewrite left and zero the freed end of the area. */
+static void
+args_compact(int argc, char **argv, char *end)
+{
+	char *start = argv[0], *w = argv[0] + strlen(argv[0]) + 1;
+	size_t n;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (argv[i] < start || argv[i] >= end)
+			continue;	/* replaced by the -readconfig hook */
+		n = strlen(argv[i]) + 1;
+		memmove(w, argv[i], n);
+		argv[i] = w;
+		w += n;
+	}
+	memset(w, 0, (size_t)(end - w));
+}
+
+static void
+rewrite_cmdline(int argc, char **argv)
+{
+	static struct sbrw_rules rules;	/* 23 KiB: not on the stack */
+	const struct sbrw_ops ops = { map_argv, report, NULL, is_socket, NULL };
+	const char *prog, *spec;
+	char *end;
+
+	if (argv == NULL || argc < 2 || !sbrw_candidates(argc, argv))
+		return;
+	prog = sbrw_program(argv[0]);
+	rules.n = 0;
+	if ((spec = sb_getenv("SOCKBROKER_REWRITE")) != NULL)
+		sbrw_rules_add_text(&rules, prog, spec, strlen(spec), 1, "SOCKBROKER_REWRITE",
+		    rules_error, NULL);
+	sbrw_rules_load(&rules, prog, sbrw_dirs(), rules_error, NULL);
+	if (rules.dropped > 0)
+		say("%s: more than %d rules apply: %d ignored", prog, SBRW_RULES_MAX,
+		    rules.dropped);
+	end = args_end(argc, argv);
+	if (sbrw_argv(argc, argv, &rules, &ops) > 0 && end != NULL)
+		args_compact(argc, argv, end);
+}
+
 __attribute__((constructor)) static void
 init(int argc, char **argv, char **envp)
 {
-	struct sbrw_rules rules;
-	const char *spec, *bad = NULL;
-
 	(void)envp;
 	resolve();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
-	spec = sb_getenv("SOCKBROKER_REWRITE");
-	if (sbrw_parse_rules(spec, &rules, &bad) < 0)
-		say("SOCKBROKER_REWRITE: ignoring '%s' and what follows: want opt:TEXT or "
-		    "prefix:TEXT (at most %d, %d bytes each), separated by ';'", bad,
-		    SBRW_RULES_MAX, SBRW_RULE_TEXT_MAX - 1);
 	pthread_mutex_lock(&shim.lock);
 	shim.in_init = 1;
 	keys_inherit();
 	if (argv != NULL) {
 		seen_argv(argc, argv);
-		sbrw_argv(argc, argv, &rules, map_argv, NULL);
+		rewrite_cmdline(argc, argv);
 		sbrc_argv(argc, argv, map_argv, NULL, readconfig_failed);
 	}
 	shim.in_init = 0;

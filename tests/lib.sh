@@ -14,6 +14,8 @@ set -o pipefail
 SOCKBROKERD="$top_builddir/brokerd/sockbrokerd"
 SOCKBROKER="$top_builddir/cli/sockbroker"
 SB_SHIM="$top_builddir/shims/.libs/libsockbroker-shim.so"
+# The rewrite rules of this tree, not the installed ones.
+export SOCKBROKER_REWRITE_DIRS="$top_srcdir/shims/rewrite.d"
 # A client that finds no broker never starts one in a test unless the test
 # asks (SOCKBROKER_AUTOSTART=1), and then starts the built broker, never an
 # installed one: a user's default is on, and "no broker" must mean none.

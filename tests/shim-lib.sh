@@ -51,8 +51,9 @@ shim_mode() {
 # The short path of LONG (broker: under $ROOT; direct: at LONG itself).
 shim_short() {
 	if [ "$SOCKBROKER_MODE" = broker ]; then
-		SOCKBROKER_DEBUG=1 shimmed "$SHIM_PROG" x "unix:$1" 2>&1 >/dev/null |
-			sed -n "s/^sockbroker-shim: rewrote '.*' -> '\(.*\)'$/\1/p"
+		SOCKBROKER_DEBUG=1 SOCKBROKER_REWRITE='shim-prog * either path' \
+			shimmed "$SHIM_PROG" x "$1" 2>&1 >/dev/null |
+			sed -n "s/^sockbroker-shim: rewrote '.*' -> '\([^']*\)' (.*$/\1/p"
 	else
 		printf '%s\n' "$1"
 	fi
