@@ -1741,6 +1741,8 @@ rewrite_cmdline(int argc, char **argv)
 
 	if (argv == NULL || argc < 2 || !sbrw_candidates(argc, argv))
 		return;
+	if (!shim.configured)
+		configure();	/* SOCKBROKER_DEBUG, for the reports */
 	prog = sbrw_program(argv[0]);
 	rules.n = 0;
 	if ((spec = sb_getenv("SOCKBROKER_REWRITE")) != NULL)
