@@ -152,6 +152,7 @@ struct fake {
 	uint32_t	 last_timeout;
 	int		 nreq;
 	volatile int	 closed;	/* connections closed by the fake */
+	int		 status_details; /* knows SB_STATUS_DETAILS */
 };
 
 static void *
@@ -375,6 +376,80 @@ START_TEST(fake_basic)
 	ck_assert_int_eq(sb_get(c, "bad key!", &fd), -EINVAL);
 	ck_assert_int_eq(sb_put(c, "/a/path", 0, 0, (gid_t)-1), -EINVAL);
 	ck_assert_int_eq(f.conns, 1);
+	sb_client_close(c);
+	fake_stop(&f);
+}
+END_TEST
+
+/*
+ * STATUS as a broker older than SB_STATUS_DETAILS answers it: a FLAGS field
+ * is not allowed (EPROTO, and the connection closed); without it, the
+ * counts. With f->status_details it plays a newer one, which adds the
+ * details.
+ */
+static int
+script_status(struct fake *f, int sock, struct sb_msg *req)
+{
+	struct sb_msg m;
+
+	if (req->type != SB_MSG_STATUS)
+		return reply_error(sock, req->id, EPROTO, "unexpected", 0);
+	if (SB_HAS(req, SB_F_FLAGS) && !f->status_details) {	/* an older broker */
+		reply_error(sock, req->id, EPROTO, "field not allowed", 0);
+		return -1;
+	}
+	sb_msg_init(&m, SB_MSG_OK, req->id);
+	sb_msg_set_u32(&m, SB_F_VERSION_MIN, 1);
+	sb_msg_set_u32(&m, SB_F_VERSION_MAX, 1);
+	sb_msg_set_u32(&m, SB_F_ENTRIES, 5);
+	sb_msg_set_u32(&m, SB_F_CLIENTS, 3);
+	sb_msg_set_u64(&m, SB_F_UPTIME, 42);
+	sb_msg_set_u32(&m, SB_F_PID, 4321);
+	if (SB_HAS(req, SB_F_FLAGS) && (req->num[SB_F_FLAGS] & SB_STATUS_DETAILS)) {
+		sb_msg_set_str(&m, SB_F_BROKER_VERSION, "9.8.7");
+		sb_msg_set_str(&m, SB_F_ROOT, "/run/x");
+		sb_msg_set_u32(&m, SB_F_MAX_CLIENTS, 11);
+		sb_msg_set_u32(&m, SB_F_MAX_CLIENTS_PER_UID, 12);
+		sb_msg_set_u32(&m, SB_F_MAX_ENTRIES, 13);
+		sb_msg_set_u32(&m, SB_F_MAX_ENTRIES_PER_UID, 14);
+		sb_msg_set_u32(&m, SB_F_CLIENT_TIMEOUT_MS, 15000);
+	}
+	return reply(sock, &m, -1);
+}
+
+START_TEST(fake_status_details)
+{
+	struct sb_status_details d;
+	struct fake f;
+	sb_client *c;
+
+	/* an older broker: the call asks again without the flag */
+	fake_start(&f, script_status);
+	ck_assert_int_eq(sb_client_open(f.root, &c), 0);
+	memset(&d, 0x55, sizeof(d));
+	ck_assert_int_eq(sb_status_details(c, &d), 0);
+	ck_assert_int_eq(d.details, 0);
+	ck_assert_uint_eq(d.status.entries, 5);
+	ck_assert_uint_eq(d.status.uptime, 42);
+	ck_assert_int_eq(d.status.pid, 4321);
+	ck_assert_str_eq(d.version, "");
+	ck_assert_str_eq(d.root, "");
+	ck_assert_uint_eq(d.max_entries, 0);
+	ck_assert_int_eq(f.nreq, 2);
+	/* a broker that knows the flag */
+	f.status_details = 1;
+	ck_assert_int_eq(sb_status_details(c, &d), 0);
+	ck_assert_int_eq(d.details, 1);
+	ck_assert_str_eq(d.version, "9.8.7");
+	ck_assert_str_eq(d.root, "/run/x");
+	ck_assert_uint_eq(d.max_clients, 11);
+	ck_assert_uint_eq(d.max_clients_per_uid, 12);
+	ck_assert_uint_eq(d.max_entries, 13);
+	ck_assert_uint_eq(d.max_entries_per_uid, 14);
+	ck_assert_uint_eq(d.client_timeout_ms, 15000);
+	ck_assert_uint_eq(d.status.clients, 3);
+	ck_assert_int_eq(sb_status_details(NULL, &d), -EINVAL);
+	ck_assert_int_eq(sb_status_details(c, NULL), -EINVAL);
 	sb_client_close(c);
 	fake_stop(&f);
 }
@@ -662,6 +737,7 @@ client_suite(void)
 	tc = tcase_create("fake-broker");
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, fake_basic);
+	tcase_add_test(tc, fake_status_details);
 	tcase_add_test(tc, fake_bad_replies);
 	tcase_add_test(tc, fake_bind_path);
 	tcase_add_test(tc, fake_threads);

@@ -115,6 +115,50 @@ START_TEST(roundtrip_longest_key)
 }
 END_TEST
 
+/* STATUS FLAGS=DETAILS and its reply; the details belong to replies only. */
+START_TEST(roundtrip_status_details)
+{
+	char root[SB_ROOT_MAX + 2];
+	struct sb_msg m, d;
+	ssize_t n;
+
+	sb_msg_init(&m, SB_MSG_STATUS, 3);
+	sb_msg_set_u32(&m, SB_F_FLAGS, SB_STATUS_DETAILS);
+	ck_assert_int_gt(n = sb_msg_encode(&m, buf, sizeof(buf)), 0);
+	d.fd = -1;
+	ck_assert_int_eq(sb_msg_decode(&d, buf, (size_t)n), 0);
+	ck_assert_uint_eq(d.num[SB_F_FLAGS], SB_STATUS_DETAILS);
+
+	sb_msg_init(&m, SB_MSG_OK, 3);
+	sb_msg_set_u32(&m, SB_F_ENTRIES, 1);
+	sb_msg_set_str(&m, SB_F_BROKER_VERSION, "0.1.0");
+	sb_msg_set_str(&m, SB_F_ROOT, "/run/sockbroker");
+	sb_msg_set_u32(&m, SB_F_MAX_CLIENTS, 4096);
+	sb_msg_set_u32(&m, SB_F_CLIENT_TIMEOUT_MS, 300000);
+	ck_assert_int_gt(n = sb_msg_encode(&m, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(sb_msg_decode(&d, buf, (size_t)n), 0);
+	ck_assert_str_eq(d.str[SB_F_BROKER_VERSION], "0.1.0");
+	ck_assert_str_eq(d.str[SB_F_ROOT], "/run/sockbroker");
+	ck_assert_uint_eq(d.num[SB_F_MAX_CLIENTS], 4096);
+	ck_assert_uint_eq(d.num[SB_F_CLIENT_TIMEOUT_MS], 300000);
+	ck_assert(SB_HAS(&d, SB_F_CLIENT_TIMEOUT_MS) && !SB_HAS(&d, SB_F_MAX_ENTRIES));
+
+	/* a root over SB_ROOT_MAX, a version string over its buffer */
+	memset(root, 'r', sizeof(root) - 1);
+	root[sizeof(root) - 1] = '\0';
+	sb_msg_init(&m, SB_MSG_OK, 3);
+	sb_msg_set_str(&m, SB_F_ROOT, root);
+	ck_assert_int_eq(sb_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
+	sb_msg_init(&m, SB_MSG_OK, 3);
+	sb_msg_set_str(&m, SB_F_BROKER_VERSION, "0123456789012345678901234567890123");
+	ck_assert_int_eq(sb_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
+	/* a request carrying a reply's field */
+	sb_msg_init(&m, SB_MSG_STATUS, 3);
+	sb_msg_set_str(&m, SB_F_ROOT, "/x");
+	ck_assert_int_eq(sb_msg_encode(&m, buf, sizeof(buf)), -EINVAL);
+}
+END_TEST
+
 START_TEST(encode_refuses)
 {
 	char *key = malloc(SB_PATH_KEY_MAX + 2);
@@ -398,6 +442,7 @@ codec_suite(void)
 	tcase_add_test(tc, roundtrip_bind);
 	tcase_add_test(tc, roundtrip_every_type);
 	tcase_add_test(tc, roundtrip_longest_key);
+	tcase_add_test(tc, roundtrip_status_details);
 	tcase_add_test(tc, encode_refuses);
 	tcase_add_test(tc, decode_every_truncation);
 	tcase_add_test(tc, decode_bad_header);
