@@ -74,6 +74,11 @@ static ssize_t	(*real_sendto)(int, const void *, size_t, int, const struct socka
 static ssize_t	(*real_sendmsg)(int, const struct msghdr *, int);
 static int	(*real_unlink)(const char *);
 static int	(*real_unlinkat)(int, const char *, int);
+static int	(*real_link)(const char *, const char *);
+static int	(*real_linkat)(int, const char *, int, const char *, int);
+static int	(*real_rename)(const char *, const char *);
+static int	(*real_renameat)(int, const char *, int, const char *);
+static int	(*real_renameat2)(int, const char *, int, const char *, unsigned);
 
 /* A short path the shim handed out, and the key (long path) it stands for. */
 struct entry {
@@ -81,6 +86,7 @@ struct entry {
 	char	*key;
 	int	 pending_fd;	/* bound, BOUND not sent yet (until listen) */
 	int	 bound;		/* a socket of this process (or its parent) is there */
+	int	 listening;	/* on a temporary name: ready at its link or rename */
 };
 
 struct dir {
@@ -300,6 +306,11 @@ resolve_real(void)
 	real_sendmsg = must_sym("sendmsg");
 	real_unlink = must_sym("unlink");
 	real_unlinkat = must_sym("unlinkat");
+	real_link = must_sym("link");
+	real_linkat = must_sym("linkat");
+	real_rename = must_sym("rename");
+	real_renameat = must_sym("renameat");
+	real_renameat2 = must_sym("renameat2");
 	__atomic_store_n(&real_connect, must_sym("connect"), __ATOMIC_RELEASE);
 	sb_set_io(&shim_io);
 }
@@ -435,6 +446,7 @@ table_add_locked(const char *short_path, const char *key)
 	e->key = k;
 	e->pending_fd = -1;
 	e->bound = 0;
+	e->listening = 0;
 	snprintf(e->short_path, sizeof(e->short_path), "%s", short_path);
 }
 
@@ -454,6 +466,41 @@ table_find_key_locked(const char *key)
 		if (shim.table[i].key != NULL && strcmp(shim.table[i].key, key) == 0)
 			return &shim.table[i];
 	return NULL;
+}
+
+/*
+ * Is path another name in the directory of a short path of the table
+ * (ROOT/XX/HASH/NAME)? A server that binds a temporary name there and
+ * then link()s or rename()s it to the short path (OpenSSH's ControlMaster)
+ * gets the entry's directory. Under the lock.
+ */
+static struct entry *
+table_find_dir_locked(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t dlen;
+	int i;
+
+	if (slash == NULL || slash[1] == '\0' || strcmp(slash + 1, SB_SOCK_NAME) == 0)
+		return NULL;
+	dlen = (size_t)(slash - path) + 1;	/* with the slash */
+	for (i = 0; i < TABLE_MAX; i++) {
+		struct entry *e = &shim.table[i];
+
+		if (e->key != NULL && strncmp(e->short_path, path, dlen) == 0 &&
+		    strcmp(e->short_path + dlen, SB_SOCK_NAME) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* Are two paths in the same directory? */
+static int
+same_dir(const char *a, const char *b)
+{
+	const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+
+	return sa != NULL && sb != NULL && sa - a == sb - b && memcmp(a, b, (size_t)(sa - a)) == 0;
 }
 
 /* Is p (n bytes, maybe without NUL) under the broker's root? No lock. */
@@ -799,6 +846,7 @@ entry_mark(const char *short_path, int pending_fd, int bound)
 			if (e->pending_fd < 0)
 				__atomic_add_fetch(&shim.npending, 1, __ATOMIC_RELEASE);
 			e->pending_fd = pending_fd;
+			e->listening = 0;
 		}
 		e->bound = bound;
 	}
@@ -827,11 +875,14 @@ bind_refused_anyway(int fd)
 /*
  * bind of a short path in the table (key is its long path): ask the
  * broker for the directory, then bind. A bind that then fails is rolled
- * back: the entry and the link at the long path are released.
+ * back: the entry and the link at the long path are released. temp: the
+ * address is another name in the entry's directory, which the program
+ * will link or rename to the short path: its own socket is bound there,
+ * a held one is not handed back.
  */
 static int
 broker_bind(int fd, const char *key, const char *short_path, const struct sockaddr *addr,
-    socklen_t len)
+    socklen_t len, int temp)
 {
 	struct sb_bind_opts opts = SB_BIND_OPTS_INIT;
 	sb_client *c;
@@ -852,6 +903,10 @@ broker_bind(int fd, const char *key, const char *short_path, const struct sockad
 		    sb_strerror(r), m[0] != '\0' ? ": " : "", m);
 		err = bind_errno(r, c != NULL);
 		goto out;
+	}
+	if (held >= 0 && temp) {
+		close(held);
+		held = -1;
 	}
 	if (held >= 0) {
 		/* a held socket: it takes the place of the program's, flags kept */
@@ -1148,25 +1203,27 @@ path_copy(char *dst, const char *src, size_t n)
 static int
 shim_bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	char path[SB_SHORT_PATH_MAX + 1], key[PATH_MAX];
+	char path[SB_SHORT_PATH_MAX + 1], key[PATH_MAX], sp[SB_SHORT_PATH_MAX];
 	struct entry *e;
 	struct stat st;
 	const char *p;
 	sigset_t old;
 	size_t n;
-	int bound;
+	int bound, temp = 0;
 
 	if ((p = unix_path(addr, len, &n)) == NULL || !under_root(p, n) || !own_process())
 		return real_bind(fd, addr, len);
 	path_copy(path, p, n);
 	lock(&old);
-	e = table_find_locked(path);
+	if ((e = table_find_locked(path)) == NULL && (e = table_find_dir_locked(path)) != NULL)
+		temp = 1;
 	if (e == NULL || mode_locked() != MODE_BROKER || strlen(e->key) >= sizeof(key)) {
 		unlock(&old);
 		return real_bind(fd, addr, len);
 	}
 	strcpy(key, e->key);
-	bound = e->bound;
+	snprintf(sp, sizeof(sp), "%s", e->short_path);
+	bound = e->bound && !temp;
 	unlock(&old);
 	/*
 	 * A socket of this process is bound there (a second bind of the same
@@ -1183,7 +1240,7 @@ shim_bind(int fd, const struct sockaddr *addr, socklen_t len)
 		errno = EINVAL;
 		return -1;
 	}
-	return broker_bind(fd, key, path, addr, len);
+	return broker_bind(fd, key, sp, addr, len, temp);
 }
 
 SHIM_EXPORT int
@@ -1217,17 +1274,44 @@ bind(int fd, const struct sockaddr *addr, socklen_t len)
 	return shim_bind(fd, (const struct sockaddr *)&sun, len);
 }
 
-/* After listen: tell the broker the entry is ready. */
+/* Tell the broker the entry of key is ready (what: the call, for messages). */
+static void
+tell_bound(const char *key, const char *what)
+{
+	struct sb_bind_opts bound = SB_BIND_OPTS_INIT;
+	sb_client *c;
+	sigset_t old;
+	int r;
+
+	bound.flags = SB_BIND_F_BOUND;
+	if ((c = rt_begin(&old, &r)) == NULL || (r = sb_bind(c, key, &bound, NULL, NULL, 0)) < 0)
+		say("%s '%s': cannot tell the broker: %s", what, key, sb_strerror(r));
+	rt_end(&old);
+}
+
+/* The entry's bind is no longer pending. Under the lock. */
+static void
+pending_done_locked(struct entry *e)
+{
+	e->pending_fd = -1;
+	e->listening = 0;
+	__atomic_sub_fetch(&shim.npending, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * After listen: tell the broker the entry is ready. On a temporary name
+ * beside the short path, only once the program has linked or renamed it
+ * there (now, or at that call).
+ */
 static void
 shim_listened(int fd)
 {
-	struct sb_bind_opts bound = SB_BIND_OPTS_INIT;
-	char key[PATH_MAX];
+	char key[PATH_MAX], name[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
 	struct sockaddr_un sun;
 	socklen_t len = sizeof(sun);
-	sb_client *c;
+	struct stat st;
 	sigset_t old;
-	int i, r, found = 0;
+	int i, found = 0;
 
 	if (!own_process())
 		return;
@@ -1237,25 +1321,30 @@ shim_listened(int fd)
 
 		if (e->key == NULL || e->pending_fd != fd)
 			continue;
-		e->pending_fd = -1;
-		__atomic_sub_fetch(&shim.npending, 1, __ATOMIC_RELEASE);
 		/* the fd may have been closed and reused since bind */
 		memset(&sun, 0, sizeof(sun));
 		if (getsockname(fd, (struct sockaddr *)&sun, &len) < 0 ||
-		    strncmp(sun.sun_path, e->short_path, sizeof(sun.sun_path)) != 0 ||
-		    strlen(e->key) >= sizeof(key))
+		    strlen(e->key) >= sizeof(key)) {
+			pending_done_locked(e);
 			break;
+		}
+		path_copy(name, sun.sun_path, strnlen(sun.sun_path, sizeof(sun.sun_path)));
+		if (!same_dir(name, e->short_path)) {
+			pending_done_locked(e);
+			break;
+		}
+		if (strcmp(name, e->short_path) != 0 && lstat(e->short_path, &st) < 0) {
+			e->listening = 1;
+			break;
+		}
+		pending_done_locked(e);
 		strcpy(key, e->key);
 		found = 1;
 		break;
 	}
 	unlock(&old);
-	if (!found)
-		return;
-	bound.flags = SB_BIND_F_BOUND;
-	if ((c = rt_begin(&old, &r)) == NULL || (r = sb_bind(c, key, &bound, NULL, NULL, 0)) < 0)
-		say("listen '%s': cannot tell the broker: %s", key, sb_strerror(r));
-	rt_end(&old);
+	if (found)
+		tell_bound(key, "listen");
 }
 
 SHIM_EXPORT int
@@ -1272,6 +1361,78 @@ listen(int fd, int backlog)
 		errno = saved;
 	}
 	return r;
+}
+
+/*
+ * link and rename: a server that listens on a temporary name beside its
+ * short path and then links or renames it there (OpenSSH's ControlMaster)
+ * is ready when that succeeds. The real call comes first: its success
+ * proves the pointers good; otherwise the cost is one atomic load.
+ */
+static void
+moved_into_place(int dfd, const char *to)
+{
+	char key[PATH_MAX];
+	struct entry *e;
+	sigset_t old;
+	int saved = errno, found = 0;
+
+	if ((to[0] != '/' && dfd != AT_FDCWD) || !under_root(to, strlen(to)) || !own_process())
+		return;
+	lock(&old);
+	if ((e = table_find_locked(to)) != NULL && e->pending_fd >= 0 && e->listening &&
+	    strlen(e->key) < sizeof(key)) {
+		pending_done_locked(e);
+		strcpy(key, e->key);
+		found = 1;
+	}
+	unlock(&old);
+	if (found)
+		tell_bound(key, "link");
+	errno = saved;
+}
+
+static inline int
+moved(int r, int dfd, const char *to)
+{
+	if (r == 0 && __atomic_load_n(&shim.npending, __ATOMIC_ACQUIRE) > 0)
+		moved_into_place(dfd, to);
+	return r;
+}
+
+SHIM_EXPORT int
+link(const char *from, const char *to)
+{
+	resolve();
+	return moved(real_link(from, to), AT_FDCWD, to);
+}
+
+SHIM_EXPORT int
+linkat(int fdfrom, const char *from, int fdto, const char *to, int flags)
+{
+	resolve();
+	return moved(real_linkat(fdfrom, from, fdto, to, flags), fdto, to);
+}
+
+SHIM_EXPORT int
+rename(const char *from, const char *to)
+{
+	resolve();
+	return moved(real_rename(from, to), AT_FDCWD, to);
+}
+
+SHIM_EXPORT int
+renameat(int fdfrom, const char *from, int fdto, const char *to)
+{
+	resolve();
+	return moved(real_renameat(fdfrom, from, fdto, to), fdto, to);
+}
+
+SHIM_EXPORT int
+renameat2(int fdfrom, const char *from, int fdto, const char *to, unsigned flags)
+{
+	resolve();
+	return moved(real_renameat2(fdfrom, from, fdto, to, flags), fdto, to);
 }
 
 /*
@@ -1454,6 +1615,34 @@ entry_key(const char *path, int is_long, char *key, size_t size)
 }
 
 /*
+ * After the unlink of a long path that is no entry of this process: was
+ * it another process's link (rm LONG)? Then release that owner entry, as
+ * the server's own unlink would (the broker checks that the caller may);
+ * clients must not keep reaching a socket whose name is gone.
+ */
+static void
+foreign_unlinked(const char *path)
+{
+	char key[PATH_MAX], sp[SB_SHORT_PATH_MAX];
+	struct stat st;
+	sigset_t old;
+	int ok, r;
+
+	if (sb_key_from_path(path, key, sizeof(key)) < 0 || !own_process())
+		return;
+	lock(&old);
+	ok = mode_locked() == MODE_BROKER && shim.root_len > 0 &&
+	    sb_short_path(shim.root, key, sp, sizeof(sp)) == 0;
+	unlock(&old);
+	if (!ok || lstat(sp, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return;
+	if ((r = release_key(key, SB_RELEASE_IF_OWNER)) < 0 && r != -ENOENT && r != -EBUSY)
+		say("unlink '%s': cannot release it: %s", key, sb_strerror(r));
+	else if (shim.debug && r == 0)
+		say("released '%s'", key);
+}
+
+/*
  * After the real unlink of a short path, or of a long path the shim knows
  * (a program that bound it with a larger buffer): release its entry.
  */
@@ -1463,8 +1652,11 @@ shim_unlinked(const char *path, int is_long)
 	char key[PATH_MAX];
 	int r;
 
-	if (!entry_key(path, is_long, key, sizeof(key)))
+	if (!entry_key(path, is_long, key, sizeof(key))) {
+		if (is_long)
+			foreign_unlinked(path);
 		return;
+	}
 	if ((r = release_key(key, 0)) < 0 && r != -ENOENT)
 		say("unlink '%s': cannot release it: %s", key, sb_strerror(r));
 	else if (shim.debug)
@@ -1559,12 +1751,25 @@ call_unlinkat(void *arg, const char *path)
 	return real_unlinkat(a[0], path, a[1]);
 }
 
+/* An unlink without entries succeeded: was path (a good pointer) long? */
+static inline int
+unlinked_plain(int r, int dfd, const char *path)
+{
+	if (r == 0 && (path[0] == '/' || dfd == AT_FDCWD) && sbrw_too_long(strlen(path))) {
+		int saved = errno;
+
+		foreign_unlinked(path);
+		errno = saved;
+	}
+	return r;
+}
+
 SHIM_EXPORT int
 unlink(const char *path)
 {
 	resolve();
 	if (!have_entries())
-		return real_unlink(path);
+		return unlinked_plain(real_unlink(path), AT_FDCWD, path);
 	return shim_unlink(path, call_unlink, NULL);
 }
 
@@ -1575,8 +1780,10 @@ unlinkat(int dfd, const char *path, int flags)
 	char c;
 
 	resolve();
-	if (!have_entries() || flags != 0 || user_read(path, &c, 1) != 1 ||
-	    (c != '/' && dfd != AT_FDCWD))
+	if (!have_entries())
+		return flags != 0 ? real_unlinkat(dfd, path, flags) :
+		    unlinked_plain(real_unlinkat(dfd, path, flags), dfd, path);
+	if (flags != 0 || user_read(path, &c, 1) != 1 || (c != '/' && dfd != AT_FDCWD))
 		return real_unlinkat(dfd, path, flags);
 	return shim_unlink(path, call_unlinkat, a);
 }

@@ -19,6 +19,10 @@
  *                                 108: none), as spice-server and GLib do
  *   shim-prog call-trunc N PATH MSG  read a line from stdin, then "call"
  *                                 the first N bytes of PATH the same way
+ *   shim-prog serve-tmp link|rename --socket PATH  "serve" as OpenSSH's
+ *                                 ControlMaster does: bind and listen on
+ *                                 PATH.tmpNNNN, then link (and unlink the
+ *                                 temporary name) or rename it to PATH
  *
  * Native semantics (the output is the same with the shim and a long path
  * as without it and a short path):
@@ -234,6 +238,29 @@ cmd_call_trunc(int n, const char *path, const char *msg)
 		die("read");
 	printf("%s\n", buf);
 	close(fd);
+	return 0;
+}
+
+static int
+cmd_serve_tmp(const char *how, const char *path)
+{
+	char tmp[4200];
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
+	fd = listen_at(tmp, SOCK_STREAM);
+	if (strcmp(how, "link") == 0) {
+		if (link(tmp, path) < 0)
+			die("link %s %s", tmp, path);
+		if (unlink(tmp) < 0)
+			die("unlink %s", tmp);
+	} else if (rename(tmp, path) < 0)
+		die("rename %s %s", tmp, path);
+	printf("ready\n");
+	fflush(stdout);
+	echo_one(fd);
+	close(fd);
+	unlink(path);
 	return 0;
 }
 
@@ -789,6 +816,8 @@ main(int argc, char **argv)
 		return cmd_dgram(argv[2]);
 	if (argc == 2 && strcmp(argv[1], "tcp") == 0)
 		return cmd_tcp();
+	if (argc == 5 && strcmp(argv[1], "serve-tmp") == 0 && strcmp(argv[3], "--socket") == 0)
+		return cmd_serve_tmp(argv[2], argv[4]);
 	if (argc >= 4 && strcmp(argv[1], "serve-trunc") == 0)
 		return cmd_serve_trunc(atoi(argv[2]), argv[3]);
 	if (argc == 5 && strcmp(argv[1], "call-trunc") == 0)
