@@ -17,8 +17,9 @@
  *   shim-prog serve-trunc N PATH [ARG...]  "serve" on the first N bytes of PATH in
  *                                 a plain sockaddr_un (107: NUL-terminated,
  *                                 108: none), as spice-server and GLib do
- *   shim-prog call-trunc N PATH MSG  read a line from stdin, then "call"
- *                                 the first N bytes of PATH the same way
+ *   shim-prog call-trunc N PATH MSG  print "waiting", read a line from stdin,
+ *                                 then "call" the first N bytes of PATH the
+ *                                 same way
  *   shim-prog serve-tmp link|rename --socket PATH  "serve" as OpenSSH's
  *                                 ControlMaster does: bind and listen on
  *                                 PATH.tmpNNNN, then link (and unlink the
@@ -226,6 +227,8 @@ cmd_call_trunc(int n, const char *path, const char *msg)
 	char buf[256];
 	int fd;
 
+	printf("waiting\n");	/* main runs: the shim's constructor is done */
+	fflush(stdout);
 	if (fgets(buf, sizeof(buf), stdin) == NULL)
 		die("stdin");
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
