@@ -1938,11 +1938,27 @@ args_compact(int argc, char **argv, char *end)
 	memset(w, 0, (size_t)(end - w));
 }
 
+/*
+ * -readconfig FILE, as a qemu-config rule names it (readconfig.c: the
+ * file's socket paths rewritten into a sealed memfd, /proc/self/fd/N).
+ */
+static int
+readconfig_hook(void *ctx, char **argp, sbrw_map_fn map, void *map_ctx)
+{
+	char *v[] = { (char *)"qemu-system-", (char *)"-readconfig", *argp, NULL };
+	int n;
+
+	(void)ctx;
+	if ((n = sbrc_argv(3, v, map, map_ctx, readconfig_failed)) > 0)
+		*argp = v[2];
+	return n;
+}
+
 static void
 rewrite_cmdline(int argc, char **argv)
 {
 	static struct sbrw_rules rules;	/* 23 KiB: not on the stack */
-	const struct sbrw_ops ops = { map_argv, report, NULL, is_socket, NULL };
+	const struct sbrw_ops ops = { map_argv, report, readconfig_hook, is_socket, NULL };
 	const char *prog, *spec;
 	char *end;
 
@@ -1976,7 +1992,6 @@ init(int argc, char **argv, char **envp)
 	if (argv != NULL) {
 		seen_argv(argc, argv);
 		rewrite_cmdline(argc, argv);
-		sbrc_argv(argc, argv, map_argv, NULL, readconfig_failed);
 	}
 	shim.in_init = 0;
 	if (shim.keys_env != NULL) {
