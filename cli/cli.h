@@ -15,4 +15,7 @@
 /* sockbroker exec: argv[0] is "exec"; root may be NULL (the default). */
 int	cmd_exec(int argc, char **argv, const char *root);
 
+/* sockbroker explain: argv[0] is "explain"; root may be NULL. */
+int	cmd_explain(int argc, char **argv, const char *root);
+
 #endif

@@ -50,6 +50,7 @@ static const char usage_text[] =
 "  status [--json]\n"
 "  reexec\n"
 "  exec [--mode broker|direct|auto] [--shim PATH] [--] CMD [ARG...]\n"
+"  explain [--mode broker|direct] [--] CMD [ARG...]\n"
 "  help [COMMAND]       what COMMAND does (also: COMMAND --help)\n"
 "\n"
 "KEY is a name ([A-Za-z0-9._:@+-], at most 200 bytes) or, if it contains\n"
@@ -1112,6 +1113,12 @@ cmd_exec_root(int argc, char **argv)
 	return cmd_exec(argc, argv, root);
 }
 
+static int
+cmd_explain_root(int argc, char **argv)
+{
+	return cmd_explain(argc, argv, root);
+}
+
 static int	cmd_help(int argc, char **argv);
 
 /*
@@ -1181,6 +1188,15 @@ static const struct command {
 	  "Make the broker re-execute itself keeping every socket and client (root\n"
 	  "or the broker's uid).\n" },
 	{ "exec", cmd_exec_root, NULL, NULL },
+	{ "explain", cmd_explain_root,
+	  "explain [--mode broker|direct] [--] CMD [ARG...]",
+	  "Print what the shim would rewrite in CMD's arguments, without running it:\n"
+	  "the rewrite rules for CMD and their files, each socket path and its short\n"
+	  "path with the rule and the role, each over-long argument left alone and\n"
+	  "why, and the command line CMD would get.\n"
+	  "\n"
+	  "  --mode broker        short paths under the root (the default)\n"
+	  "  --mode direct        /proc/self/fd/N/NAME, as without a broker\n" },
 	{ "help", cmd_help,
 	  "help [COMMAND]",
 	  "What COMMAND does and its options; without COMMAND, every command.\n" },
@@ -1278,7 +1294,9 @@ main(int argc, char **argv)
 		return usage(NULL, "unknown command '%s'", argv[i]);
 	if (c->fn == cmd_exec_root)	/* its options end at CMD: it reads them */
 		return cmd_exec(argc - i, argv + i, root);
-	if (wants_help(argc - i, argv + i))
+	if (c->fn == cmd_explain_root)	/* so do these */
+		r = cmd_explain(argc - i, argv + i, root);
+	else if (wants_help(argc - i, argv + i))
 		r = command_help(c);
 	else
 		r = c->fn(argc - i, argv + i);

@@ -10,7 +10,9 @@
 # - /proc/PID/cmdline after a rewrite holds no fragment of the long path;
 # - SOCKBROKER_DEBUG says which over-long argument it left alone, and why;
 # - a rule file in an earlier directory overrides (or masks) one of the
-#   same name, and SOCKBROKER_REWRITE adds rules in the same syntax.
+#   same name, and SOCKBROKER_REWRITE adds rules in the same syntax;
+# - sockbroker explain says what would be rewritten, by which rule, and
+#   runs nothing.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/shim-lib.sh"
 need python3
@@ -103,4 +105,29 @@ out=$(SOCKBROKER_REWRITE='git --sock client path' printed "$BIN/git" --sock "$L"
 assert_eq "$(printf '%s\n' "$out" | grep -c -x -F "$L")" 1 "SOCKBROKER_REWRITE: only --sock's value"
 out=$(SOCKBROKER_REWRITE='opt:--sock' printed "$BIN/git" --sock="$L") || fail "git (opt:)"
 case "$out" in *"$L"*) fail "SOCKBROKER_REWRITE=opt:--sock did not apply: $out" ;; esac
+sb_log "sockbroker explain"
+L=$(sb_long_path "explain.sock" 160)
+out=$("$SOCKBROKER" explain -- "$BIN/qemu-system-x86_64" -chardev "socket,id=c,path=$L,server=on" \
+	-pidfile "$L" -drive "file=$L.qcow2") || fail "explain"
+S=$(SOCKBROKER_MODE=broker shim_short "$L")
+assert_contains "$out" "program: qemu-system-x86_64" "explain: the program"
+assert_contains "$out" "argv[2]: rewrite '$L'
+    -> '$S' (server)
+    rule $SOCKBROKER_REWRITE_DIRS/qemu.rules:" "explain: the rewrite and its rule"
+assert_contains "$out" "argv[4]: leave '$L' alone: its rule says it is never a socket path" "explain: -pidfile"
+assert_contains "$out" "argv[6]: leave 'file=$L.qcow2' alone: no socket path in it" "explain: -drive"
+assert_contains "$out" "1 rewritten; the command would run as:
+  $BIN/qemu-system-x86_64
+  -chardev
+  socket,id=c,path=$S,server=on" "explain: the command line"
+[ -e "$L" ] && fail "explain made something at $L"
+out=$("$SOCKBROKER" explain --mode direct -- "$BIN/curl" --unix-socket "$L") || fail "explain --mode direct"
+assert_contains "$out" "-> '/proc/self/fd/N/explain.sock' (client)" "explain --mode direct"
+out=$("$SOCKBROKER" explain -- git commit -m "unix:$L") || fail "explain git"
+assert_contains "$out" "no rule names it, and it is not an existing socket" "explain: free text"
+assert_contains "$out" "0 rewritten" "explain: free text"
+out=$("$SOCKBROKER" explain echo hi) || fail "explain echo"
+assert_contains "$out" "nothing to rewrite" "explain echo"
+"$SOCKBROKER" explain >/dev/null 2>&1; assert_eq $? 100 "explain without CMD"
+"$SOCKBROKER" help explain | grep -q "without running it" || fail "help explain"
 exit 0
