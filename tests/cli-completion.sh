@@ -53,4 +53,6 @@ assert_eq "$(compl sockbroker --root "$ROOT" release tpm-vm)" "$(words tpm-vm1 t
 mkdir "$T/dir" && : >"$T/dir/vm.sock"
 assert_eq "$(compl sockbroker bind "$T/dir/v")" "$T/dir/vm.sock" "a path key is a file"
 assert_eq "$(compl sockbroker exec -- ech)" "echo" "exec -- a command"
+assert_eq "$(compl sockbroker explain --mode "")" "$(words broker direct)" "explain --mode values"
+assert_eq "$(compl sockbroker explain -- ech)" "echo" "explain -- a command"
 exit 0
