@@ -443,7 +443,7 @@ START_TEST(helpers)
 	ck_assert_str_eq(r.paths[0], p2);
 	ck_assert_str_eq(r.paths[1], with("%s,x", p, NULL));
 	r.out = "/s/short";
-	run(&r, p, "dbus-send", "--address", "unix:path=%s", "--print-reply", NULL);
+	run(&r, p, "dbus-send", "--bus", "unix:path=%s", "--print-reply", NULL);
 	ck_assert_str_eq(out[2], "unix:path=/s/short");
 	ck_assert_int_eq(r.role, SBRW_ROLE_CLIENT);
 	run(&r, p, "dbus-daemon", "--address=unixexec:path=%s", NULL);	/* a program */
