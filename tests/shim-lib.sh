@@ -62,7 +62,10 @@ shim_short() {
 shim_bg() {
 	local out=$1
 	shift
-	"$@" >"$out" 2>>"$T/shim.log" &
+	# Empty OUT before CMD starts, not in the background shell: a waiter
+	# for a line of a reused OUT would otherwise see the last run's line.
+	: >"$out"
+	"$@" >>"$out" 2>>"$T/shim.log" &
 	sb_bg $!
 	SHIM_BG_PID=$!
 }
