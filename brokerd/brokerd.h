@@ -177,6 +177,9 @@ void		 peer_send(struct peer *p, const struct sb_msg *m, int fd);
 void		 peer_drop(struct peer *p);
 void		 peer_wait(struct peer *p, uint32_t id, const char *key, uint32_t timeout_ms);
 void		 peer_list(struct peer *p, uint32_t id);
+void		 peer_proof_wait(struct peer *p, uint32_t id, unsigned ms);
+void		 peer_proof_done(struct peer *p);
+int		 peer_root_open(struct peer *p);
 void		 server_wake(const struct entry *e);
 void		 server_entry_gone(struct entry *e);
 unsigned	 server_clients(void);
@@ -192,6 +195,10 @@ void		 server_stats_changed(void);
 void		 request_dispatch(struct peer *p, struct sb_msg *m);
 /* the waiter of p on key: 1 if answered */
 int		 request_wait_check(struct peer *p, uint32_t id, const char *key, int final);
+/* proof checks of path binds: results came, one timed out, its peer went */
+void		 request_proofs_poll(void);
+void		 request_proof_timeout(struct peer *p);
+void		 request_peer_gone(struct peer *p);
 /* fill p's output with ENTRY messages from *cursor; 1 when END was sent */
 int		 request_list_fill(struct peer *p, uint32_t id, struct entry **cursor, int room);
 void		 refuse(struct peer *p, uint32_t id, int err, uint64_t limit,

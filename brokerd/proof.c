@@ -1,5 +1,15 @@
 /*
- * proof.c: the path proof check (see proof.h), on a thread with a deadline.
+ * proof.c: the path proof check (see proof.h), on a thread of its own.
+ *
+ * The check runs in the client's view of the file system: the key is
+ * looked up from the client's root directory (an fd of /proc/PID/root of
+ * the peer, taken while its pidfd shows the process alive) with openat2()
+ * and RESOLVE_IN_ROOT, so a service in its own mount namespace (systemd's
+ * PrivateTmp=, a container) proves the path it sees, and a path another
+ * uid makes in another view proves nothing here. The thread alone touches
+ * the client's file system: a FUSE mount or a hung NFS server delays it,
+ * never the event loop; past the deadline the job is left to finish alone
+ * and its person may not start another check until it does.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -9,43 +19,81 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
-#include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#ifdef HAVE_LINUX_OPENAT2_H
+#include <linux/openat2.h>
+#endif
 
 #include "brokerd.h"
 #include "proof.h"
 #include "sb-proto.h"
 
-#define STUCK_MAX	64	/* uids with a check stuck in their file system */
+#define STUCK_MAX	64	/* persons with a check stuck in their file system */
+#define RUNNING_MAX	64	/* checks at once, all persons */
 
-struct job {
+#ifndef RESOLVE_IN_ROOT
+struct open_how {
+	uint64_t flags, mode, resolve;
+};
+#define RESOLVE_NO_MAGICLINKS	0x02
+#define RESOLVE_IN_ROOT		0x10
+#endif
+#ifndef SYS_openat2
+#define SYS_openat2	437
+#endif
+
+struct proof {
+	struct proof	*next;		/* every job not yet released by its caller */
 	int		 refs;		/* the caller and the thread */
 	int		 done;
-	int		 abandoned;
 	int		 ok;
+	int		 abandoned;
 	uid_t		 uid;
-	int		 fd;		/* the thread's own dup */
+	uid_t		 person;
+	int		 fd;		/* the thread's own dups */
+	int		 rootfd;
 	char		*key;
 	char		 sp[SB_SHORT_PATH_MAX];
 	char		 why[256];
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static uid_t stuck[STUCK_MAX];
-static int nstuck;
+static int nstuck, nrunning, evfd = -1;
+static struct proof *jobs;
+
+/* The file at key in the client's view (rootfd), as an O_PATH fd; -errno. */
+static int
+open_in_view(int rootfd, const char *key)
+{
+	struct open_how how;
+	int fd;
+
+	memset(&how, 0, sizeof(how));
+	how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+	fd = (int)syscall(SYS_openat2, rootfd, key, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS)		/* before Linux 5.6: the broker's view */
+		fd = open(key, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
 
 /* The check itself: file system calls only, no shared state. */
 static int
-check(struct job *j)
+check(struct proof *j)
 {
 	char target[SB_SHORT_PATH_MAX + 1];
 	struct stat st, at;
 	ssize_t n;
+	int kfd, r;
 
 	if (fstatat(j->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISLNK(st.st_mode)) {
@@ -63,9 +111,16 @@ check(struct job *j)
 		snprintf(j->why, sizeof(j->why), "the symlink does not point at %s", j->sp);
 		return 0;
 	}
-	if (fstatat(AT_FDCWD, j->key, &at, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    at.st_dev != st.st_dev || at.st_ino != st.st_ino) {
-		snprintf(j->why, sizeof(j->why), "the symlink is not at that path");
+	if ((kfd = open_in_view(j->rootfd, j->key)) < 0) {
+		snprintf(j->why, sizeof(j->why), "the symlink is not at that path (%s, as the "
+		    "client sees it)", strerror(-kfd));
+		return 0;
+	}
+	r = fstat(kfd, &at);
+	close(kfd);
+	if (r < 0 || at.st_dev != st.st_dev || at.st_ino != st.st_ino) {
+		snprintf(j->why, sizeof(j->why), "the symlink is not at that path (as the client "
+		    "sees it)");
 		return 0;
 	}
 	return 1;
@@ -73,87 +128,149 @@ check(struct job *j)
 
 /* Drop a reference (under lock); the last one frees. */
 static void
-job_unref_locked(struct job *j)
+unref_locked(struct proof *j)
 {
 	if (--j->refs > 0)
 		return;
 	close(j->fd);
+	close(j->rootfd);
 	free(j->key);
 	free(j);
 }
 
 static void
-stuck_remove_locked(uid_t uid)
+stuck_remove_locked(uid_t person)
 {
 	int i;
 
 	for (i = 0; i < nstuck; i++)
-		if (stuck[i] == uid) {
+		if (stuck[i] == person) {
 			stuck[i] = stuck[--nstuck];
 			return;
 		}
 }
 
 static int
-stuck_has_locked(uid_t uid)
+stuck_has_locked(uid_t person)
 {
 	int i;
 
 	for (i = 0; i < nstuck; i++)
-		if (stuck[i] == uid)
+		if (stuck[i] == person)
 			return 1;
 	return 0;
+}
+
+static int
+running_of_locked(uid_t person)
+{
+	const struct proof *j;
+	int n = 0;
+
+	for (j = jobs; j != NULL; j = j->next)
+		n += j->person == person && !j->done;
+	return n;
 }
 
 static void *
 job_main(void *arg)
 {
-	struct job *j = arg;
+	struct proof *j = arg;
+	uint64_t one = 1;
 	int ok = check(j);
 
 	pthread_mutex_lock(&lock);
 	j->ok = ok;
 	j->done = 1;
+	nrunning--;
 	if (j->abandoned)
-		stuck_remove_locked(person_of(j->uid));
-	pthread_cond_broadcast(&cond);
-	job_unref_locked(j);
+		stuck_remove_locked(j->person);
+	unref_locked(j);
 	pthread_mutex_unlock(&lock);
+	if (write(evfd, &one, sizeof(one)) < 0) {
+		/* the counter is full: it is readable anyway */
+	}
 	return NULL;
 }
 
 int
-proof_check_bounded(uid_t uid, const char *key, const char *short_path, int fd,
-    char *why, size_t len)
+proof_event_fd(void)
+{
+	if (evfd < 0)
+		evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	return evfd;
+}
+
+void
+proof_event_clear(void)
+{
+	uint64_t n;
+
+	if (evfd >= 0 && read(evfd, &n, sizeof(n)) < 0) {
+		/* nothing to read */
+	}
+}
+
+struct proof *
+proof_start(uid_t uid, const char *key, const char *short_path, int fd, int rootfd,
+    int *ret_err, char *why, size_t len)
 {
 	pthread_attr_t attr;
-	struct timespec deadline;
 	sigset_t all, old;
 	pthread_t t;
-	struct job *j;
+	struct proof *j;
+	uid_t person = person_of(uid);
 	int r;
 
-	/* stuck checks are counted per person: a subordinate range is one */
-	pthread_mutex_lock(&lock);
-	r = stuck_has_locked(person_of(uid)) || nstuck >= STUCK_MAX;
-	pthread_mutex_unlock(&lock);
-	if (r) {
-		snprintf(why, len, "an earlier check of uid %lu still waits on its file system",
-		    (unsigned long)uid);
-		return -EAGAIN;
+	if (proof_event_fd() < 0) {
+		*ret_err = errno;
+		snprintf(why, len, "no eventfd: %s", strerror(errno));
+		return NULL;
 	}
-	if ((j = calloc(1, sizeof(*j))) == NULL || (j->key = strdup(key)) == NULL ||
-	    (j->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
-		if (j != NULL)
-			free(j->key);
+	pthread_mutex_lock(&lock);
+	if (stuck_has_locked(person) || nstuck >= STUCK_MAX) {
+		pthread_mutex_unlock(&lock);
+		snprintf(why, len, "an earlier check of uid %lu still waits on its file system",
+		    (unsigned long)person);
+		*ret_err = EAGAIN;
+		return NULL;
+	}
+	if (running_of_locked(person) >= PROOF_RUNNING_MAX || nrunning >= RUNNING_MAX) {
+		pthread_mutex_unlock(&lock);
+		snprintf(why, len, "%d checks of uid %lu run already (the limit is %d)",
+		    running_of_locked(person), (unsigned long)person, PROOF_RUNNING_MAX);
+		*ret_err = EAGAIN;
+		return NULL;
+	}
+	pthread_mutex_unlock(&lock);
+	if ((j = calloc(1, sizeof(*j))) == NULL || (j->key = strdup(key)) == NULL) {
 		free(j);
-		snprintf(why, len, "out of memory or fds");
-		return 0;
+		snprintf(why, len, "out of memory");
+		*ret_err = ENOMEM;
+		return NULL;
+	}
+	j->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	j->rootfd = fcntl(rootfd, F_DUPFD_CLOEXEC, 0);
+	if (j->fd < 0 || j->rootfd < 0) {
+		*ret_err = errno;
+		if (j->fd >= 0)
+			close(j->fd);
+		if (j->rootfd >= 0)
+			close(j->rootfd);
+		free(j->key);
+		free(j);
+		snprintf(why, len, "out of fds");
+		return NULL;
 	}
 	j->uid = uid;
+	j->person = person;
 	j->refs = 2;
 	snprintf(j->sp, sizeof(j->sp), "%s", short_path);
 
+	pthread_mutex_lock(&lock);
+	j->next = jobs;
+	jobs = j;
+	nrunning++;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 64 * 1024);
@@ -163,37 +280,49 @@ proof_check_bounded(uid_t uid, const char *key, const char *short_path, int fd,
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	if (r != 0) {
-		/* no thread: check here, as before */
-		r = check(j);
-		snprintf(why, len, "%s", j->why);
-		close(j->fd);
-		free(j->key);
-		free(j);
-		return r;
+		jobs = j->next;
+		nrunning--;
+		j->refs = 1;
+		unref_locked(j);
+		pthread_mutex_unlock(&lock);
+		snprintf(why, len, "unable to start a thread: %s", strerror(r));
+		*ret_err = EAGAIN;
+		return NULL;
 	}
-
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += PROOF_DEADLINE_MS / 1000;
-	deadline.tv_nsec += (long)(PROOF_DEADLINE_MS % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&lock);
-	while (!j->done && r != ETIMEDOUT)
-		r = pthread_cond_timedwait(&cond, &lock, &deadline);
-	if (j->done) {
-		r = j->ok;
-		snprintf(why, len, "%s", j->why);
-	} else {
-		j->abandoned = 1;
-		if (nstuck < STUCK_MAX)
-			stuck[nstuck++] = person_of(uid);
-		snprintf(why, len, "its file system did not answer within %d ms",
-		    PROOF_DEADLINE_MS);
-		r = -ETIMEDOUT;
-	}
-	job_unref_locked(j);
 	pthread_mutex_unlock(&lock);
-	return r;
+	return j;
+}
+
+int
+proof_result(struct proof *j, int *ret_ok, char *why, size_t len)
+{
+	int done;
+
+	pthread_mutex_lock(&lock);
+	if ((done = j->done)) {
+		*ret_ok = j->ok;
+		snprintf(why, len, "%s", j->why);
+	}
+	pthread_mutex_unlock(&lock);
+	return done;
+}
+
+void
+proof_release(struct proof *j, int stuck_now)
+{
+	struct proof **pp;
+
+	pthread_mutex_lock(&lock);
+	for (pp = &jobs; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	if (!j->done && stuck_now) {
+		j->abandoned = 1;
+		if (nstuck < STUCK_MAX && !stuck_has_locked(j->person))
+			stuck[nstuck++] = j->person;
+	}
+	unref_locked(j);
+	pthread_mutex_unlock(&lock);
 }

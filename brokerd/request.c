@@ -252,28 +252,148 @@ req_mode_gid(struct peer *p, const struct sb_msg *m, mode_t *mode, gid_t *gid)
 }
 
 /*
- * The proof that c may create the path key: fd is an O_PATH fd of a
- * symlink owned by c (any owner for root) pointing at the short path, and
- * it is the very file at the key's path. 1 yes, 0 no, or a negative errno
- * when the file system did not answer in time (proof.c).
+ * Path binds wait for their proof check (proof.c) without holding up the
+ * event loop: the request is kept encoded, its peer takes no other request
+ * (P_PROOF) until the check answers or its deadline passes.
  */
-static int
-proof_check(const struct peer_cred *c, const struct entry *e, int fd, char *why, size_t len)
-{
-	char sp[SB_SHORT_PATH_MAX];
-	int fl;
+struct pending {
+	struct pending	*next;
+	struct peer	*p;
+	struct proof	*job;
+	size_t		 len;
+	uint8_t		 buf[SB_MSG_MAX];
+};
+static struct pending *pendings;
 
+/* What a proof check said, for the second pass of a path bind */
+struct outcome {
+	int		 ok;
+	char		 why[256];
+};
+
+static void	bind_request(struct peer *p, struct sb_msg *m, const struct outcome *po);
+
+/*
+ * Start checking the proof of a path bind: fd is an O_PATH fd of a symlink
+ * owned by c (any owner for root) pointing at the short path, and it must
+ * be the very file at the key's path in c's view of the file system.
+ */
+static void
+proof_begin(struct peer *p, const struct sb_msg *m, const char *key, const struct entry *e)
+{
+	const struct peer_cred *c = peer_cred(p);
+	char sp[SB_SHORT_PATH_MAX], why[256];
+	struct entry *probe = NULL;
+	struct pending *pd;
+	ssize_t len;
+	int fl, rootfd, err;
+
+	if (m->fd < 0 || (fl = fcntl(m->fd, F_GETFL)) < 0 || !(fl & O_PATH)) {
+		/* nothing but an O_PATH fd: any other kind could make us wait on its owner */
+		refuse(p, m->id, EACCES, 0, "uid %lu may not claim %s: %s", (unsigned long)c->uid,
+		    kfmt(key), m->fd < 0 ? "a path key needs a proof (a symlink at the path)" :
+		    "the proof is not a symlink (not an O_PATH fd)");
+		return;
+	}
+	if (e == NULL && (e = probe = entry_new(key)) == NULL) {
+		refuse(p, m->id, ENOMEM, 0, "out of memory");
+		return;
+	}
 	entry_short_path(e, sp, sizeof(sp));
-	if (fd < 0) {
-		snprintf(why, len, "a path key needs a proof (a symlink at the path to %s)", sp);
-		return 0;
+	entry_free(probe);
+	if ((pd = malloc(sizeof(*pd))) == NULL ||
+	    (len = sb_msg_encode(m, pd->buf, sizeof(pd->buf))) < 0) {
+		free(pd);
+		refuse(p, m->id, ENOMEM, 0, "out of memory");
+		return;
 	}
-	/* nothing but an O_PATH fd: any other kind could make us wait on its owner */
-	if ((fl = fcntl(fd, F_GETFL)) < 0 || !(fl & O_PATH)) {
-		snprintf(why, len, "the proof is not a symlink (not an O_PATH fd)");
-		return 0;
+	pd->len = (size_t)len;
+	pd->p = p;
+	if ((rootfd = peer_root_open(p)) < 0) {
+		free(pd);
+		refuse(p, m->id, -rootfd, 0, "uid %lu may not claim %s: unable to see the file "
+		    "system of pid %ld: %s", (unsigned long)c->uid, kfmt(key), (long)c->pid,
+		    strerror(-rootfd));
+		return;
 	}
-	return proof_check_bounded(c->uid, e->key, sp, fd, why, len);
+	pd->job = proof_start(c->uid, key, sp, m->fd, rootfd, &err, why, sizeof(why));
+	close(rootfd);
+	if (pd->job == NULL) {
+		free(pd);
+		refuse(p, m->id, err, 0, "uid %lu may not claim %s: %s", (unsigned long)c->uid,
+		    kfmt(key), why);
+		return;
+	}
+	pd->next = pendings;
+	pendings = pd;
+	peer_proof_wait(p, m->id, PROOF_DEADLINE_MS);
+}
+
+static struct pending *
+pending_take(struct pending **pp)
+{
+	struct pending *pd = *pp;
+
+	*pp = pd->next;
+	return pd;
+}
+
+void
+request_proofs_poll(void)
+{
+	struct pending **pp, *pd;
+	struct outcome o;
+	struct sb_msg m;
+
+	for (pp = &pendings; (pd = *pp) != NULL; ) {
+		if (!proof_result(pd->job, &o.ok, o.why, sizeof(o.why))) {
+			pp = &pd->next;
+			continue;
+		}
+		pending_take(pp);
+		proof_release(pd->job, 0);
+		m.fd = -1;
+		if (sb_msg_decode(&m, pd->buf, pd->len) == 0)
+			bind_request(pd->p, &m, &o);
+		peer_proof_done(pd->p);
+		free(pd);
+	}
+}
+
+void
+request_proof_timeout(struct peer *p)
+{
+	const struct peer_cred *c = peer_cred(p);
+	struct pending **pp, *pd;
+	struct sb_msg m;
+
+	for (pp = &pendings; (pd = *pp) != NULL; pp = &pd->next)
+		if (pd->p == p)
+			break;
+	if (pd == NULL)
+		return;
+	pending_take(pp);
+	proof_release(pd->job, 1);
+	m.fd = -1;
+	if (sb_msg_decode(&m, pd->buf, pd->len) == 0)
+		refuse(p, m.id, ETIMEDOUT, 0, "uid %lu may not claim %s: its file system did not "
+		    "answer within %d ms", (unsigned long)c->uid, kfmt(m.str[SB_F_KEY]),
+		    PROOF_DEADLINE_MS);
+	free(pd);
+}
+
+void
+request_peer_gone(struct peer *p)
+{
+	struct pending **pp, *pd;
+
+	for (pp = &pendings; (pd = *pp) != NULL; pp = &pd->next)
+		if (pd->p == p) {
+			pending_take(pp);
+			proof_release(pd->job, 0);
+			free(pd);
+			return;
+		}
 }
 
 /* Socket type of a BIND, 0 after a refusal. */
@@ -464,17 +584,17 @@ bind_bound(struct peer *p, const struct sb_msg *m, const char *key)
 	server_wake(e);
 }
 
+/* BIND; po is NULL, or what the proof check of a path key said (second pass). */
 static void
-req_bind(struct peer *p, struct sb_msg *m)
+bind_request(struct peer *p, struct sb_msg *m, const struct outcome *po)
 {
 	const struct peer_cred *c = peer_cred(p);
 	unsigned flags = SB_HAS(m, SB_F_FLAGS) ? (unsigned)m->num[SB_F_FLAGS] : 0;
 	struct entry *e, *coll;
 	const char *key;
-	char why[256];
 	mode_t mode;
 	gid_t gid;
-	int type, lifetime, is_path, r;
+	int type, lifetime, is_path;
 
 	if ((key = req_key(p, m)) == NULL)
 		return;
@@ -506,22 +626,14 @@ req_bind(struct peer *p, struct sb_msg *m)
 		    kfmt(key), kfmt(coll->key), cfg.root, coll->id, coll->id + 2);
 		return;
 	}
-	if (is_path) {
-		struct entry *probe = e != NULL ? e : entry_new(key);
-
-		if (probe == NULL) {
-			refuse(p, m->id, ENOMEM, 0, "out of memory");
-			return;
-		}
-		if ((r = proof_check(c, probe, m->fd, why, sizeof(why))) <= 0) {
-			refuse(p, m->id, r < 0 ? -r : EACCES, 0, "uid %lu may not claim %s: %s",
-			    (unsigned long)c->uid, kfmt(key), why);
-			if (probe != e)
-				entry_free(probe);
-			return;
-		}
-		if (probe != e)
-			entry_free(probe);
+	if (is_path && po == NULL) {
+		proof_begin(p, m, key, e);	/* bind_request again once it is checked */
+		return;
+	}
+	if (is_path && !po->ok) {
+		refuse(p, m->id, EACCES, 0, "uid %lu may not claim %s: %s",
+		    (unsigned long)c->uid, kfmt(key), po->why);
+		return;
 	}
 	if (e != NULL) {
 		bind_existing(p, m, e, flags, type);
@@ -832,7 +944,7 @@ request_dispatch(struct peer *p, struct sb_msg *m)
 	}
 	switch (m->type) {
 	case SB_MSG_HELLO:	req_hello(p, m); break;
-	case SB_MSG_BIND:	req_bind(p, m); break;
+	case SB_MSG_BIND:	bind_request(p, m, NULL); break;
 	case SB_MSG_GET:	req_get(p, m); break;
 	case SB_MSG_PUT:	req_put(p, m); break;
 	case SB_MSG_RESOLVE:	req_resolve(p, m); break;

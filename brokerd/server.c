@@ -34,6 +34,7 @@
 
 #include "brokerd.h"
 #include "closer.h"
+#include "proof.h"
 #include "sb-internal.h"
 #include "sockbroker.h"
 
@@ -57,7 +58,7 @@ struct outmsg {
 	uint8_t		 buf[];
 };
 
-enum peer_state { P_IDLE, P_WAIT, P_LIST, P_CLOSING };
+enum peer_state { P_IDLE, P_WAIT, P_LIST, P_PROOF, P_CLOSING };
 
 struct peer {
 	struct peer	*prev, *next;
@@ -85,7 +86,7 @@ struct proc {
 #define PROC_BUCKETS	1024
 
 static struct event_base *base;
-static struct event	*ev_accept, *ev_accept_backoff, *ev_reap, *ev_drain;
+static struct event	*ev_accept, *ev_accept_backoff, *ev_reap, *ev_drain, *ev_proof;
 static struct peer	*reap_list;
 static struct event	*ev_sigs[4], *ev_watchdog, *ev_status, *ev_idle;
 static int		 control_fd = -1, control_made;
@@ -98,6 +99,8 @@ static struct proc	*procs[PROC_BUCKETS];
 static uint8_t		 rbuf[SB_MSG_MAX];
 
 static void	peer_read_cb(evutil_socket_t, short, void *);
+static int	pidfd_alive(int pidfd);
+static int	pidfd_open_pid(pid_t pid);
 static void	peer_set_state(struct peer *p, enum peer_state s);
 static void	idle_check(void);
 
@@ -164,6 +167,8 @@ peer_drop(struct peer *p)
 {
 	if (p->dead)
 		return;
+	if (p->state == P_PROOF)
+		request_peer_gone(p);
 	p->dead = 1;
 	event_del(p->ev_read);
 	event_del(p->ev_write);
@@ -366,6 +371,7 @@ peer_set_state(struct peer *p, enum peer_state s)
 		break;
 	case P_WAIT:
 	case P_LIST:
+	case P_PROOF:
 		event_del(p->ev_read);
 		if (early_close)
 			event_add(p->ev_close, NULL);
@@ -392,6 +398,59 @@ peer_wait(struct peer *p, uint32_t id, const char *key, uint32_t timeout_ms)
 	p->req_id = id;
 	peer_set_state(p, P_WAIT);
 	timer_ms(p->ev_timer, timeout_ms);
+}
+
+/* p's request waits for a proof check (request.c), at most ms */
+void
+peer_proof_wait(struct peer *p, uint32_t id, unsigned ms)
+{
+	p->req_id = id;
+	peer_set_state(p, P_PROOF);
+	timer_ms(p->ev_timer, ms);
+}
+
+/* p's proof check is answered: take requests again */
+void
+peer_proof_done(struct peer *p)
+{
+	if (p->state == P_PROOF)
+		peer_set_state(p, P_IDLE);
+}
+
+/*
+ * An O_PATH fd of p's root directory (in its mount namespace), opened while
+ * p's process is known to be the one that connected; -errno.
+ */
+int
+peer_root_open(struct peer *p)
+{
+	char path[64];
+	socklen_t len = sizeof(int);
+	int pidfd = -1, fd;
+
+	if (getsockopt(p->fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0 || pidfd < 0) {
+		if ((pidfd = pidfd_open_pid(p->cred.pid)) < 0)
+			return pidfd;
+	}
+	snprintf(path, sizeof(path), "/proc/%ld/root", (long)p->cred.pid);
+	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	/* the pid was not reused in between: the pidfd's process still runs */
+	if (fd >= 0 && !pidfd_alive(pidfd)) {
+		close(fd);
+		fd = -1;
+		errno = ESRCH;
+	}
+	if (fd < 0)
+		fd = -errno;
+	close(pidfd);
+	return fd;
+}
+
+static void
+proof_cb(evutil_socket_t fd, short what, void *arg)
+{
+	proof_event_clear();
+	request_proofs_poll();
 }
 
 void
@@ -436,6 +495,11 @@ peer_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (p->state == P_WAIT) {
 		request_wait_check(p, p->req_id, p->wait_key, 1);
+		peer_set_state(p, P_IDLE);
+		return;
+	}
+	if (p->state == P_PROOF) {
+		request_proof_timeout(p);
 		peer_set_state(p, P_IDLE);
 		return;
 	}
@@ -1112,7 +1176,11 @@ server_init(void)
 	ev_reap = event_new(base, -1, 0, reap_cb, NULL);
 	ev_drain = evtimer_new(base, drain_cb, NULL);
 	ev_status = evtimer_new(base, status_cb, NULL);
-	if (!ev_accept || !ev_accept_backoff || !ev_reap || !ev_drain || !ev_status)
+	if (proof_event_fd() < 0)
+		fatal("unable to make an eventfd: %s", strerror(errno));
+	ev_proof = event_new(base, proof_event_fd(), EV_READ | EV_PERSIST, proof_cb, NULL);
+	if (!ev_accept || !ev_accept_backoff || !ev_reap || !ev_drain || !ev_status || !ev_proof ||
+	    event_add(ev_proof, NULL) < 0)
 		fatal("unable to allocate events");
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		ev_sigs[i] = evsignal_new(base, sigs[i], signal_cb, NULL);

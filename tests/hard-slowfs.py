@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # hard-slowfs.py: a FUSE file system with one symlink, /s, pointing at
 # $SLOWFS_TARGET, whose getattr hangs once the file $SLOWFS_BLOCK exists:
-# a client-controlled path that makes stat(2) wait (hard-fuse.sh).
+# a client-controlled path that makes stat(2) wait (hard-fuse.sh); it
+# makes $SLOWFS_BLOCK.hit when a getattr starts to hang (hard-views.sh).
 import os, sys, stat, time, errno
 import fuse
 fuse.fuse_python_api = (0, 2)
@@ -18,6 +19,7 @@ class Slow(fuse.Fuse):
             return St(st_mode=stat.S_IFDIR | 0o755, st_nlink=2)
         if path == "/s":
             if os.path.exists(BLOCK):
+                open(BLOCK + ".hit", "w").close()   # someone waits on us now
                 time.sleep(3600)
             return St(st_mode=stat.S_IFLNK | 0o777, st_nlink=1, st_size=len(TARGET), st_ino=7)
         return -errno.ENOENT
