@@ -52,6 +52,28 @@ for mode in direct broker; do
 	esac
 done
 
+sb_log "the generic client side: a static client given an existing long socket"
+SHIM_PROG_STATIC="$top_builddir/tests/shim-prog-static"
+if [ -x "$SHIM_PROG_STATIC" ]; then
+	for mode in direct broker; do
+		shim_mode $mode
+		P=$(sb_long_path "static-$mode.sock" 170)
+		shim_bg "$T/srv.out" "${SHIMMED[@]}" "$SHIM_PROG" serve "$P"
+		srv=$SHIM_BG_PID
+		shim_wait_line "$T/srv.out" ready || fail "$mode: server not ready: $(cat "$T/shim.log")"
+		# no rule names "call"'s argument: it is rewritten because it is a socket
+		out=$(SOCKBROKER_SHIM="$SB_SHIM" "$SOCKBROKER" exec --mode $mode -- \
+			"$SHIM_PROG_STATIC" call "$P" generic 2>>"$T/shim.log") ||
+			fail "$mode: the static client: $(tail -3 "$T/shim.log")"
+		assert_eq "$out" generic "$mode: a static client of an existing long socket"
+		wait $srv || fail "$mode: server failed"
+		# not a socket: left alone, and the static client fails as it would
+		out=$(SOCKBROKER_SHIM="$SB_SHIM" "$SOCKBROKER" exec --mode $mode -- \
+			"$SHIM_PROG_STATIC" call "$P.none" x 2>&1) && fail "$mode: $P.none: $out"
+		assert_contains "$out" "$P.none" "$mode: a path that is no socket is left as it is"
+	done
+fi
+
 sb_log "real programs keep free text"
 M="Unix: fix the handling of $(sb_long_path sock 170) (unix:$(sb_long_path x 150))"
 git init -q "$T/repo" && git -C "$T/repo" config user.email t@example.org &&
