@@ -484,7 +484,7 @@ static void qemu_json(const char *s, size_t a, size_t b, struct spans *sp);
  * (unix:P of -qmp/-monitor/-serial/-incoming, vnc=unix:P, nbd+unix://...).
  */
 static void
-qemu_keyval(const char *s, size_t a, size_t b, struct spans *sp)
+qemu_keyval(const char *s, size_t a, size_t b, int image, struct spans *sp)
 {
 	struct item it[ITEMS_MAX];
 	const struct item *t;
@@ -537,14 +537,17 @@ qemu_keyval(const char *s, size_t a, size_t b, struct spans *sp)
 			span_add(sp, it[i].vs, it[i].ve, ESC_QEMU, SBRW_ROLE_SERVER);	/* -spice */
 			continue;
 		}
+		if (image && starts(s, it[i].vs, it[i].ve, "unix:"))
+			continue;	/* no image is named unix:P */
 		address_spans(s, it[i].vs, it[i].ve, ESC_QEMU, sp,
 		    starts(s, it[i].vs, it[i].ve, "unix:") && role == SBRW_ROLE_ANY ?
 		    SBRW_ROLE_CLIENT : role);
 	}
 }
 
+/* A QEMU option value; image: a block device or image name (no unix:P). */
 static void
-qemu_spans(const char *s, size_t a, size_t b, struct spans *sp)
+qemu_spans(const char *s, size_t a, size_t b, int image, struct spans *sp)
 {
 	size_t i = a;
 
@@ -555,7 +558,7 @@ qemu_spans(const char *s, size_t a, size_t b, struct spans *sp)
 	else if (starts(s, i, b, "json:"))
 		qemu_json(s, i + 5, b, sp);	/* a filename of QEMU's json: protocol */
 	else
-		qemu_keyval(s, a, b, sp);
+		qemu_keyval(s, a, b, image, sp);
 }
 
 /*
@@ -890,7 +893,8 @@ grammar_spans(const struct sbrw_rule *r, const char *s, size_t a, size_t b, stru
 		span_add(sp, a, b, ESC_NONE, SBRW_ROLE_ANY);
 		break;
 	case SBRW_G_QEMU:
-		qemu_spans(s, a, b, sp);
+	case SBRW_G_QEMU_IMAGE:
+		qemu_spans(s, a, b, r->grammar == SBRW_G_QEMU_IMAGE, sp);
 		break;
 	case SBRW_G_SWTPM:
 		swtpm_spans(s, a, b, sp);
@@ -900,6 +904,9 @@ grammar_spans(const struct sbrw_rule *r, const char *s, size_t a, size_t b, stru
 		break;
 	case SBRW_G_DBUS:
 		dbus_spans(s, a, b, sp, SBRW_ROLE_ANY);
+		break;
+	case SBRW_G_URI:
+		uri_spans(s, a, b, sp, SBRW_ROLE_ANY);
 		break;
 	case SBRW_G_ADDRESS:
 		address_spans(s, a, b, ESC_NONE, sp, SBRW_ROLE_ANY);
@@ -1336,11 +1343,13 @@ static const struct {
 } grammars[] = {
 	{ "path", SBRW_G_PATH, 0 },
 	{ "qemu", SBRW_G_QEMU, 0 },
+	{ "qemu-image", SBRW_G_QEMU_IMAGE, 0 },
 	{ "qemu-config", SBRW_G_QEMU_CONFIG, 0 },
 	{ "swtpm", SBRW_G_SWTPM, 0 },
 	{ "socat", SBRW_G_SOCAT, 0 },
 	{ "dbus", SBRW_G_DBUS, 0 },
 	{ "address", SBRW_G_ADDRESS, 0 },
+	{ "uri", SBRW_G_URI, 0 },
 	{ "kv", SBRW_G_KV, 1 },
 	{ "prefix", SBRW_G_PREFIX, 1 },
 	{ "operand", SBRW_G_OPERAND, 0 },
@@ -1456,8 +1465,8 @@ parse_line(const char *line, size_t len, const char *program, struct sbrw_rule *
 			    memcmp(grammars[k].name, f[3].p, strlen(grammars[k].name)) == 0)
 				break;
 		if (k == sizeof(grammars) / sizeof(grammars[0]))
-			return "GRAMMAR is path, qemu, qemu-config, swtpm, socat, dbus, address, "
-			    "kv:KEY, prefix:TEXT, operand or getopt:OPTSTRING";
+			return "GRAMMAR is path, qemu, qemu-image, qemu-config, swtpm, socat, "
+			    "dbus, address, uri, kv:KEY, prefix:TEXT, operand or getopt:OPTS";
 		if (grammars[k].has_arg != (g != NULL) ||
 		    (g != NULL && (size_t)(f[3].p + f[3].n - g - 1) >= sizeof(r->arg)))
 			return grammars[k].has_arg ? "this GRAMMAR wants :TEXT (at most 127 bytes)" :

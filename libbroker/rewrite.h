@@ -37,10 +37,12 @@ enum sbrw_grammar {
 	SBRW_G_PATH = 1,	/* the whole value is a path */
 	SBRW_G_QEMU,		/* QEMU keyval (",," escapes, dotted keys) or JSON */
 	SBRW_G_QEMU_CONFIG,	/* a QEMU -readconfig file (the config hook) */
+	SBRW_G_QEMU_IMAGE,	/* qemu, for an image or block device: no unix:P */
 	SBRW_G_SWTPM,		/* swtpm list: type=unixio,path=P */
 	SBRW_G_SOCAT,		/* socat address(es): UNIX-LISTEN:P,bind=P2!!... */
 	SBRW_G_DBUS,		/* D-Bus address: unix:path=P;... (%-escapes) */
 	SBRW_G_ADDRESS,		/* unix:P, unix://P, X+unix://...?socket=P, D-Bus */
+	SBRW_G_URI,		/* only the URIs: unix://P, X+unix://... */
 	SBRW_G_KV,		/* KEY=P (ssh -o ControlPath=P) */
 	SBRW_G_PREFIX,		/* TEXT then P, as an argument or a ,-item */
 	SBRW_G_OPERAND,		/* OPTION is a flag; the operands are paths (nc -U) */

@@ -358,6 +358,12 @@ START_TEST(qemu_never)
 	run(&r, p, "qemu-img", "create", "-b", "nbd+unix:///e?socket=%s", "-o",
 	    "backing_file=nbd+unix:///?socket=%s", "x.qcow2", NULL);
 	ck_assert_int_eq(r.calls, 0);
+	/* no image is named unix:P; a snapshot name is free text */
+	run(&r, p, "qemu-img", "info", "unix:%s", NULL);
+	run(&r, p, "qemu-nbd", "--description", "unix:%s", "-k", "/short", "x.img", NULL);
+	run(&r, p, "qemu-system-x86_64", "-drive", "file=unix:%s", NULL);
+	run(&r, p, "remote-viewer", "--title", "spice+unix://%s", "unix:%s", "x spice+unix://%s", NULL);
+	ck_assert_int_eq(r.calls, 0);
 	/* an image on an NBD server is a client socket */
 	run(&r, p, "qemu-img", "info", "nbd+unix:///e?socket=%s", NULL);
 	ck_assert_str_eq(out[2], "nbd+unix:///e?socket=/s/short");
