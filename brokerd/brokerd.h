@@ -60,8 +60,14 @@ extern struct config cfg;
 
 /* log.c: stderr, with sd-daemon(3) priorities when it is the journal */
 void	 log_init(void);
-/* A refusal of uid's request (what: "bind", "connect", ...), rate-limited */
-void	 log_refusal(uid_t uid, pid_t pid, const char *what, int err, const char *msg);
+/*
+ * A refusal of uid's request (what: "bind", "connect", ...), rate-limited:
+ * 1 if it was left out, and log_refusals_flush() is due in
+ * log_refusals_window() seconds to say how many were.
+ */
+int	 log_refusal(uid_t uid, pid_t pid, const char *what, int err, const char *msg);
+void	 log_refusals_flush(void);
+unsigned log_refusals_window(void);
 void	 log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	 log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	 log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -190,6 +196,8 @@ int		 proc_adopt(struct entry *e);
 uint64_t	 proc_starttime(pid_t pid);
 void		 server_reexec_request(void);
 void		 server_stats_changed(void);
+/* log_refusal() left a line out: flush the count once its window is over */
+void		 server_refusal_dropped(void);
 
 /* request.c */
 void		 request_dispatch(struct peer *p, struct sb_msg *m);

@@ -13,7 +13,8 @@
  * Refusals (permission, quota, caps) are logged at info level, each with
  * the uid, the request, the key and the rule in its message, but at most
  * REFUSAL_BURST per uid and REFUSAL_GLOBAL in all per REFUSAL_WINDOW
- * seconds; what is left out is counted and said once the window is over.
+ * seconds; what is left out is counted and said once the window is over
+ * (server.c runs log_refusals_flush() then, when log_refusal() said so).
  * The state is a fixed table: a flood of refusals from any number of uids
  * costs a few hundred bytes and a clock read each.
  */
@@ -217,7 +218,7 @@ is_policy(int err)
 	}
 }
 
-void
+int
 log_refusal(uid_t uid, pid_t pid, const char *what, int err, const char *msg)
 {
 	const char *name = strerrorname_np(err);
@@ -227,8 +228,37 @@ log_refusal(uid_t uid, pid_t pid, const char *what, int err, const char *msg)
 		snprintf(who, sizeof(who), "a client (uid unknown)");
 	else
 		snprintf(who, sizeof(who), "uid %lu pid %ld", (unsigned long)uid, (long)pid);
-	if (!is_policy(err))
+	if (!is_policy(err)) {
 		log_debug("refused %s %s: %s (%s)", who, what, msg, name ? name : "?");
-	else if (refusal_allowed(uid))
-		log_info("refused %s %s: %s (%s)", who, what, msg, name ? name : "?");
+		return 0;
+	}
+	if (!refusal_allowed(uid))
+		return 1;
+	log_info("refused %s %s: %s (%s)", who, what, msg, name ? name : "?");
+	return 0;
+}
+
+/* Say what the windows that are over left out (a timer of server.c). */
+void
+log_refusals_flush(void)
+{
+	int64_t now = now_s();
+	size_t i;
+
+	for (i = 0; i < REFUSAL_SLOTS; i++)
+		if (slots[i].used && slots[i].dropped > 0 && now - slots[i].window >= REFUSAL_WINDOW)
+			slot_flush(&slots[i]);
+	if (global.dropped > 0 && now - global.window >= REFUSAL_WINDOW) {
+		log_info("%u more refusals not logged (at most %d in %d s)", global.dropped,
+		    REFUSAL_GLOBAL, REFUSAL_WINDOW);
+		global.window = now;
+		global.logged = global.dropped = 0;
+	}
+}
+
+/* Seconds after which log_refusals_flush() has something to say. */
+unsigned
+log_refusals_window(void)
+{
+	return REFUSAL_WINDOW;
 }

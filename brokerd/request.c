@@ -63,8 +63,9 @@ refuse(struct peer *p, uint32_t id, int err, uint64_t limit, const char *fmt, ..
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_refusal(peer_cred(p)->uid, peer_cred(p)->pid, cur_request ? cur_request : "request",
-	    err, msg);
+	if (log_refusal(peer_cred(p)->uid, peer_cred(p)->pid,
+	    cur_request ? cur_request : "request", err, msg))
+		server_refusal_dropped();
 	sb_msg_init(&m, SB_MSG_ERROR, id);
 	sb_msg_set_u32(&m, SB_F_ERRNO, (uint32_t)err);
 	sb_msg_set_str(&m, SB_F_MESSAGE, msg);

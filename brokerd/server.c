@@ -88,7 +88,7 @@ struct proc {
 static struct event_base *base;
 static struct event	*ev_accept, *ev_accept_backoff, *ev_reap, *ev_drain, *ev_proof;
 static struct peer	*reap_list;
-static struct event	*ev_sigs[4], *ev_watchdog, *ev_status, *ev_idle;
+static struct event	*ev_sigs[4], *ev_watchdog, *ev_status, *ev_idle, *ev_logflush;
 static int		 control_fd = -1, control_made;
 static int		 spare_fd = -1;	/* given up to refuse a client when out of fds */
 static struct peer	*peers;
@@ -663,6 +663,29 @@ drain_close(int fd)
 }
 
 static void
+logflush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	log_refusals_flush();
+}
+
+void
+server_refusal_dropped(void)
+{
+	struct timeval tv = { (time_t)log_refusals_window(), 0 };
+
+	if (ev_logflush != NULL && !event_pending(ev_logflush, EV_TIMEOUT, NULL))
+		event_add(ev_logflush, &tv);
+}
+
+/* Log a refusal of a connection (rate-limited, see log.c). */
+static void
+refusal(uid_t uid, pid_t pid, const char *what, int err, const char *msg)
+{
+	if (log_refusal(uid, pid, what, err, msg))
+		server_refusal_dropped();
+}
+
+static void
 accept_refuse(int fd, int err, uint64_t limit, const char *msg)
 {
 	struct sb_msg m;
@@ -697,7 +720,7 @@ peer_new(int fd)
 	if (npeers >= cfg.max_clients) {
 		snprintf(msg, sizeof(msg), "the broker has %u clients: the limit is %u (--max-clients)",
 		    npeers, cfg.max_clients);
-		log_refusal(p->cred.uid, p->cred.pid, "connect", EUSERS, msg);
+		refusal(p->cred.uid, p->cred.pid, "connect", EUSERS, msg);
 		accept_refuse(fd, EUSERS, cfg.max_clients, msg);
 		free(p->cred.groups);
 		free(p);
@@ -707,7 +730,7 @@ peer_new(int fd)
 		snprintf(msg, sizeof(msg), "uids other than root have %u clients: they may have %u "
 		    "of the %u (--max-clients), the rest is kept for root", nonroot_peers,
 		    cfg.max_clients - ROOT_RESERVE(cfg.max_clients), cfg.max_clients);
-		log_refusal(p->cred.uid, p->cred.pid, "connect", EUSERS, msg);
+		refusal(p->cred.uid, p->cred.pid, "connect", EUSERS, msg);
 		accept_refuse(fd, EUSERS, cfg.max_clients - ROOT_RESERVE(cfg.max_clients), msg);
 		free(p->cred.groups);
 		free(p);
@@ -717,7 +740,7 @@ peer_new(int fd)
 		person_name(p->cred.uid, who, sizeof(who));
 		snprintf(msg, sizeof(msg), "%s has %u clients: the limit is %u "
 		    "(--max-clients-per-uid)", who, *nuid, cfg.max_clients_per_uid);
-		log_refusal(p->cred.uid, p->cred.pid, "connect", EUSERS, msg);
+		refusal(p->cred.uid, p->cred.pid, "connect", EUSERS, msg);
 		accept_refuse(fd, EUSERS, cfg.max_clients_per_uid, msg);
 		free(p->cred.groups);
 		free(p);
@@ -727,7 +750,7 @@ peer_new(int fd)
 		snprintf(msg, sizeof(msg), "uid %lu has %u fds the broker could not close yet "
 		    "(the limit is %d): try again later", (unsigned long)p->cred.uid,
 		    closer_pending(p->cred.uid), CLOSER_PENDING_MAX);
-		log_refusal(p->cred.uid, p->cred.pid, "connect", EAGAIN, msg);
+		refusal(p->cred.uid, p->cred.pid, "connect", EAGAIN, msg);
 		accept_refuse(fd, EAGAIN, CLOSER_PENDING_MAX, msg);
 		free(p->cred.groups);
 		free(p);
@@ -776,7 +799,7 @@ accept_out_of_fds(int lfd)
 			rl.rlim_cur = 0;
 		snprintf(msg, sizeof(msg), "the broker is out of file descriptors (its limit is "
 		    "%llu, RLIMIT_NOFILE): try again later", (unsigned long long)rl.rlim_cur);
-		log_refusal((uid_t)-1, 0, "connect", EMFILE, msg);
+		refusal((uid_t)-1, 0, "connect", EMFILE, msg);
 		accept_refuse(s, EMFILE, (uint64_t)rl.rlim_cur, msg);
 	}
 	spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -1176,11 +1199,12 @@ server_init(void)
 	ev_reap = event_new(base, -1, 0, reap_cb, NULL);
 	ev_drain = evtimer_new(base, drain_cb, NULL);
 	ev_status = evtimer_new(base, status_cb, NULL);
+	ev_logflush = evtimer_new(base, logflush_cb, NULL);
 	if (proof_event_fd() < 0)
 		fatal("unable to make an eventfd: %s", strerror(errno));
 	ev_proof = event_new(base, proof_event_fd(), EV_READ | EV_PERSIST, proof_cb, NULL);
 	if (!ev_accept || !ev_accept_backoff || !ev_reap || !ev_drain || !ev_status || !ev_proof ||
-	    event_add(ev_proof, NULL) < 0)
+	    !ev_logflush || event_add(ev_proof, NULL) < 0)
 		fatal("unable to allocate events");
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		ev_sigs[i] = evsignal_new(base, sigs[i], signal_cb, NULL);
