@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #ifdef HAVE_SYSTEMD
@@ -20,6 +21,29 @@
 #endif
 
 #include "brokerd.h"
+
+/*
+ * May fd go to a holder that closes fds synchronously? systemd (v252 closes
+ * a stored fd with close(2) in PID 1, on FDSTOREREMOVE=1 or EPOLLHUP) and
+ * s6-fdholderd (one thread) do: a user's lingering TCP socket or a file on
+ * its FUSE mount would stall them. Of other uids, only fds whose close
+ * never blocks go: AF_UNIX sockets (every socket the broker makes, most
+ * that users put) and pipes, which can also be polled. Root's and the
+ * broker's own uid's fds (a user broker's user) go whatever they are.
+ */
+static int
+close_never_blocks(const struct entry *e)
+{
+	int domain, fd = e->fd;
+	socklen_t len = sizeof(domain);
+
+	if (e->uid == 0 || e->uid == geteuid())
+		return 1;
+	/* no fstat: on a file of a client's FUSE mount it could wait */
+	if (fcntl(fd, F_GETPIPE_SZ) > 0)
+		return 1;
+	return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_UNIX;
+}
 
 #define LISTEN_FDS_START	3
 #define ADOPT_MAX		(1 << 20)
@@ -131,6 +155,12 @@ sd_fdstore_add(struct entry *e)
 	char msg[64];
 	int fd = e->fd, r;
 
+	if (fd >= 0 && !close_never_blocks(e)) {
+		log_debug("the fd of %s (uid %lu) is neither an AF_UNIX socket nor a pipe: kept by "
+		    "the broker alone (its close could block the fd store; a restart releases "
+		    "it)", e->key, (unsigned long)e->uid);
+		return;
+	}
 	fdholder_store(e);
 	if (!notify || fd < 0 || e->in_fdstore)
 		return;
@@ -219,7 +249,12 @@ void sd_status(unsigned entries, unsigned clients) { (void)entries; (void)client
 void sd_stopping(void) {}
 uint64_t sd_watchdog_usec(void) { return 0; }
 void sd_watchdog_ping(void) {}
-void sd_fdstore_add(struct entry *e) { fdholder_store(e); }
+void
+sd_fdstore_add(struct entry *e)
+{
+	if (e->fd < 0 || close_never_blocks(e))
+		fdholder_store(e);
+}
 void sd_fdstore_kept(struct entry *e) { (void)e; }
 void sd_fdstore_remove(struct entry *e) { fdholder_delete(e); }
 void sd_fdstore_remove_name(const char *name) { fdholder_delete_name(name); }
