@@ -110,9 +110,9 @@ for mode in broker direct; do
 	if have passt; then
 		S=$(sb_long_path "passt-$mode/passt.sock" 165)
 		AS=()
+		mkdir -p "$(dirname "$S")"
 		if [ "$(id -u)" = 0 ]; then
 			AS=($SB_NOBODY)
-			mkdir -p "$(dirname "$S")"
 			chown 65534 "$(dirname "$S")"
 		fi
 		"${AS[@]}" env LD_PRELOAD="$SB_SHIM" passt -f -1 --socket "$S" >"$T/passt.out" 2>&1 &

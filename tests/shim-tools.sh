@@ -23,7 +23,9 @@ HTTP_PORT=
 if have python3; then
 	mkdir -p "$T/www"
 	echo "hello from http.server" >"$T/www/index.html"
-	python3 -m http.server --bind 127.0.0.1 --directory "$T/www" 0 >"$T/http.out" 2>&1 &
+	# -u: its "Serving HTTP on ... port N" line must reach the file now, not
+	# at exit (a pipe or file is block-buffered unless PYTHONUNBUFFERED is set)
+	python3 -u -m http.server --bind 127.0.0.1 --directory "$T/www" 0 >"$T/http.out" 2>&1 &
 	sb_bg $!
 	sb_wait_for grep -q "port" "$T/http.out" || fail "http.server did not start"
 	HTTP_PORT=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$T/http.out" | head -1)
