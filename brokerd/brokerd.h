@@ -10,6 +10,7 @@
  * entry.c    the entry table, the files under the root
  * state.c    the state file (journal + atomic compaction)
  * sd.c       systemd: activation, notify, watchdog, fd store (if built)
+ * holders.c  is a socket still bound at an entry's file (sock_diag)
  * fdholder.c the held fds in an s6-fdholderd (--fdholder), s6's fd store
  */
 #ifndef BROKERD_H
@@ -102,6 +103,7 @@ struct entry {
 	uint8_t		 flags;		/* EF_* */
 	uint8_t		 dir_seen;	/* at start: its directory exists */
 	uint8_t		 in_fdstore;	/* its fd is in the service manager's store */
+	uint8_t		 lingering;	/* owner: its creator exited, its socket is held */
 	uint8_t		 in_fdholder;	/* its fd is in the s6-fdholderd (--fdholder) */
 	uint16_t	 keylen;
 	char		 id[ENTRY_ID_LEN + 1];
@@ -198,6 +200,21 @@ void		 server_reexec_request(void);
 void		 server_stats_changed(void);
 /* log_refusal() left a line out: flush the count once its window is over */
 void		 server_refusal_dropped(void);
+
+/*
+ * server.c: an owner entry whose creator is gone while a socket is still
+ * bound at its file (restart: 0 if e lingers, -errno to release it).
+ */
+int		 linger_adopt(struct entry *e);
+
+/* holders.c: which entries' socket files still have a bound socket */
+struct holder_id {
+	uint32_t	 dev;		/* of the socket file, as sock_diag gives them */
+	uint32_t	 ino;
+	int		 found;
+};
+int		 holders_sock_id(const struct entry *e, struct holder_id *ret);
+int		 holders_find(struct holder_id *ids, size_t n);
 
 /* request.c */
 void		 request_dispatch(struct peer *p, struct sb_msg *m);

@@ -271,7 +271,7 @@ reconcile(struct adopted *fds, size_t nfds)
 			sd_fdstore_remove(e);	/* no fd of a non-held entry is kept */
 		}
 		if (e->lifetime == SB_LT_OWNER) {
-			if (proc_adopt(e) == 0)
+			if (proc_adopt(e) == 0 || linger_adopt(e) == 0)
 				continue;
 			log_info("entry %s: its process %ld is gone: released", e->key, (long)e->pid);
 			entry_destroy(e, "process gone");

@@ -501,6 +501,12 @@ bind_existing(struct peer *p, const struct sb_msg *m, struct entry *e, unsigned 
 		    (long)e->pid);
 		return;
 	}
+	if (e->lingering) {
+		/* natively too: the socket file is there and a process serves on it */
+		refuse(p, m->id, EADDRINUSE, 0, "%s is in use: pid %ld bound it and exited, "
+		    "another process still holds its socket", kfmt(e->key), (long)e->pid);
+		return;
+	}
 	if (e->fd >= 0) {
 		/* a restarted server gets its socket back, queue and all */
 		if ((flags & SB_BIND_LISTEN) && !(e->flags & EF_LISTENING) &&

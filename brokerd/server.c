@@ -862,6 +862,162 @@ proc_free(struct proc *pr)
 	free(pr);
 }
 
+/*
+ * Lingering entries: owner entries whose creator exited while a socket
+ * bound at their file lives on in another process (a daemon that forks
+ * and lets its parent exit). The kernel cannot tell us when the last fd
+ * of a socket is closed, so a timer asks sock_diag (holders.c) every
+ * LINGER_CHECK_MS, one dump for all of them, until the socket is gone;
+ * then the entry goes as if its creator had just exited. Polling is the
+ * robust choice here: no fd of the socket may be held by the broker (an
+ * owner entry's socket must close when its program closes it), and
+ * nothing else reports a socket's last close.
+ */
+#define LINGER_CHECK_MS	1000
+
+static struct entry	*lingering;	/* chained by pnext */
+static unsigned		 nlingering;
+static struct event	*ev_linger;
+
+static void
+linger_add(struct entry *e)
+{
+	e->lingering = 1;
+	e->proc = NULL;
+	e->pnext = lingering;
+	lingering = e;
+	nlingering++;
+	if (!event_pending(ev_linger, EV_TIMEOUT, NULL))
+		timer_ms(ev_linger, LINGER_CHECK_MS);
+}
+
+static void
+linger_remove(struct entry *e)
+{
+	struct entry **pp;
+
+	for (pp = &lingering; *pp != NULL; pp = &(*pp)->pnext)
+		if (*pp == e) {
+			*pp = e->pnext;
+			nlingering--;
+			break;
+		}
+	e->pnext = NULL;
+	e->lingering = 0;
+}
+
+/* May e outlive its creator? An owner socket entry whose socket the client bound. */
+static int
+linger_candidate(const struct entry *e)
+{
+	return e->kind == SB_KIND_SOCKET && e->lifetime == SB_LT_OWNER && e->fd < 0;
+}
+
+/*
+ * keep[i] = 1 for each of the n entries es[i] that a bound socket still
+ * has. If the kernel cannot be asked, every entry with a socket file is
+ * kept (and asked about again at the next check). -ENOMEM: nothing known.
+ */
+static int
+still_held(struct entry **es, size_t n, int *keep)
+{
+	struct holder_id *ids;
+	size_t i;
+	int r;
+
+	if ((ids = calloc(n, sizeof(*ids))) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		if (holders_sock_id(es[i], &ids[i]) < 0)
+			ids[i].found = -1;	/* no socket file: nothing holds it */
+	if ((r = holders_find(ids, n)) < 0)
+		log_warn("unable to ask the kernel which sockets are still bound: %s",
+		    strerror(-r));
+	for (i = 0; i < n; i++)
+		keep[i] = r < 0 ? ids[i].found == 0 : ids[i].found == 1;
+	free(ids);
+	return 0;
+}
+
+/* Process pr exited: move its entries that another process holds to lingering. */
+static void
+linger_exited(struct proc *pr)
+{
+	struct entry *e, **es, **pp;
+	size_t n = 0, i;
+	int *keep;
+
+	for (e = pr->entries; e != NULL; e = e->pnext)
+		n += linger_candidate(e);
+	if (n == 0)
+		return;
+	es = calloc(n, sizeof(*es));
+	keep = calloc(n, sizeof(*keep));
+	if (es == NULL || keep == NULL)
+		goto out;
+	n = 0;
+	for (e = pr->entries; e != NULL; e = e->pnext)
+		if (linger_candidate(e))
+			es[n++] = e;
+	if (still_held(es, n, keep) < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (!keep[i])
+			continue;
+		for (pp = &pr->entries; *pp != NULL; pp = &(*pp)->pnext)
+			if (*pp == es[i]) {
+				*pp = es[i]->pnext;
+				break;
+			}
+		log_info("entry %s: its process %ld exited, its socket is still open in "
+		    "another process: kept until that one closes it", es[i]->key, (long)pr->pid);
+		linger_add(es[i]);
+	}
+out:
+	free(es);
+	free(keep);
+}
+
+static void
+linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct entry *e, **es;
+	size_t n = 0, i;
+	int *keep;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	es = calloc(nlingering, sizeof(*es));
+	keep = calloc(nlingering, sizeof(*keep));
+	if (es != NULL && keep != NULL) {
+		for (e = lingering; e != NULL && n < nlingering; e = e->pnext)
+			es[n++] = e;
+		if (still_held(es, n, keep) == 0)
+			for (i = 0; i < n; i++)
+				if (!keep[i])
+					entry_destroy(es[i], "the last process holding its socket exited");
+	}
+	free(es);
+	free(keep);
+	if (lingering != NULL)
+		timer_ms(ev_linger, LINGER_CHECK_MS);
+}
+
+/* At a restart: keep e (its creator gone) if a socket is still bound at its file. */
+int
+linger_adopt(struct entry *e)
+{
+	int keep = 0;
+
+	if (!linger_candidate(e) || still_held(&e, 1, &keep) < 0 || !keep)
+		return -ESRCH;
+	log_info("entry %s: its process %ld is gone, its socket is still open: kept",
+	    e->key, (long)e->pid);
+	linger_add(e);
+	return 0;
+}
+
 static void
 proc_exit(struct proc *pr)
 {
@@ -869,6 +1025,7 @@ proc_exit(struct proc *pr)
 
 	log_debug("process %ld exited", (long)pr->pid);
 	pr->exiting = 1;
+	linger_exited(pr);
 	while ((e = pr->entries) != NULL)
 		entry_destroy(e, "its process exited");
 	proc_free(pr);
@@ -1024,6 +1181,8 @@ proc_untrack(struct entry *e)
 	struct proc *pr = e->proc;
 	struct entry **pp;
 
+	if (e->lingering)
+		linger_remove(e);
 	if (pr == NULL)
 		return;
 	for (pp = &pr->entries; *pp != NULL; pp = &(*pp)->pnext)
@@ -1200,11 +1359,12 @@ server_init(void)
 	ev_drain = evtimer_new(base, drain_cb, NULL);
 	ev_status = evtimer_new(base, status_cb, NULL);
 	ev_logflush = evtimer_new(base, logflush_cb, NULL);
+	ev_linger = evtimer_new(base, linger_cb, NULL);
 	if (proof_event_fd() < 0)
 		fatal("unable to make an eventfd: %s", strerror(errno));
 	ev_proof = event_new(base, proof_event_fd(), EV_READ | EV_PERSIST, proof_cb, NULL);
 	if (!ev_accept || !ev_accept_backoff || !ev_reap || !ev_drain || !ev_status || !ev_proof ||
-	    !ev_logflush || event_add(ev_proof, NULL) < 0)
+	    !ev_logflush || !ev_linger || event_add(ev_proof, NULL) < 0)
 		fatal("unable to allocate events");
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		ev_sigs[i] = evsignal_new(base, sigs[i], signal_cb, NULL);

@@ -41,6 +41,10 @@
  *                                 binds Q while the main thread forks
  *   shim-prog sigunlink P Q       bind P and Q, a SIGTERM handler unlinks P;
  *                                 "go" on stdin: unlink Q
+ *   shim-prog daemon PATH         bind+listen PATH, then a classic double
+ *                                 fork: the parent and the first child exit,
+ *                                 the grandchild prints its pid and answers
+ *                                 clients (as "serve") until killed
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -800,6 +804,34 @@ cmd_sigunlink(const char *p, const char *q)
 	return 1;
 }
 
+static int
+cmd_daemon(const char *path)
+{
+	int lfd = listen_at(path, SOCK_STREAM), st;
+	pid_t pid;
+
+	if ((pid = fork()) < 0)
+		die("fork");
+	if (pid > 0) {
+		/* the parent waits for the first child, then exits: the binder is gone */
+		if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			die("first child");
+		_exit(0);
+	}
+	setsid();
+	if ((pid = fork()) < 0)
+		die("fork");
+	if (pid > 0)
+		_exit(0);
+	printf("%ld\n", (long)getpid());
+	fflush(stdout);
+	/* stdout is the caller's pipe: let it see end of file */
+	if (freopen("/dev/null", "w", stdout) == NULL)
+		_exit(1);
+	for (;;)
+		echo_one(lfd);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -837,8 +869,10 @@ main(int argc, char **argv)
 		return cmd_threadfork(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "sigunlink") == 0)
 		return cmd_sigunlink(argv[2], argv[3]);
+	if (argc == 3 && strcmp(argv[1], "daemon") == 0)
+		return cmd_daemon(argv[2]);
 	fprintf(stderr, "usage: shim-prog serve|call|threads|fork|dgram|tcp|serve-trunc|call-trunc|"
 	    "efault|addrinuse|"
-	    "forkclose|vfork|threadfork|sigunlink ...\n");
+	    "forkclose|vfork|threadfork|sigunlink|daemon ...\n");
 	return 100;
 }
