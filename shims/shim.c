@@ -1263,6 +1263,7 @@ bind(int fd, const struct sockaddr *addr, socklen_t len)
 	    len <= SUN_OFF)
 		return real_bind(fd, addr, len);
 	/* a copy: the kernel's EFAULT for a bad pointer, never SIGSEGV */
+	memset(&sun, 0, sizeof(sun));
 	if (user_read(addr, &sun, len) != (ssize_t)len)
 		return real_bind(fd, addr, len);
 	if (shim.nseen > 0) {
@@ -1478,7 +1479,7 @@ connect(int fd, const struct sockaddr *addr, socklen_t len)
 	 * such paths) is mapped before the kernel connects it elsewhere.
 	 */
 	if (__builtin_expect(shim.nseen > 0, 0) && len > SUN_OFF && len <= sizeof(sun) &&
-	    user_read(addr, &sun, len) == (ssize_t)len) {
+	    (memset(&sun, 0, sizeof(sun)), user_read(addr, &sun, len)) == (ssize_t)len) {
 		const struct sockaddr *a = (const struct sockaddr *)&sun;
 
 		if (fix_truncated(&a, &len, &sun, "connect") < 0)
@@ -1508,6 +1509,7 @@ connect(int fd, const struct sockaddr *addr, socklen_t len)
 	if (addr != (const struct sockaddr *)&sun) {
 		int err = errno;
 
+		memset(&sun, 0, sizeof(sun));
 		if (user_read(addr, &sun, len < sizeof(sun) ? len : sizeof(sun)) <= (ssize_t)SUN_OFF) {
 			errno = err;
 			return -1;
