@@ -41,6 +41,8 @@
  *                                 binds Q while the main thread forks
  *   shim-prog sigunlink P Q       bind P and Q, a SIGTERM handler unlinks P;
  *                                 "go" on stdin: unlink Q
+ *   shim-prog bind PATH           bind PATH (no unlink first), say what bind
+ *                                 answered, exit
  *   shim-prog daemon PATH         bind+listen PATH, then a classic double
  *                                 fork: the parent and the first child exit,
  *                                 the grandchild prints its pid and answers
@@ -805,6 +807,17 @@ cmd_sigunlink(const char *p, const char *q)
 }
 
 static int
+cmd_bind(const char *path)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		die("socket");
+	report("bind", bind_path(fd, path));
+	return 0;
+}
+
+static int
 cmd_daemon(const char *path)
 {
 	int lfd = listen_at(path, SOCK_STREAM), st;
@@ -869,10 +882,12 @@ main(int argc, char **argv)
 		return cmd_threadfork(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "sigunlink") == 0)
 		return cmd_sigunlink(argv[2], argv[3]);
+	if (argc == 3 && strcmp(argv[1], "bind") == 0)
+		return cmd_bind(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "daemon") == 0)
 		return cmd_daemon(argv[2]);
 	fprintf(stderr, "usage: shim-prog serve|call|threads|fork|dgram|tcp|serve-trunc|call-trunc|"
 	    "efault|addrinuse|"
-	    "forkclose|vfork|threadfork|sigunlink|daemon ...\n");
+	    "forkclose|vfork|threadfork|sigunlink|bind|daemon ...\n");
 	return 100;
 }
