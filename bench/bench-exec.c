@@ -122,7 +122,7 @@ main(int argc, char **argv)
 
 	bench_interleave(iters / per, per, run_a, run_b, &x, &a, &b, &ratios);
 
-	snprintf(goal, sizeof(goal), "<= %.1fx", max_ratio);
+	snprintf(goal, sizeof(goal), "<= %.2fx", max_ratio);
 	bench_compare_row(argv[1], argv[2], "ms", &a, &b, &ratios, "x", goal, max_ratio);
 	return 0;
 }

@@ -14,7 +14,7 @@ SB_SHIM=$top_builddir/shims/.libs/libsockbroker-shim.so
 SB_LIBDIR=$top_builddir/libbroker/.libs
 QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] && QUICK=
-FIGS=${BENCH_FIGS:-1 2 3 4 5 6}
+FIGS=${BENCH_FIGS:-1 2 3 4 5 6 7}
 
 # The real binary of an uninstalled program (not its libtool wrapper).
 real_bin() {
@@ -115,3 +115,17 @@ if want 6; then
 	if [ -n "$QUICK" ]; then sizes="1000 10000"; else sizes="1000 10000 100000"; fi
 	figure 6 "$B/bench-scale" "$SOCKBROKERD" "$W/f6" $sizes
 fi
+
+# 7: the shim's constructor: a program with nothing to rewrite, and one with
+# an over-long argument that is no socket (the rule files are read).
+fig7() {
+	long=$W/$(printf 'd%.0s' $(seq 1 150))/x
+	n=1000; [ -n "$QUICK" ] && n=60
+	"$B/bench-exec" 7 "true a b c, shim vs none" 1.03 $n \
+	    LD_PRELOAD="$SB_SHIM" /bin/true a b c ::: /bin/true a b c
+	rules=$bench_srcdir/../shims/rewrite.d
+	"$B/bench-exec" 7b "true 150 B arg vs true x, both shimmed" 2.0 $n \
+	    LD_PRELOAD="$SB_SHIM" SOCKBROKER_REWRITE_DIRS="$rules" /bin/true "$long" ::: \
+	    LD_PRELOAD="$SB_SHIM" SOCKBROKER_REWRITE_DIRS="$rules" /bin/true x
+}
+want 7 && figure 7 fig7
