@@ -131,6 +131,7 @@ int		 entry_dir_make(struct entry *e, uid_t dir_uid, int *ret_dirfd,
 int		 entry_dir_open(const struct entry *e);
 void		 entry_dirs_scan(int (*want)(const struct entry *));
 int		 entry_dir_finish(struct entry *e, int dirfd);
+int		 entry_dir_reclaim(const struct entry *e, int dirfd);
 int		 entry_sock_make(struct entry *e, int dirfd, int *ret_fd,
 		    char *err, size_t errlen);
 void		 entry_files_remove(const struct entry *e);
@@ -140,6 +141,11 @@ void		 entry_destroy(struct entry *e, const char *why);
 int		 entry_release(struct entry *e, const char *why);
 /* Forget e, already out of the table (replaced by an entry of its key, journaled) */
 void		 entry_teardown(struct entry *e, const char *why);
+
+/* cleaner.c: entry directories are removed off the event loop */
+int		 cleaner_init(void);
+int		 cleaner_trash(int xfd, const char *xx, const char *name);
+int		 dir_open_beneath(int dirfd, const char *name);
 
 /* person.c: a uid of a subordinate range (/etc/subuid) is its owner's */
 void		 persons_load(const char *path);

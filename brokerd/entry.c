@@ -388,69 +388,42 @@ fanout_open(const struct entry *e, char *err, size_t errlen)
 	return fd;
 }
 
-/* Remove everything inside dirfd, never following a symlink. */
-static void
-rm_contents(int dirfd, int depth)
-{
-	struct dirent *d;
-	DIR *dir;
-	int fd, sub;
-
-	if (depth > 16 || (fd = dup(dirfd)) < 0)
-		return;
-	if ((dir = fdopendir(fd)) == NULL) {
-		close(fd);
-		return;
-	}
-	while ((d = readdir(dir)) != NULL) {
-		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
-			continue;
-		if (unlinkat(dirfd, d->d_name, 0) == 0 || errno != EISDIR)
-			continue;
-		sub = openat(dirfd, d->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sub >= 0) {
-			rm_contents(sub, depth + 1);
-			close(sub);
-		}
-		unlinkat(dirfd, d->d_name, AT_REMOVEDIR);
-	}
-	closedir(dir);
-}
-
 /*
- * Make ROOT/xx/HASH (or take over a stale one of ours), owned by the broker
- * and 0700 until entry_dir_finish(), with no stale socket inside.
+ * Make ROOT/xx/HASH afresh, the broker's and 0700 until entry_dir_finish():
+ * a stale one (of a release, of a broker that was killed) is moved to the
+ * trash first, whatever is in it (cleaner.c removes it off the event loop).
  */
 int
 entry_dir_make(struct entry *e, uid_t dir_uid, int *ret_dirfd, char *err, size_t errlen)
 {
+	char xx[3] = { e->id[0], e->id[1], '\0' };
 	const char *hash = e->id + 2;
-	int xfd, dfd;
+	int xfd, dfd, r;
 
 	(void)dir_uid;
 	if ((xfd = fanout_open(e, err, errlen)) < 0)
 		return xfd;
-	if (mkdirat(xfd, hash, 0700) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "unable to create %s/%.2s/%s: %s", cfg.root, e->id,
-		    hash, strerror(errno));
+	if ((r = cleaner_trash(xfd, xx, hash)) < 0 && r != -ENOENT) {
+		snprintf(err, errlen, "the old directory %s/%s/%s of %s is %s: try again", cfg.root,
+		    xx, hash, e->key, r == -EBUSY ? "a mount point, being detached" :
+		    strerror(-r));
 		close(xfd);
-		return -errno;
+		return r == -EBUSY ? -EAGAIN : r;
 	}
-	dfd = openat(xfd, hash, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (mkdirat(xfd, hash, 0700) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "unable to create %s/%s/%s: %s", cfg.root, xx, hash,
+		    strerror(errno));
+		close(xfd);
+		return r == -EEXIST ? -EAGAIN : r;
+	}
+	dfd = dir_open_beneath(xfd, hash);
 	close(xfd);
 	if (dfd < 0) {
-		snprintf(err, errlen, "%s/%.2s/%s exists and is not a directory: refusing %s",
-		    cfg.root, e->id, hash, e->key);
-		return -EEXIST;
+		snprintf(err, errlen, "unable to open %s/%s/%s: %s", cfg.root, xx, hash,
+		    strerror(-dfd));
+		return dfd;
 	}
-	/* a stale directory: take it back before cleaning it */
-	if (fchown(dfd, geteuid(), getegid()) < 0 || fchmod(dfd, 0700) < 0) {
-		snprintf(err, errlen, "unable to reclaim %s/%.2s/%s: %s", cfg.root, e->id,
-		    hash, strerror(errno));
-		close(dfd);
-		return -EEXIST;
-	}
-	rm_contents(dfd, 0);
 	*ret_dirfd = dfd;
 	return 0;
 }
@@ -463,8 +436,8 @@ entry_dir_open(const struct entry *e)
 	int fd;
 
 	snprintf(path, sizeof(path), "%.2s/%s", e->id, e->id + 2);
-	fd = openat(cfg.root_fd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	fd = dir_open_beneath(cfg.root_fd, path);	/* never into a client's mount */
+	return fd;
 }
 
 /* The fan-out directory of e, 0..255 ("xx" is hex) */
@@ -532,17 +505,39 @@ entry_dirs_scan(int (*want)(const struct entry *))
 	}
 }
 
-/* Give the directory to the entry's owner: 0700, g+rx, o+rx as mode asks. */
+/*
+ * The mode of e's directory: 0710 (its group is the entry's, which its
+ * owner is in: req_mode_gid() checks it), and o+x if the mode lets others
+ * in. Never r for others (the directory is not listed), never w (it is
+ * not theirs): the socket file's own mode decides who may connect.
+ */
+static mode_t
+dir_mode(const struct entry *e)
+{
+	return (mode_t)(0710 | ((e->mode & 07) ? 01 : 0));
+}
+
+/*
+ * Set e's directory up: the broker's (group the entry's), not writable or
+ * listable by others, crossable by the classes its mode lets in. A
+ * prepared entry's directory is its owner's until BOUND (the client binds
+ * its own socket in it): entry_dir_reclaim() then takes it back.
+ */
 int
 entry_dir_finish(struct entry *e, int dirfd)
 {
-	mode_t m = 0700;
+	uid_t owner = (e->flags & EF_PREPARED) ? e->uid : geteuid();
 
-	if (e->mode & 070)
-		m |= 050;
-	if (e->mode & 07)
-		m |= 05;
-	if (fchown(dirfd, e->uid, e->gid) < 0 || fchmod(dirfd, m) < 0)
+	if (fchown(dirfd, owner, e->gid) < 0 || fchmod(dirfd, dir_mode(e)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* BOUND: the client's socket is in e's directory; the directory is the broker's again. */
+int
+entry_dir_reclaim(const struct entry *e, int dirfd)
+{
+	if (fchown(dirfd, geteuid(), e->gid) < 0 || fchmod(dirfd, dir_mode(e)) < 0)
 		return -errno;
 	return 0;
 }
@@ -600,30 +595,23 @@ fail:
 	return r;
 }
 
-/* Remove ROOT/xx/HASH/sock and ROOT/xx/HASH (whatever the owner put there). */
+/*
+ * Remove ROOT/xx/HASH and whatever is in it: renamed to the trash here,
+ * removed by cleaner.c off the event loop.
+ */
 void
 entry_files_remove(const struct entry *e)
 {
 	char xx[3] = { e->id[0], e->id[1], '\0' };
-	int xfd, dfd;
+	int xfd, r;
 
 	if (e->kind != SB_KIND_SOCKET)
 		return;
-	xfd = openat(cfg.root_fd, xx, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (xfd < 0)
+	if ((xfd = dir_open_beneath(cfg.root_fd, xx)) < 0)
 		return;
-	dfd = openat(xfd, e->id + 2, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd >= 0) {
-		if (unlinkat(dfd, SB_SOCK_NAME, 0) < 0 && errno == EISDIR)
-			rm_contents(dfd, 0);
-		if (unlinkat(xfd, e->id + 2, AT_REMOVEDIR) < 0 && errno == ENOTEMPTY) {
-			rm_contents(dfd, 0);
-			unlinkat(xfd, e->id + 2, AT_REMOVEDIR);
-		}
-		close(dfd);
-	} else if (errno == ENOTDIR || errno == ELOOP) {
-		log_warn("%s/%s/%s is not a directory: left alone", cfg.root, xx, e->id + 2);
-	}
+	if ((r = cleaner_trash(xfd, xx, e->id + 2)) < 0 && r != -ENOENT)
+		log_warn("unable to remove %s/%s/%s: %s%s", cfg.root, xx, e->id + 2, strerror(-r),
+		    r == -EBUSY ? " (a mount point: detached, removed at its next bind)" : "");
 	close(xfd);
 }
 

@@ -445,6 +445,9 @@ main(int argc, char **argv)
 	fdholder_adopt(&fds, &nfds);
 	pick_control(fds, nfds);
 	persons_load(cfg.subuid);
+	if (cleaner_init() < 0)
+		log_warn("unable to start the cleaner thread: entry directories are removed "
+		    "on the event loop");
 	entries_init();
 	server_init();
 	state_load();

@@ -562,6 +562,13 @@ bind_bound(struct peer *p, const struct sb_msg *m, const char *key)
 		refuse(p, m->id, ENOENT, 0, "no socket is bound at %s for %s", sp, kfmt(key));
 		return;
 	}
+	/* bound: the directory is the broker's again, the client may not write there */
+	if ((r = entry_dir_reclaim(e, dirfd)) < 0) {
+		close(dirfd);
+		refuse(p, m->id, -r, 0, "unable to take the directory of %s back: %s", kfmt(key),
+		    strerror(-r));
+		return;
+	}
 	close(dirfd);
 	if (m->fd >= 0) {
 		/* the client's own socket, to hold: it must be the one at sp */

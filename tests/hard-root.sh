@@ -69,15 +69,16 @@ untouched "ROOT/XX"
 k=pre-hash
 xx=$(xx_of $k); h=$(hash_of $k)
 mkdir -p "$ROOT/$xx"; chmod 755 "$ROOT/$xx"
-ln -s "$out" "$ROOT/$xx/$h"
-refused $k "ROOT/XX/HASH a symlink to a directory outside" "exists and is not a directory"
-rm "$ROOT/$xx/$h"
-ln -s "$out/sub" "$ROOT/$xx/$h"
-refused $k "ROOT/XX/HASH a symlink to a subdirectory outside" "exists and is not a directory"
-rm "$ROOT/$xx/$h"
-touch "$ROOT/$xx/$h"
-refused $k "ROOT/XX/HASH a file" "exists and is not a directory"
-rm "$ROOT/$xx/$h"
+# whatever is at ROOT/XX/HASH is moved to the trash, never followed; the
+# bind gets a fresh directory of its own
+for planted in "ln -s $out" "ln -s $out/sub" touch; do
+	$planted "$ROOT/$xx/$h"
+	$SB bind $k --listen >/dev/null || fail "bind $k over $planted at ROOT/XX/HASH"
+	[ -d "$ROOT/$xx/$h" ] && [ ! -L "$ROOT/$xx/$h" ] && [ -S "$ROOT/$xx/$h/sock" ] ||
+		fail "no fresh directory after $planted"
+	$SB release $k || fail "release $k"
+	untouched "ROOT/XX/HASH ($planted)"
+done
 # a stale directory of another uid holding links out: taken back, emptied
 # (the links removed, never followed)
 mkdir "$ROOT/$xx/$h"
@@ -132,28 +133,36 @@ n=0
 for swap in link-file link-dir link-socket dir-of-links deep; do
 	n=$((n + 1))
 	k=swap-$n
+	# a bound entry's directory is the broker's: nobody cannot write there
 	s=$(nobody "$SB" bind $k --listen --mode 0600) || fail "nobody bind $k"
 	d=${s%/sock}
-	[ "$(stat -c %u "$d")" = 65534 ] || fail "the entry directory is not nobody's"
+	[ "$(stat -c %u "$d")" = "$(id -u)" ] || fail "the entry directory is not the broker's"
+	nobody sh -c "echo x >'$d/x'" 2>/dev/null && fail "nobody wrote into its entry directory"
+	nobody rm -f "$s" 2>/dev/null; [ -S "$s" ] || fail "nobody removed its socket from the directory"
+	nobody "$SB" release $k || fail "nobody release $k"
+	# a prepared entry's directory is the client's until BOUND (it binds
+	# there itself): it plants what it likes, the release removes it all
+	nobody env PYTHONPATH="$top_srcdir/tests" $PY -c '
+import sys
+from sbproto import *
+t, i, f, fds = Client().call("bind", key=sys.argv[1], flags=PREPARE)
+assert t == "ok", f' $k || fail "nobody prepare $k"
+	[ "$(stat -c %u "$d")" = 65534 ] || fail "a prepared directory is not its client's"
 	case $swap in
-	link-file) nobody ln -sfn "$out/precious" "$s.new" && nobody mv -T "$s.new" "$s" ;;
-	link-dir) nobody rm "$s" && nobody ln -s "$out" "$s" ;;
-	link-socket) nobody rm "$s" && nobody ln -s "$out/victim.sock" "$s" ;;
+	link-file) nobody ln -s "$out/precious" "$s" ;;
+	link-dir) nobody ln -s "$out" "$s" ;;
+	link-socket) nobody ln -s "$out/victim.sock" "$s" ;;
 	dir-of-links)
-		nobody rm "$s" && nobody mkdir "$s" && nobody ln -s "$out/precious" "$s/x" &&
-			nobody ln -s "$out" "$s/y" ;;
+		nobody mkdir "$s" && nobody ln -s "$out/precious" "$s/x" &&
+			nobody ln -s "$out" "$s/y" && nobody mkfifo "$s/fifo" ;;
 	deep)
-		nobody rm "$s" && nobody mkdir -p "$s/$(printf 'a/%.0s' $(seq 1 24))" &&
-			nobody ln -s "$out/precious" "$s/a/a/a/a/l" ;;
-	esac || fail "nobody could not swap $s ($swap)"
-	# a bind again (the broker takes the directory back), then a release
-	o=$(nobody "$SB" bind $k --listen 2>&1) || sb_log "$swap: bind again: $o"
+		nobody mkdir -p "$s/$(printf 'a/%.0s' $(seq 1 40))" &&
+			nobody ln -s "$out/precious" "$s/a/a/a/a/l" &&
+			nobody ln -s "$out" "$s/$(printf 'a/%.0s' $(seq 1 40))/deepest" ;;
+	esac || fail "nobody could not plant $swap in $d"
 	nobody "$SB" release $k || fail "nobody release $k ($swap)"
-	untouched "swap $swap then release"
-	if [ -e "$d" ]; then
-		sb_log "$swap: left in the root: $(find "$d" | wc -l) files (owned by $(stat -c %u "$d"))"
-		[ "$swap" = deep ] || fail "$swap: the entry directory $d is left"
-	fi
+	sb_wait_for test ! -e "$d" || fail "$swap: the entry directory $d is left: $(find "$d" | wc -l) files"
+	untouched "$swap then release"
 done
 # a hard link to a file of root's into its directory (protected_hardlinks)
 s=$(nobody "$SB" bind hl --listen) || fail "nobody bind hl"
