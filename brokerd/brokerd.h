@@ -146,6 +146,8 @@ void		 entry_teardown(struct entry *e, const char *why);
 int		 cleaner_init(void);
 int		 cleaner_trash(int xfd, const char *xx, const char *name);
 int		 dir_open_beneath(int dirfd, const char *name);
+struct stat;
+int		 stat_beneath(int dirfd, const char *name, struct stat *st);
 
 /* person.c: a uid of a subordinate range (/etc/subuid) is its owner's */
 void		 persons_load(const char *path);

@@ -84,6 +84,32 @@ dir_open_beneath(int dirfd, const char *name)
 	return fd < 0 ? -errno : fd;
 }
 
+/*
+ * lstat of name in dirfd that never enters another mount: a client that
+ * owns dirfd (a prepared entry) may have mounted a file system that does
+ * not answer on name. -EXDEV for a mount point.
+ */
+int
+stat_beneath(int dirfd, const char *name, struct stat *st)
+{
+	struct open_how how;
+	int fd, r = 0;
+
+	memset(&how, 0, sizeof(how));
+	how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+	how.resolve = RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+	    RESOLVE_BENEATH;
+	fd = (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS)
+		return fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 /* Detach a mount a client made at name in dirfd (it may not answer). */
 static int
 detach(int dirfd, const char *name)

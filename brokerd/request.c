@@ -555,8 +555,9 @@ bind_bound(struct peer *p, const struct sb_msg *m, const char *key)
 		refuse(p, m->id, EINVAL, 0, "%s was not prepared", kfmt(key));
 		return;
 	}
+	/* the client's directory until now: never into a mount it made there */
 	if ((dirfd = entry_dir_open(e)) < 0 ||
-	    fstatat(dirfd, SB_SOCK_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISSOCK(st.st_mode)) {
+	    stat_beneath(dirfd, SB_SOCK_NAME, &st) < 0 || !S_ISSOCK(st.st_mode)) {
 		if (dirfd >= 0)
 			close(dirfd);
 		refuse(p, m->id, ENOENT, 0, "no socket is bound at %s for %s", sp, kfmt(key));
