@@ -14,7 +14,7 @@ SB_SHIM=$top_builddir/shims/.libs/libsockbroker-shim.so
 SB_LIBDIR=$top_builddir/libbroker/.libs
 QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] && QUICK=
-FIGS=${BENCH_FIGS:-1 2 3 4 5 6 7}
+FIGS=${BENCH_FIGS:-1 2 3 4 5 6 7 8}
 
 # The real binary of an uninstalled program (not its libtool wrapper).
 real_bin() {
@@ -130,4 +130,41 @@ fig7() {
 	    LD_PRELOAD="$SB_SHIM" SOCKBROKER_REWRITE_DIRS="$rules" /bin/true "$long" ::: \
 	    LD_PRELOAD="$SB_SHIM" SOCKBROKER_REWRITE_DIRS="$rules" /bin/true x
 }
-want 7 && figure 7 fig7
+if want 7; then
+	figure 7 fig7
+fi
+
+# 8: a process with the shim preloaded (broker mode, a broker running) vs
+# without: fork+exec+wait of /bin/true, and of bench-connect1 making one
+# short connect (to the broker's control socket: a real server that
+# accepts). Nothing on their command lines is rewritten.
+fig8() {
+	ROOT=$W/f8/root
+	mkdir -p "$W/f8"
+	mkfifo "$W/f8/ready"
+	"$SOCKBROKERD" --root "$ROOT" --ready-fd 3 3>"$W/f8/ready" 2>"$W/f8/log" &
+	PIDS="$PIDS $!"
+	read -r _ <"$W/f8/ready" || { echo "sockbrokerd did not start: $(tail -n 1 "$W/f8/log")" >&2; return 1; }
+	n=2000; [ -n "$QUICK" ] && n=100
+	"$B/bench-exec" 8 "fork+exec+wait /bin/true, shim vs none" 1.03 $n \
+	    LD_PRELOAD="$SB_SHIM" SOCKBROKER_ROOT="$ROOT" SOCKBROKER_MODE=broker /bin/true ::: \
+	    SOCKBROKER_ROOT="$ROOT" SOCKBROKER_MODE=broker /bin/true || return 1
+	"$B/bench-exec" 8 "fork+exec+wait one short connect, shim vs none" 1.03 $n \
+	    LD_PRELOAD="$SB_SHIM" SOCKBROKER_ROOT="$ROOT" SOCKBROKER_MODE=broker \
+	    "$B/bench-connect1" "$ROOT/control" ::: \
+	    SOCKBROKER_ROOT="$ROOT" SOCKBROKER_MODE=broker "$B/bench-connect1" "$ROOT/control" || return 1
+	# the same against a preload library that does nothing: the shim's own share
+	E=$B/.libs/bench-empty-preload.so
+	[ -f "$E" ] || { echo "no $E" >&2; return 1; }
+	"$B/bench-exec" 8b "/bin/true, shim vs an empty preload" 1.03 $n \
+	    LD_PRELOAD="$SB_SHIM" SOCKBROKER_ROOT="$ROOT" SOCKBROKER_MODE=broker /bin/true ::: \
+	    LD_PRELOAD="$E" SOCKBROKER_ROOT="$ROOT" SOCKBROKER_MODE=broker /bin/true || return 1
+	"$B/bench-exec" 8b "one short connect, shim vs an empty preload" 1.03 $n \
+	    LD_PRELOAD="$SB_SHIM" SOCKBROKER_ROOT="$ROOT" SOCKBROKER_MODE=broker \
+	    "$B/bench-connect1" "$ROOT/control" ::: \
+	    LD_PRELOAD="$E" SOCKBROKER_ROOT="$ROOT" SOCKBROKER_MODE=broker \
+	    "$B/bench-connect1" "$ROOT/control"
+}
+if want 8; then
+	figure 8 fig8
+fi

@@ -121,7 +121,8 @@ static struct {
 	int		 nseen;		/* set in the constructor, read-only after */
 } shim = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-static __thread sigset_t fork_mask;	/* the forking thread's mask, across fork */
+/* the forking thread's mask, across fork (static TLS: the shim is preloaded) */
+static __thread sigset_t fork_mask __attribute__((tls_model("initial-exec")));
 
 static void configure(void);
 
