@@ -37,7 +37,10 @@ for mode in broker direct; do
 
 	if have tmux; then
 		S=$(sb_long_path "tmux-$mode" 160)
-		shimmed tmux -S "$S" -f /dev/null new-session -d -s "sess-$mode" "sleep 60" ||
+		# SHELL: tmux runs the session's command with it, else with the
+		# user's login shell, which is nologin for a build user like nobody
+		# (the session would end at once, and the server with it)
+		SHELL=/bin/sh shimmed tmux -S "$S" -f /dev/null new-session -d -s "sess-$mode" "sleep 60" ||
 			fail "$mode: tmux new-session: $(tail -3 "$T/shim.log")"
 		test -S "$S" || fail "$mode: no tmux socket at $S"
 		out=$(shimmed tmux -S "$S" list-sessions -F '#{session_name}') ||
