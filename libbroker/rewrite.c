@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rewrite.h"
@@ -1546,15 +1547,21 @@ load_file(struct sbrw_rules *rules, const char *program, const char *path,
     sbrw_error_fn err, void *err_ctx)
 {
 	char buf[SBRW_FILE_MAX + 1], msg[PATH_MAX + 64];
+	struct stat st;
 	size_t n = 0;
 	ssize_t r;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+	/* O_NONBLOCK: a FIFO there must not hang the program */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
 		if (err != NULL) {
 			snprintf(msg, sizeof(msg), "%s: cannot read it: %s", path, strerror(errno));
 			err(err_ctx, msg);
 		}
+		return;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);	/* /dev/null, or anything but a file: it masks, with no rules */
 		return;
 	}
 	while (n < sizeof(buf) && (r = read(fd, buf + n, sizeof(buf) - n)) != 0) {

@@ -681,15 +681,19 @@ START_TEST(rule_dirs)
 	put(usr, "c.rules~", "prog --tilde server path\n");
 	put(etc, "b.rules", "prog --b2 client path\n");	/* overrides usr's b.rules */
 	put(etc, "c.rules", "");			/* masks c.rules */
+	put(usr, "d.rules", "prog --d server path\n");
+	ck_assert_int_eq(symlink("/dev/null", with("%s/d.rules", etc, NULL)), 0);	/* masks */
+	put(usr, "e.rules", "prog --e server path\n");
+	ck_assert_int_eq(mkfifo(with("%s/e.rules", etc, NULL), 0600), 0);	/* no hang */
 	snprintf(dirs, sizeof(dirs), "%s:/nonexistent:%s", etc, usr);
 	rules.n = 0;
-	ck_assert_int_eq(sbrw_rules_load(&rules, "prog", dirs, NULL, NULL), 3);
+	ck_assert_int_eq(sbrw_rules_load(&rules, "prog", dirs, NULL, NULL), 5);
 	ck_assert_int_eq(rules.n, 2);
 	ck_assert_str_eq(rules.rule[0].opt, "--a");
 	ck_assert_str_eq(rules.rule[1].opt, "--b2");
 	ck_assert_int_eq(rules.rule[1].role, SBRW_ROLE_CLIENT);
 	rules.n = 0;
-	ck_assert_int_eq(sbrw_rules_load(&rules, "other", dirs, NULL, NULL), 3);
+	ck_assert_int_eq(sbrw_rules_load(&rules, "other", dirs, NULL, NULL), 5);
 	ck_assert_int_eq(rules.n, 0);
 	ck_assert_int_eq(system(with("rm -rf %s %s", etc, usr)), 0);
 }
