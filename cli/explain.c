@@ -84,12 +84,25 @@ explain_report(void *ctx, const struct sbrw_event *ev)
 		printf("    no rule: an existing socket (the generic client side)\n");
 }
 
+/* -readconfig FILE: the shim's readconfig.c reads it at start; say so. */
+static int
+explain_config(void *ctx, char **argp, sbrw_map_fn map, void *map_ctx)
+{
+	(void)ctx;
+	(void)map;
+	(void)map_ctx;
+	printf("-readconfig '%s': a QEMU config file: the shim rewrites the socket paths in it\n"
+	    "    into a sealed copy that QEMU reads as /proc/self/fd/N (not shown here)\n", *argp);
+	return 0;
+}
+
 int
 cmd_explain(int argc, char **argv, const char *root)
 {
 	static struct sbrw_rules rules;
 	struct explain x = { root, 0, "" };
-	const struct sbrw_ops ops = { explain_map, explain_report, NULL, explain_is_socket, &x };
+	const struct sbrw_ops ops = { explain_map, explain_report, explain_config, explain_is_socket,
+	    &x };
 	const char *prog, *spec, *mode = NULL;
 	char **args;
 	int i, k, n, r;

@@ -148,6 +148,8 @@ assert_contains "$out" "-> '/proc/self/fd/N/explain.sock' (client)" "explain --m
 out=$("$SOCKBROKER" explain -- git commit -m "unix:$L") || fail "explain git"
 assert_contains "$out" "no rule names it, and it is not an existing socket" "explain: free text"
 assert_contains "$out" "0 rewritten" "explain: free text"
+out=$("$SOCKBROKER" explain -- qemu-system-x86_64 -readconfig "$T/qemu.conf") || fail "explain -readconfig"
+assert_contains "$out" "-readconfig '$T/qemu.conf': a QEMU config file" "explain -readconfig"
 out=$("$SOCKBROKER" explain echo hi) || fail "explain echo"
 assert_contains "$out" "nothing to rewrite" "explain echo"
 "$SOCKBROKER" explain >/dev/null 2>&1; assert_eq $? 100 "explain without CMD"
