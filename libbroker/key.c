@@ -62,10 +62,103 @@ sha256_block(struct sha256 *s, const uint8_t *p)
 	s->h[4] += e; s->h[5] += f; s->h[6] += g; s->h[7] += h;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#include <immintrin.h>
+
+/*
+ * The same block with the SHA extensions (SHA-NI): four rounds per pair
+ * of sha256rnds2, the schedule with sha256msg1/msg2. The state lives as
+ * ABEF and CDGH, the order those instructions take. About ten times the
+ * portable block: SHA-256 of every key was 58% of a restart with 100,000
+ * entries (bench/README).
+ */
+__attribute__((target("sha,sse4.1")))
+static void
+sha256_block_ni(struct sha256 *s, const uint8_t *p)
+{
+	const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+	__m128i st0, st1, tmp, save0, save1, msg, w[4];
+	int i;
+
+	tmp = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&s->h[0]), 0xB1);
+	st1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&s->h[4]), 0x1B);
+	st0 = _mm_alignr_epi8(tmp, st1, 8);		/* ABEF */
+	st1 = _mm_blend_epi16(st1, tmp, 0xF0);		/* CDGH */
+	save0 = st0;
+	save1 = st1;
+	for (i = 0; i < 16; i++) {
+		if (i < 4)
+			w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)),
+			    bswap);
+		else
+			w[i & 3] = _mm_sha256msg2_epu32(_mm_add_epi32(
+			    _mm_sha256msg1_epu32(w[i & 3], w[(i + 1) & 3]),
+			    _mm_alignr_epi8(w[(i + 3) & 3], w[(i + 2) & 3], 4)), w[(i + 3) & 3]);
+		msg = _mm_add_epi32(w[i & 3], _mm_loadu_si128((const __m128i *)&k256[4 * i]));
+		st1 = _mm_sha256rnds2_epu32(st1, st0, msg);
+		st0 = _mm_sha256rnds2_epu32(st0, st1, _mm_shuffle_epi32(msg, 0x0E));
+	}
+	st0 = _mm_add_epi32(st0, save0);
+	st1 = _mm_add_epi32(st1, save1);
+	tmp = _mm_shuffle_epi32(st0, 0x1B);		/* FEBA */
+	st1 = _mm_shuffle_epi32(st1, 0xB1);		/* DCHG */
+	_mm_storeu_si128((__m128i *)&s->h[0], _mm_blend_epi16(tmp, st1, 0xF0));	/* ABCD */
+	_mm_storeu_si128((__m128i *)&s->h[4], _mm_alignr_epi8(st1, tmp, 8));	/* EFGH */
+}
+
+/* 1 if the CPU has SHA-NI, SSSE3 and SSE4.1 (cpuid leaves 1 and 7). */
+static int
+sha_ni_present(void)
+{
+	unsigned a, b, c, d;
+
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSSE3) || !(c & bit_SSE4_1))
+		return 0;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		return 0;
+	return (b & bit_SHA) != 0;
+}
+
+/* 1: SHA-NI, 0: the portable block, -1: not asked yet (relaxed atomics: the shim has threads) */
+static int sha_ni = -1;
+
+void
+sb_sha256_portable(int on)
+{
+	__atomic_store_n(&sha_ni, on ? 0 : -1, __ATOMIC_RELAXED);
+}
+
+static void
+sha256_block_any(struct sha256 *s, const uint8_t *p)
+{
+	int ni = __atomic_load_n(&sha_ni, __ATOMIC_RELAXED);
+
+	if (ni < 0) {
+		ni = sha_ni_present();
+		__atomic_store_n(&sha_ni, ni, __ATOMIC_RELAXED);
+	}
+	if (ni)
+		sha256_block_ni(s, p);
+	else
+		sha256_block(s, p);
+}
+#else
+#define sha256_block_any	sha256_block
+
+void
+sb_sha256_portable(int on)
+{
+	(void)on;
+}
+#endif
+
 static void
 sha256_update(struct sha256 *s, const uint8_t *p, size_t n)
 {
 	s->total += n;
+	for (; s->used == 0 && n >= 64; p += 64, n -= 64)
+		sha256_block_any(s, p);		/* whole blocks straight from the input */
 	while (n > 0) {
 		size_t take = 64 - s->used < n ? 64 - s->used : n;
 
@@ -74,7 +167,7 @@ sha256_update(struct sha256 *s, const uint8_t *p, size_t n)
 		p += take;
 		n -= take;
 		if (s->used == 64) {
-			sha256_block(s, s->buf);
+			sha256_block_any(s, s->buf);
 			s->used = 0;
 		}
 	}
