@@ -163,6 +163,7 @@ void		 person_name(uid_t uid, char *buf, size_t size);
 /* state.c */
 int		 state_load(void);
 int		 state_compact(void);
+int		 state_compact_wanted(void);
 /* 0 once the record is written and synced, or -errno (ENOSPC, EIO): refuse */
 int		 state_set(const struct entry *e);
 int		 state_del(const struct entry *e);

@@ -456,7 +456,7 @@ main(int argc, char **argv)
 		free(fds[i].arg);
 	free(fds);
 	/* a full file system: go on, read-only for changes until it can be written */
-	if (state_compact() < 0)
+	if (state_compact_wanted() && state_compact() < 0)
 		log_warn("unable to compact the state in %s: carrying on with the journal as "
 		    "it is", cfg.root);
 	fdholder_sync();
