@@ -97,6 +97,8 @@ while True:
         t = again.call("status")[0]
     except OSError:
         t = "reset"
+    except ValueError:
+        t = "refused"       # the broker has not seen it go yet: ERROR with id 0
     if t == "ok":
         break
     again.close()
