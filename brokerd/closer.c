@@ -5,7 +5,8 @@
  * likes: a TCP socket lingering with unsent data, a file on the client's
  * own FUSE mount, a tty draining its output. Such a close never runs on
  * the event loop. Each fd is queued under the uid it came from; a pool of
- * threads (CLOSER_MIN, more on demand up to CLOSER_MAX) takes them round
+ * threads (CLOSER_MIN, more on demand up to CLOSER_MAX, the last few kept
+ * for root's closes) takes them round
  * robin over the uids, never two of one uid at a time: a uid whose close
  * hangs holds one thread and delays only its own later closes, and every
  * other uid's fds are still closed. A uid has at most CLOSER_PENDING_MAX
@@ -27,7 +28,8 @@
 #include "closer.h"
 
 #define CLOSER_MIN	2
-#define CLOSER_MAX	64
+#define CLOSER_MAX	72
+#define CLOSER_ROOT_SPARE 8	/* of CLOSER_MAX: never taken by uids other than root */
 
 struct uq {
 	struct uq	*next;
@@ -69,9 +71,12 @@ uq_free_locked(struct uq *q)
 	free(q);
 }
 
-/* The next uid with a queued fd and no close in progress, round robin. */
+/*
+ * The next uid with a queued fd and no close in progress, round robin
+ * (root's and the broker's own only, for a spare thread).
+ */
 static struct uq *
-uq_next_locked(void)
+uq_next_locked(int spare)
 {
 	struct uq *q, *start = rr != NULL ? rr : uqs;
 
@@ -79,7 +84,8 @@ uq_next_locked(void)
 		return NULL;
 	q = start;
 	do {
-		if (q->n > 0 && !q->busy) {
+		if (q->n > 0 && !q->busy &&
+		    (!spare || q->uid == 0 || q->uid == CLOSER_BROKER)) {
 			rr = q->next;
 			return q;
 		}
@@ -91,13 +97,12 @@ uq_next_locked(void)
 static void *
 closer_main(void *arg)
 {
+	int fd, spare = arg != NULL;
 	struct uq *q;
-	int fd;
 
-	(void)arg;
 	pthread_mutex_lock(&lock);
 	for (;;) {
-		if ((q = uq_next_locked()) == NULL) {
+		if ((q = uq_next_locked(spare)) == NULL) {
 			idle++;
 			pthread_cond_wait(&cond, &lock);
 			idle--;
@@ -135,7 +140,9 @@ spawn_locked(void)
 	/* signals stay with the event loop */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(&t, &attr, closer_main, NULL);
+	/* the last threads are spares for root: arg non-NULL */
+	r = pthread_create(&t, &attr, closer_main,
+	    nthreads >= CLOSER_MAX - CLOSER_ROOT_SPARE ? (void *)&started : NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	if (r == 0)
@@ -208,10 +215,14 @@ closer_close_uid(int fd, uid_t uid)
 			uq_free_locked(q);
 		goto nomem;
 	}
-	/* every thread busy (some perhaps stuck): one more, up to the cap */
-	if (idle < ready_uids && nthreads < CLOSER_MAX)
+	/*
+	 * every thread busy (some perhaps stuck): one more, up to the cap; the
+	 * last CLOSER_ROOT_SPARE threads only for root's and the broker's own
+	 */
+	if (idle < ready_uids && (nthreads < CLOSER_MAX - CLOSER_ROOT_SPARE ||
+	    ((uid == 0 || uid == CLOSER_BROKER) && nthreads < CLOSER_MAX)))
 		spawn_locked();
-	pthread_cond_signal(&cond);
+	pthread_cond_broadcast(&cond);	/* a spare thread serves only root */
 	pthread_mutex_unlock(&lock);
 	return;
 nomem:
