@@ -11,6 +11,7 @@
  * state.c    the state file (journal + atomic compaction)
  * sd.c       systemd: activation, notify, watchdog, fd store (if built)
  * holders.c  is a socket still bound at an entry's file (sock_diag)
+ * linkrm.c   the link at a long path, removed when its process is gone
  * fdholder.c the held fds in an s6-fdholderd (--fdholder), s6's fd store
  */
 #ifndef BROKERD_H
@@ -104,6 +105,7 @@ struct entry {
 	uint8_t		 dir_seen;	/* at start: its directory exists */
 	uint8_t		 in_fdstore;	/* its fd is in the service manager's store */
 	uint8_t		 lingering;	/* owner: its creator exited, its socket is held */
+	int		 link_root;	/* lingering: the creator's /proc/PID/root, or -1 */
 	uint8_t		 in_fdholder;	/* its fd is in the s6-fdholderd (--fdholder) */
 	uint16_t	 keylen;
 	char		 id[ENTRY_ID_LEN + 1];
@@ -215,6 +217,15 @@ void		 server_refusal_dropped(void);
  * bound at its file (restart: 0 if e lingers, -errno to release it).
  */
 int		 linger_adopt(struct entry *e);
+
+/*
+ * linkrm.c: remove e's link at its long path (a path key) on a thread,
+ * as its owner, beneath rootfd (the creator's root directory, borrowed):
+ * prepare before e is destroyed, start once its directory is gone.
+ */
+struct linkrm;
+struct linkrm	*linkrm_prepare(int rootfd, const struct entry *e);
+void		 linkrm_start(struct linkrm *job);
 
 /* holders.c: which entries' socket files still have a bound socket */
 struct holder_id {

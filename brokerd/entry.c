@@ -212,6 +212,7 @@ entry_new(const char *key)
 	memcpy(e->id, hex, 2);
 	memcpy(e->id + 2, hash, SB_HASH_CHARS + 1);
 	e->fd = -1;
+	e->link_root = -1;
 	return e;
 }
 

@@ -83,6 +83,7 @@ struct proc {
 	uint64_t	 starttime;
 	struct event	*ev;
 	struct entry	*entries;
+	int		 rootfd;	/* its /proc/PID/root, for linkrm, or -1 */
 };
 #define PROC_BUCKETS	1024
 
@@ -881,6 +882,8 @@ proc_free(struct proc *pr)
 		*pp = pr->next;
 	event_free(pr->ev);
 	close(pr->pidfd);
+	if (pr->rootfd >= 0)
+		close(pr->rootfd);
 	free(pr);
 }
 
@@ -902,8 +905,9 @@ static unsigned		 nlingering;
 static struct event	*ev_linger;
 
 static void
-linger_add(struct entry *e)
+linger_add(struct entry *e, int rootfd)
 {
+	e->link_root = rootfd >= 0 ? fcntl(rootfd, F_DUPFD_CLOEXEC, 0) : -1;
 	e->lingering = 1;
 	e->proc = NULL;
 	e->pnext = lingering;
@@ -926,6 +930,9 @@ linger_remove(struct entry *e)
 		}
 	e->pnext = NULL;
 	e->lingering = 0;
+	if (e->link_root >= 0)
+		close(e->link_root);
+	e->link_root = -1;
 }
 
 /* May e outlive its creator? An owner socket entry whose socket the client bound. */
@@ -993,7 +1000,7 @@ linger_exited(struct proc *pr)
 			}
 		log_info("entry %s: its process %ld exited, its socket is still open in "
 		    "another process: kept until that one closes it", es[i]->key, (long)pr->pid);
-		linger_add(es[i]);
+		linger_add(es[i], pr->rootfd);
 	}
 out:
 	free(es);
@@ -1017,8 +1024,12 @@ linger_cb(evutil_socket_t fd, short what, void *arg)
 			es[n++] = e;
 		if (still_held(es, n, keep) == 0)
 			for (i = 0; i < n; i++)
-				if (!keep[i])
+				if (!keep[i]) {
+					struct linkrm *lr = linkrm_prepare(es[i]->link_root, es[i]);
+
 					entry_destroy(es[i], "the last process holding its socket exited");
+					linkrm_start(lr);
+				}
 	}
 	free(es);
 	free(keep);
@@ -1030,13 +1041,22 @@ linger_cb(evutil_socket_t fd, short what, void *arg)
 int
 linger_adopt(struct entry *e)
 {
-	int keep = 0;
+	int keep = 0, rootfd;
 
 	if (!linger_candidate(e) || still_held(&e, 1, &keep) < 0 || !keep)
 		return -ESRCH;
 	log_info("entry %s: its process %ld is gone, its socket is still open: kept",
 	    e->key, (long)e->pid);
-	linger_add(e);
+	/*
+	 * The creator's root went with it: its link is looked for from the
+	 * broker's own root (the same file system view unless the creator
+	 * ran in another mount namespace; linkrm's checks hold either way).
+	 */
+	if ((rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		rootfd = -1;
+	linger_add(e, rootfd);
+	if (rootfd >= 0)
+		close(rootfd);
 	return 0;
 }
 
@@ -1048,8 +1068,12 @@ proc_exit(struct proc *pr)
 	log_debug("process %ld exited", (long)pr->pid);
 	pr->exiting = 1;
 	linger_exited(pr);
-	while ((e = pr->entries) != NULL)
+	while ((e = pr->entries) != NULL) {
+		struct linkrm *lr = linkrm_prepare(pr->rootfd, e);
+
 		entry_destroy(e, "its process exited");
+		linkrm_start(lr);
+	}
 	proc_free(pr);
 }
 
@@ -1123,6 +1147,7 @@ proc_attach(struct entry *e, int pidfd)
 		}
 		pr->pid = e->pid;
 		pr->pidfd = pidfd;
+		pr->rootfd = -1;
 		pr->starttime = st;
 		if ((pr->ev = event_new(base, pidfd, EV_READ, proc_cb, pr)) == NULL ||
 		    event_add(pr->ev, NULL) < 0) {
@@ -1165,14 +1190,19 @@ int
 proc_track(struct entry *e, struct peer *p)
 {
 	socklen_t len = sizeof(int);
-	int pidfd = -1;
+	int pidfd = -1, fd, r;
 
 	if (getsockopt(p->fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0 || pidfd < 0) {
 		if ((pidfd = pidfd_open_pid(e->pid)) < 0)
 			return pidfd;
 	} else
 		fcntl(pidfd, F_SETFD, FD_CLOEXEC);
-	return proc_attach(e, pidfd);
+	if ((r = proc_attach(e, pidfd)) < 0)
+		return r;
+	/* where its links live: the link at a long path goes when it does */
+	if (e->proc->rootfd < 0 && sb_key_is_path(e->key) && (fd = peer_root_open(p)) >= 0)
+		e->proc->rootfd = fd;
+	return 0;
 }
 
 /* After a restart: track e's process if it is still the one that made e. */
@@ -1193,6 +1223,17 @@ proc_adopt(struct entry *e)
 	if (e->starttime != want) {
 		proc_untrack(e);
 		return -ESRCH;
+	}
+	if (e->proc->rootfd < 0 && sb_key_is_path(e->key)) {
+		char path[64];
+
+		/* its root, for linkrm; the process is the one that made e (starttime) */
+		snprintf(path, sizeof(path), "/proc/%ld/root", (long)e->pid);
+		e->proc->rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (e->proc->rootfd >= 0 && !pidfd_alive(e->proc->pidfd)) {
+			close(e->proc->rootfd);
+			e->proc->rootfd = -1;
+		}
 	}
 	return 0;
 }
