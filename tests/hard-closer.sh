@@ -50,19 +50,25 @@ sys.stdin.readline()
 r, w = os.pipe()
 refused = None
 for i in range(200):
+    c = Client()
     try:
-        c = Client()
         c.send("put", fds=[r], key="more%d" % i, has_fd=1)
+    except (ConnectionResetError, BrokenPipeError):
+        pass                        # refused at connect and closed: its ERROR waits
+    try:
         t, _, f, _ = c.recv()       # a refused connection's ERROR has id 0
         if t == "ok":
             c.send("release", key="more%d" % i)
             t, _, f, _ = c.recv()
-        c.close()
-        if t != "ok":
-            refused = f
-            break
     except (ConnectionResetError, BrokenPipeError):
+        c.close()
         continue
+    c.close()
+    if t is None:                   # closed with no reply
+        continue
+    if t != "ok":
+        refused = f
+        break
 assert refused is not None, "200 fds queued behind a hung close, none refused"
 assert refused["errno"] == errno.EAGAIN and "could not close yet" in refused["message"], refused
 print("refused", i, flush=True)
