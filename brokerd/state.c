@@ -633,6 +633,12 @@ state_load(void)
 	uint8_t *buf;
 	size_t n;
 
+	/*
+	 * what a compaction left when the broker died (or anything else there):
+	 * never followed, and gone even when no compaction runs at this start
+	 */
+	if (unlinkat(cfg.root_fd, STATE_TMP, 0) < 0 && errno != ENOENT)
+		log_warn("unable to remove %s/%s: %s", cfg.root, STATE_TMP, strerror(errno));
 	if ((buf = state_read(&n)) == NULL)
 		return 0;
 	if ((damaged = state_parse(buf, n)) > 0)
