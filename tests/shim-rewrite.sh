@@ -76,14 +76,18 @@ fi
 
 sb_log "real programs keep free text"
 M="Unix: fix the handling of $(sb_long_path sock 170) (unix:$(sb_long_path x 150))"
-git init -q "$T/repo" && git -C "$T/repo" config user.email t@example.org &&
-	git -C "$T/repo" config user.name t || fail "git init"
-need git
-shimmed git -C "$T/repo" commit -q --allow-empty -m "$M" 2>"$T/err" || fail "git commit"
-assert_eq "$(git -C "$T/repo" log -1 --format=%B | head -1)" "$M" "git commit -m under the shim"
+: >"$T/err"
+if command -v git >/dev/null 2>&1; then
+	git init -q "$T/repo" && git -C "$T/repo" config user.email t@example.org &&
+		git -C "$T/repo" config user.name t || fail "git init"
+	shimmed git -C "$T/repo" commit -q --allow-empty -m "$M" 2>"$T/err" || fail "git commit"
+	assert_eq "$(git -C "$T/repo" log -1 --format=%B | head -1)" "$M" "git commit -m under the shim"
+else
+	sb_log "git is not installed: that part is skipped"
+fi
 printf '%s\n' "$M" >"$T/grep.in"
-assert_eq "$(shimmed grep -c "unix:$(sb_long_path x 150)" "$T/grep.in")" 1 "grep under the shim"
-assert_eq "$(shimmed /bin/echo "$M")" "$M" "/bin/echo under the shim"
+assert_eq "$(shimmed grep -c "unix:$(sb_long_path x 150)" "$T/grep.in" 2>>"$T/err")" 1 "grep under the shim"
+assert_eq "$(shimmed /bin/echo "$M" 2>>"$T/err")" "$M" "/bin/echo under the shim"
 [ -s "$T/err" ] && fail "the shim printed: $(cat "$T/err")"
 
 sb_log "/proc/PID/cmdline after a rewrite"
