@@ -485,7 +485,7 @@ static void qemu_json(const char *s, size_t a, size_t b, struct spans *sp);
  * (unix:P of -qmp/-monitor/-serial/-incoming, vnc=unix:P, nbd+unix://...).
  */
 static void
-qemu_keyval(const char *s, size_t a, size_t b, int image, struct spans *sp)
+qemu_keyval(const char *s, size_t a, size_t b, int typed, struct spans *sp)
 {
 	struct item it[ITEMS_MAX];
 	const struct item *t;
@@ -538,17 +538,21 @@ qemu_keyval(const char *s, size_t a, size_t b, int image, struct spans *sp)
 			span_add(sp, it[i].vs, it[i].ve, ESC_QEMU, SBRW_ROLE_SERVER);	/* -spice */
 			continue;
 		}
-		if (image && starts(s, it[i].vs, it[i].ve, "unix:"))
-			continue;	/* no image is named unix:P */
+		if (typed && starts(s, it[i].vs, it[i].ve, "unix:"))
+			continue;	/* free text there, or no such syntax */
 		address_spans(s, it[i].vs, it[i].ve, ESC_QEMU, sp,
 		    starts(s, it[i].vs, it[i].ve, "unix:") && role == SBRW_ROLE_ANY ?
 		    SBRW_ROLE_CLIENT : role);
 	}
 }
 
-/* A QEMU option value; image: a block device or image name (no unix:P). */
+/*
+ * A QEMU option value; typed: only typed socket contexts count, not a
+ * bare unix:P (no image, device, object or netdev takes one, and there a
+ * string value is free text: a serial number, a secret).
+ */
 static void
-qemu_spans(const char *s, size_t a, size_t b, int image, struct spans *sp)
+qemu_spans(const char *s, size_t a, size_t b, int typed, struct spans *sp)
 {
 	size_t i = a;
 
@@ -559,7 +563,7 @@ qemu_spans(const char *s, size_t a, size_t b, int image, struct spans *sp)
 	else if (starts(s, i, b, "json:"))
 		qemu_json(s, i + 5, b, sp);	/* a filename of QEMU's json: protocol */
 	else
-		qemu_keyval(s, a, b, image, sp);
+		qemu_keyval(s, a, b, typed, sp);
 }
 
 /*
@@ -894,8 +898,8 @@ grammar_spans(const struct sbrw_rule *r, const char *s, size_t a, size_t b, stru
 		span_add(sp, a, b, ESC_NONE, SBRW_ROLE_ANY);
 		break;
 	case SBRW_G_QEMU:
-	case SBRW_G_QEMU_IMAGE:
-		qemu_spans(s, a, b, r->grammar == SBRW_G_QEMU_IMAGE, sp);
+	case SBRW_G_QEMU_TYPED:
+		qemu_spans(s, a, b, r->grammar == SBRW_G_QEMU_TYPED, sp);
 		break;
 	case SBRW_G_SWTPM:
 		swtpm_spans(s, a, b, sp);
@@ -1344,7 +1348,8 @@ static const struct {
 } grammars[] = {
 	{ "path", SBRW_G_PATH, 0 },
 	{ "qemu", SBRW_G_QEMU, 0 },
-	{ "qemu-image", SBRW_G_QEMU_IMAGE, 0 },
+	{ "qemu-typed", SBRW_G_QEMU_TYPED, 0 },
+	{ "qemu-image", SBRW_G_QEMU_TYPED, 0 },	/* its first name */
 	{ "qemu-config", SBRW_G_QEMU_CONFIG, 0 },
 	{ "swtpm", SBRW_G_SWTPM, 0 },
 	{ "socat", SBRW_G_SOCAT, 0 },
@@ -1466,7 +1471,7 @@ parse_line(const char *line, size_t len, const char *program, struct sbrw_rule *
 			    memcmp(grammars[k].name, f[3].p, strlen(grammars[k].name)) == 0)
 				break;
 		if (k == sizeof(grammars) / sizeof(grammars[0]))
-			return "GRAMMAR is path, qemu, qemu-image, qemu-config, swtpm, socat, "
+			return "GRAMMAR is path, qemu, qemu-typed, qemu-config, swtpm, socat, "
 			    "dbus, address, uri, kv:KEY, prefix:TEXT, operand or getopt:OPTS";
 		if (grammars[k].has_arg != (g != NULL) ||
 		    (g != NULL && (size_t)(f[3].p + f[3].n - g - 1) >= sizeof(r->arg)))

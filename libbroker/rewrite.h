@@ -37,7 +37,8 @@ enum sbrw_grammar {
 	SBRW_G_PATH = 1,	/* the whole value is a path */
 	SBRW_G_QEMU,		/* QEMU keyval (",," escapes, dotted keys) or JSON */
 	SBRW_G_QEMU_CONFIG,	/* a QEMU -readconfig file (the config hook) */
-	SBRW_G_QEMU_IMAGE,	/* qemu, for an image or block device: no unix:P */
+	SBRW_G_QEMU_TYPED,	/* qemu, typed contexts only (no bare unix:P): images,
+				   devices, objects, netdevs */
 	SBRW_G_SWTPM,		/* swtpm list: type=unixio,path=P */
 	SBRW_G_SOCAT,		/* socat address(es): UNIX-LISTEN:P,bind=P2!!... */
 	SBRW_G_DBUS,		/* D-Bus address: unix:path=P;... (%-escapes) */

@@ -362,6 +362,8 @@ START_TEST(qemu_never)
 	run(&r, p, "qemu-img", "info", "unix:%s", NULL);
 	run(&r, p, "qemu-nbd", "--description", "unix:%s", "-k", "/short", "x.img", NULL);
 	run(&r, p, "qemu-system-x86_64", "-drive", "file=unix:%s", NULL);
+	run(&r, p, "qemu-system-x86_64", "-object", "secret,id=s,data=unix:%s", "-device",
+	    "virtio-blk-pci,drive=d,serial=unix:%s", "-netdev", "user,id=n,smb=unix:%s", NULL);
 	run(&r, p, "remote-viewer", "--title", "spice+unix://%s", "unix:%s", "x spice+unix://%s", NULL);
 	ck_assert_int_eq(r.calls, 0);
 	/* an image on an NBD server is a client socket */
