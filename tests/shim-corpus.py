@@ -3,7 +3,8 @@
 """shim-corpus.py: no false rewrites (issue 10, item 1).
 
 Generates N everyday argument vectors (git, grep, sed, echo, ssh, make,
-gcc, python3, and QEMU, swtpm, socat, tmux, curl, nc with paths that are
+gcc, python3, and QEMU, qemu-img, qemu-nbd, swtpm, socat, tmux, curl, nc,
+dbus-daemon, redis-server, passt, virtiofsd with paths that are
 files, free text, or socket paths of 108 bytes, which are legal) full of
 words like unix:, Unix:, path=, socket, and long paths that are not
 sockets, and runs each through BIN/PROG (shim-argv under that name) with
@@ -80,6 +81,16 @@ def vectors(rng, longdir, p108, n):
         lambda: ("curl", ["-o", lp(), "http://localhost/" + text(rng, 150)]),
         lambda: ("nc", ["-w", "1", lp(), "80"]),
         lambda: ("rm", ["-f", lp()]),
+        lambda: ("dbus-daemon", ["--config-file=" + lp(), "--address=unix:tmpdir=" + lp(),
+                                 "--print-address"]),
+        lambda: ("redis-server", ["--pidfile", lp(), "--logfile", lp(), "--unixsocket", p108]),
+        lambda: ("passt", ["--pid", lp(), "-s", p108]),
+        lambda: ("virtiofsd", ["-o", "source=" + lp(), "--socket-path=" + p108]),
+        lambda: ("qemu-nbd", ["--pid-file=" + lp(), "-D", "unix:" + lp(), "-x", "unix:" + lp(),
+                              lp(), "-k", p108]),
+        lambda: ("qemu-system-x86_64", [
+            "-object", "secret,id=s,data=unix:" + lp(), "-device",
+            "virtio-blk-pci,drive=d,serial=unix:" + lp(), "-fw_cfg", "name=opt/x,string=unix:" + lp()]),
     ]
     for _ in range(n):
         prog, args = rng.choice(make)()

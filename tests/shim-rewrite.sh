@@ -22,7 +22,7 @@ ARGV="$top_builddir/tests/shim-argv"
 BIN="$T/bin"
 mkdir -p "$BIN"
 for p in git grep sed echo ssh make gcc python3 qemu-system-x86_64 qemu-img swtpm socat tmux \
-	curl nc rm; do
+	curl nc rm dbus-daemon redis-server passt virtiofsd qemu-nbd; do
 	ln -s "$ARGV" "$BIN/$p"
 done
 LONGDIR=$(dirname "$(sb_long_path x 160)")
