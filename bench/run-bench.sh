@@ -11,7 +11,6 @@ set -u
 B=$bench_builddir
 SOCKBROKERD=$top_builddir/brokerd/sockbrokerd
 SB_SHIM=$top_builddir/shims/.libs/libsockbroker-shim.so
-SB_LIBDIR=$top_builddir/libbroker/.libs
 QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] && QUICK=
 FIGS=${BENCH_FIGS:-1 2 3 4 5 6 7 8}
@@ -75,8 +74,11 @@ if want 3; then
 	figure 3 "$B/bench-get" "$SOCKBROKERD" "$W/f3"
 fi
 
-# 4: `sockbroker get NAME -- true` vs s6-fdholder-retrieve, same stored socket.
-fig4() {
+# s6-fdholderd and sockbrokerd each holding the same kind of stored socket
+# (figures 4 and 5), set up once.
+S6_UP=
+s6_up() {
+	[ -n "$S6_UP" ] && return 0
 	command -v s6-fdholder-daemon >/dev/null 2>&1 || { echo "s6 is not installed" >&2; return 1; }
 	S6=$W/s6 uid=$(id -u)
 	mkdir -p "$S6/rules/uid/$uid/env" "$W/f4"
@@ -96,6 +98,12 @@ fig4() {
 	s6-ipcserver-socketbinder "$W/f4/held-s6" s6-fdholder-store "$S6/s" bench-fd || return 1
 	s6-ipcserver-socketbinder "$W/f4/held-sb" \
 	    "$SOCKBROKER" --root "$ROOT" put bench-fd --fd 0 || return 1
+	S6_UP=1
+}
+
+# 4: `sockbroker get NAME -- true` vs s6-fdholder-retrieve, same stored socket.
+fig4() {
+	s6_up || return 1
 	n=500; [ -n "$QUICK" ] && n=40
 	# the CLI links no library of ours: run as installed, no LD_LIBRARY_PATH
 	# (which CMD would inherit and pay for at its own start)
@@ -109,6 +117,13 @@ want 4 && figure 4 fig4
 if want 5; then
 	mkdir -p "$W/f5"
 	figure 5 "$B/bench-rate" "$SOCKBROKERD" "$B/bench-evserver" "$W/f5"
+	# the same GETs through the two C libraries, sockbrokerd vs s6-fdholderd
+	fig5s6() {
+		[ -x "$B/bench-s6rate" ] || { echo "bench-s6rate is not built (libs6-dev, skalibs-dev)" >&2; return 1; }
+		s6_up || return 1
+		"$B/bench-s6rate" "$ROOT" bench-fd "$S6/s" bench-fd
+	}
+	figure 5 fig5s6
 fi
 
 # 6: scale.
