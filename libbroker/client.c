@@ -117,11 +117,10 @@ client_disconnect(sb_client *c)
 	c->fd = -1;
 }
 
-/* Make sure c has a connection of this process. */
+/* Make sure c has a connection of this process (pid, the caller's getpid()). */
 static int
-client_connect(sb_client *c)
+client_connect_pid(sb_client *c, pid_t pid)
 {
-	pid_t pid = getpid();
 	struct stat st;
 	int fd, r;
 
@@ -152,6 +151,12 @@ client_connect(sb_client *c)
 	c->dev = st.st_dev;
 	c->ino = st.st_ino;
 	return 0;
+}
+
+static int
+client_connect(sb_client *c)
+{
+	return client_connect_pid(c, getpid());
 }
 
 /* Was the request not delivered because the broker had closed the connection? */
@@ -193,12 +198,13 @@ client_refusal(sb_client *c, int r)
 static int
 client_send(sb_client *c, struct sb_msg *req, int fd)
 {
+	pid_t pid = getpid();	/* once per request: it is a system call */
 	int fresh, r;
 
 	c->message[0] = '\0';
 	c->limit = 0;
-	fresh = c->fd < 0 || c->pid != getpid();
-	if ((r = client_connect(c)) < 0)
+	fresh = c->fd < 0 || c->pid != pid;
+	if ((r = client_connect_pid(c, pid)) < 0)
 		return r;
 	if (++c->next_id == 0)
 		c->next_id = 1;		/* 0 is the id of a refusal at connect */
