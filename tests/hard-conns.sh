@@ -23,6 +23,8 @@ sb_stop
 # a broker that runs out of fds before its client cap
 (ulimit -n 256 && sb_start && echo "$SB_PID" >"$T/pid" && wait "$SB_PID") &
 sb_bg $!
+# that broker is the subshell's child: stop it too if a check below fails
+trap '[ -s "$T/pid" ] && kill -TERM "$(cat "$T/pid")" 2>/dev/null; _sb_cleanup' EXIT
 sb_wait_for test -s "$T/pid" || fail "the broker with 256 fds did not start"
 $PY "$H" emfile "$(cat "$T/pid")" "$N" || fail "$N clients against a broker with 256 fds"
 grep -q 'refused .* connect: the broker is out of file descriptors' "$T/broker.log" ||
