@@ -28,6 +28,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef HAVE_LINUX_OPENAT2_H
@@ -54,7 +55,7 @@ struct job {
 	struct job	*next;
 	int		 mounted;	/* a mount is on it: detach first */
 	char		 xx[3];
-	char		 name[32];
+	char		 name[64];
 };
 
 static pthread_mutex_t	 lock = PTHREAD_MUTEX_INITIALIZER;
@@ -328,10 +329,20 @@ cleaner_init(void)
 int
 cleaner_trash(int xfd, const char *xx, const char *name)
 {
-	char trash[32];
+	char trash[48];
+	int i, r;
 
-	snprintf(trash, sizeof(trash), TRASH_PREFIX "%lu.%ld", counter++, (long)getpid());
-	if (renameat(xfd, name, xfd, trash) < 0) {
+	/* a name no trash has yet (a re-executed broker counts from 0 again) */
+	for (i = 0; i < 16; i++) {
+		snprintf(trash, sizeof(trash), TRASH_PREFIX "%lu.%ld.%ld", counter++,
+		    (long)getpid(), (long)time(NULL));
+		r = renameat2(xfd, name, xfd, trash, RENAME_NOREPLACE);
+		if (r < 0 && errno == EINVAL)		/* no RENAME_NOREPLACE here */
+			r = renameat(xfd, name, xfd, trash);
+		if (r == 0 || errno != EEXIST)
+			break;
+	}
+	if (r < 0) {
 		/* EBUSY: a client's mount is on it; the thread detaches it */
 		if (errno == EBUSY && running)
 			queue(xx, name, 1);
