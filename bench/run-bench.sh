@@ -13,7 +13,7 @@ SOCKBROKERD=$top_builddir/brokerd/sockbrokerd
 SB_SHIM=$top_builddir/shims/.libs/libsockbroker-shim.so
 QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] && QUICK=
-FIGS=${BENCH_FIGS:-1 2 3 4 5 6 7 8}
+FIGS=${BENCH_FIGS:-1 2 3 4 5 6 7 8 9}
 
 # The real binary of an uninstalled program (not its libtool wrapper).
 real_bin() {
@@ -182,4 +182,29 @@ fig8() {
 }
 if want 8; then
 	figure 8 fig8
+fi
+
+# 9: QEMU from start to its QMP greeting under `sockbroker exec` with a
+# 150-byte socket path vs plain QEMU with a short one (bench/qmp-greeting.sh).
+fig9() {
+	command -v qemu-system-x86_64 >/dev/null 2>&1 && command -v socat >/dev/null 2>&1 ||
+	    { echo "qemu-system-x86_64 or socat is not installed" >&2; return 1; }
+	ROOT=$W/f9/root
+	mkdir -p "$W/f9"
+	mkfifo "$W/f9/ready"
+	"$SOCKBROKERD" --root "$ROOT" --ready-fd 3 3>"$W/f9/ready" 2>"$W/f9/log" &
+	PIDS="$PIDS $!"
+	read -r _ <"$W/f9/ready" || { echo "sockbrokerd did not start: $(tail -n 1 "$W/f9/log")" >&2; return 1; }
+	long=$W/f9/$(printf 'v%.0s' $(seq 1 60))/$(printf 'm%.0s' $(seq 1 60))
+	mkdir -p "$long"
+	long=$long/qmp.sock
+	n=40; [ -n "$QUICK" ] && n=4
+	"$B/bench-exec" 9 "QEMU to QMP greeting, exec 150 B vs plain" 1.05 $n \
+	    SOCKBROKER_REWRITE_DIRS="$bench_srcdir/../shims/rewrite.d" SOCKBROKER_SHIM="$SB_SHIM" \
+	    "$SOCKBROKER" --root "$ROOT" exec --mode broker -- \
+	    sh "$bench_srcdir/qmp-greeting.sh" "$long" ::: \
+	    sh "$bench_srcdir/qmp-greeting.sh" "$W/f9/qmp.sock"
+}
+if want 9; then
+	figure 9 fig9
 fi
