@@ -84,10 +84,12 @@ for mode in broker direct; do
 	wait $q
 
 	# virtiofsd and QEMU's vhost-user-fs
-	if [ -n "$VIRTIOFSD" ] && [ "$(id -u)" = 0 ]; then
+	if [ -n "$VIRTIOFSD" ] && [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
 		F=$(sb_long_path "virtiofsd-$mode.sock" 165)
 		mkdir -p "$T/share"
-		"${SHIMMED[@]}" "$VIRTIOFSD" --socket-path="$F" -o source="$T/share" \
+		# (virtiofsd writes a pid file in /run/virtiofsd: a private /run)
+		unshare -m --propagation private sh -c 'mount -t tmpfs tmpfs /run && exec "$@"' sh \
+			"${SHIMMED[@]}" "$VIRTIOFSD" --socket-path="$F" -o source="$T/share" \
 			-o sandbox=chroot -o cache=none 2>"$T/vfs.err" &
 		vfs=$!
 		sb_bg $vfs
@@ -101,7 +103,7 @@ for mode in broker direct; do
 		sb_wait_for eval "! kill -0 $vfs" || fail "$mode: virtiofsd still runs after QEMU quit"
 		wait $vfs
 	else
-		sb_log "virtiofsd: not installed or not root: skipped"
+		sb_log "virtiofsd: not installed, not root or no mount namespace: skipped"
 	fi
 
 	# passt and QEMU's -netdev stream
