@@ -7,7 +7,8 @@
 # QEMU a rewritten copy of qemu.conf (a sealed memfd). Proven end to end:
 # the QMP greeting and query-tpm on the monitor, the spice REDQ link reply;
 # after quit no socket or link is left at the long paths (broker mode).
-# Direct mode too, where QEMU binds at the long paths themselves.
+# Direct mode too, where QEMU binds at the long paths themselves. swtpm and
+# QEMU run as the Incus recipe of sockbroker-shim(8) wraps them.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/shim-lib.sh"
 need qemu-system-x86_64 socat swtpm
@@ -43,6 +44,11 @@ for run in $RUNS; do
 	[ -n "$user" ] && RUNAS=(-runas "$user")
 	shim_mode $mode
 	sb_log "mode $mode${user:+, -runas $user}"
+	# swtpm and QEMU through the wrapper form of sockbroker-shim(8)'s
+	# Incus recipe: sockbroker exec --mode auto -- PROGRAM (direct runs
+	# say --mode direct: a broker is running)
+	WRAP=(env SOCKBROKER_SHIM="$SB_SHIM" "$SOCKBROKER" exec --mode auto --)
+	[ $mode = direct ] && WRAP=(env SOCKBROKER_SHIM="$SB_SHIM" "$SOCKBROKER" exec --mode direct --)
 	mode=$mode${user:+-$user}
 	RUN=$(dirname "$(sb_long_path "run-$mode/qemu.conf" 160)")
 	mkdir -p "$RUN"
@@ -50,7 +56,7 @@ for run in $RUNS; do
 	DEV=$(dirname "$(sb_long_path "devices-$mode/x" 160)")
 	mkdir -p "$DEV/tpm"
 	TPM=$DEV/swtpm-vtpm.sock
-	"${SHIMMED[@]}" swtpm socket --tpm2 --tpmstate dir="$DEV/tpm" \
+	"${WRAP[@]}" /usr/bin/swtpm socket --tpm2 --tpmstate dir="$DEV/tpm" \
 		--ctrl type=unixio,path="$TPM" 2>"$T/swtpm.err" &
 	tpm=$!
 	sb_bg $tpm
@@ -107,7 +113,7 @@ for run in $RUNS; do
 	cp "$RUN/qemu.conf" "$T/qemu.conf.orig"
 
 	# -daemonize: the command returns once QEMU is set up
-	timeout 30 "${SHIMMED[@]}" qemu-system-x86_64 -S -name "vm-$mode" \
+	timeout 30 "${WRAP[@]}" /usr/bin/qemu-system-x86_64 -S -name "vm-$mode" \
 		-uuid 5a1c6f3e-9d0b-4f5e-8a7c-0123456789ab -daemonize -cpu qemu64 -nographic \
 		-serial chardev:console -qmp chardev:monitor -nodefaults -no-user-config \
 		-readconfig "$RUN/qemu.conf" -pidfile "$RUN/qemu.pid" -D "$RUN/qemu.log" \

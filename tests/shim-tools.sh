@@ -9,6 +9,8 @@
 #   redis-server --unixsocket LONG / redis-cli -s LONG (PING)
 #   socat UNIX-RECVFROM:P1 / UNIX-SENDTO:P1,bind=P2 (a datagram and its reply)
 #   dbus-daemon --address=unix:path=LONG / dbus-send (ListNames)
+#   a statically linked client under sockbroker exec, given an existing
+#   long socket path (shim-prog-static call LONG)
 # A program that is not installed is skipped, with a line in the log.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/shim-lib.sh"
@@ -110,6 +112,20 @@ for mode in broker direct; do
 	assert_eq "$out" "re:dgram-$mode" "$mode: the reply came back to bind=$P2"
 	wait $srv
 	rm -f "$P1" "$P2"
+
+	# a statically linked client (the preload cannot reach it) given an
+	# existing long socket path: sockbroker exec rewrites its argument
+	if [ -x "$SHIM_PROG_STATIC" ]; then
+		X=$(sb_long_path "static-$mode.sock" 160)
+		shim_bg "$T/x.out" "${SHIMMED[@]}" socat UNIX-LISTEN:"$X" EXEC:cat
+		srv=$SHIM_BG_PID
+		sb_wait_for test -S "$X" || fail "$mode: no socket at $X"
+		out=$(SOCKBROKER_SHIM="$SB_SHIM" "$SOCKBROKER" exec --mode $mode -- \
+			"$SHIM_PROG_STATIC" call "$X" "static-$mode") ||
+			fail "$mode: the static client: $(tail -3 "$T/shim.log")"
+		assert_eq "$out" "static-$mode" "$mode: a static client through sockbroker exec"
+		wait $srv
+	fi
 
 	if have dbus-daemon && have dbus-send; then
 		B=$(sb_long_path "dbus-$mode.sock" 160)
