@@ -10,6 +10,13 @@
  * the client's file system: a FUSE mount or a hung NFS server delays it,
  * never the event loop; past the deadline the job is left to finish alone
  * and its person may not start another check until it does.
+ *
+ * The threads stand: one that finished a check waits for the next (up to
+ * IDLE_MAX of them, IDLE_S seconds each), so a bind does not pay for a
+ * thread's creation and exit (a clone3, 6 rt_sigprocmask, mmap, madvise,
+ * ... per check, bench/README). Every check still has a thread of its own:
+ * a job goes to a waiting thread if there is one, else to a new one, never
+ * behind another check, so a stuck one holds up nobody.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -26,6 +33,7 @@
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef HAVE_LINUX_OPENAT2_H
@@ -38,6 +46,8 @@
 
 #define STUCK_MAX	64	/* persons with a check stuck in their file system */
 #define RUNNING_MAX	64	/* checks at once, all persons */
+#define IDLE_MAX	4	/* threads waiting for a check */
+#define IDLE_S		10	/* how long one waits before it ends */
 
 #ifndef RESOLVE_IN_ROOT
 struct open_how {
@@ -52,6 +62,7 @@ struct open_how {
 
 struct proof {
 	struct proof	*next;		/* every job not yet released by its caller */
+	struct proof	*qnext;		/* handed to a waiting thread, not taken yet */
 	int		 refs;		/* the caller and the thread */
 	int		 done;
 	int		 ok;
@@ -69,6 +80,10 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static uid_t stuck[STUCK_MAX];
 static int nstuck, nrunning, evfd = -1;
 static struct proof *jobs;
+/* jobs for waiting threads; nidle: threads waiting that no job is promised to */
+static struct proof *queue, **queue_tail = &queue;
+static pthread_cond_t queue_cv = PTHREAD_COND_INITIALIZER;
+static int nidle;
 
 /* The file at key in the client's view (rootfd), as an O_PATH fd; -errno. */
 static int
@@ -172,10 +187,10 @@ running_of_locked(uid_t person)
 	return n;
 }
 
-static void *
-job_main(void *arg)
+/* Check j, publish the result, wake the event loop. Called and returns unlocked. */
+static void
+job_run(struct proof *j)
 {
-	struct proof *j = arg;
 	uint64_t one = 1;
 	int ok = check(j);
 
@@ -190,7 +205,42 @@ job_main(void *arg)
 	if (write(evfd, &one, sizeof(one)) < 0) {
 		/* the counter is full: it is readable anyway */
 	}
-	return NULL;
+}
+
+/*
+ * A standing thread: its first job, then whatever is handed to it while it
+ * waits; it ends when IDLE_MAX others wait already or none came for IDLE_S.
+ */
+static void *
+job_main(void *arg)
+{
+	struct proof *j = arg;
+	struct timespec until;
+	int r;
+
+	for (;;) {
+		job_run(j);
+		pthread_mutex_lock(&lock);
+		if (nidle >= IDLE_MAX) {
+			pthread_mutex_unlock(&lock);
+			return NULL;
+		}
+		nidle++;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += IDLE_S;
+		r = 0;
+		while (queue == NULL && r != ETIMEDOUT)
+			r = pthread_cond_timedwait(&queue_cv, &lock, &until);
+		if (queue == NULL) {
+			nidle--;	/* timed out, and no job was promised to it */
+			pthread_mutex_unlock(&lock);
+			return NULL;
+		}
+		j = queue;		/* promised to some waiting thread: taking it keeps the count */
+		if ((queue = j->qnext) == NULL)
+			queue_tail = &queue;
+		pthread_mutex_unlock(&lock);
+	}
 }
 
 int
@@ -271,6 +321,16 @@ proof_start(uid_t uid, const char *key, const char *short_path, int fd, int root
 	j->next = jobs;
 	jobs = j;
 	nrunning++;
+	if (nidle > 0) {
+		/* a thread waits: it is this job's (no other job is ahead of it) */
+		nidle--;
+		j->qnext = NULL;
+		*queue_tail = j;
+		queue_tail = &j->qnext;
+		pthread_cond_signal(&queue_cv);
+		pthread_mutex_unlock(&lock);
+		return j;
+	}
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 64 * 1024);
