@@ -154,21 +154,26 @@ rec_encode(uint8_t *buf, const struct entry *e, int op, int ver, const uint8_t *
 	return (size_t)(p - buf);
 }
 
+/* Write all n bytes; 0 or -errno, with the bytes written in *ret_done (if not NULL). */
 static int
-write_all(int fd, const uint8_t *p, size_t n)
+write_all(int fd, const uint8_t *p, size_t n, size_t *ret_done)
 {
+	size_t done = 0;
 	ssize_t w;
+	int r = 0;
 
-	while (n > 0) {
-		if ((w = write(fd, p, n)) < 0) {
+	while (done < n) {
+		if ((w = write(fd, p + done, n - done)) < 0) {
 			if (errno == EINTR)
 				continue;
-			return -errno;
+			r = -errno;
+			break;
 		}
-		p += w;
-		n -= (size_t)w;
+		done += (size_t)w;
 	}
-	return 0;
+	if (ret_done != NULL)
+		*ret_done = done;
+	return r;
 }
 
 static void
@@ -204,8 +209,8 @@ static int
 journal(const struct entry *e, int op)
 {
 	uint8_t buf[REC_MAX];
-	size_t n;
-	off_t off;
+	struct stat st;
+	size_t n, done;
 	int r;
 
 	if (jfd < 0) {
@@ -215,13 +220,13 @@ journal(const struct entry *e, int op)
 		return r;
 	}
 	n = rec_encode(buf, e, op, jver, jsalt);
-	if ((off = lseek(jfd, 0, SEEK_END)) < 0)
-		r = -errno;
-	else if ((r = write_all(jfd, buf, n)) == 0 && fdatasync(jfd) < 0)
+	/* O_APPEND: one write, one fdatasync; the offset is only needed on failure */
+	if ((r = write_all(jfd, buf, n, &done)) == 0 && fdatasync(jfd) < 0)
 		r = -errno;
 	if (r < 0) {
-		/* a torn record would cost a record at load: cut it off */
-		if (off >= 0 && ftruncate(jfd, off) < 0)
+		/* a torn record would cost a record at load: cut off what of it was written */
+		if (done > 0 && (fstat(jfd, &st) < 0 || st.st_size < (off_t)done ||
+		    ftruncate(jfd, st.st_size - (off_t)done) < 0))
 			log_warn("unable to truncate %s/%s: %s", cfg.root, STATE_NAME,
 			    strerror(errno));
 		readonly_set(r);
@@ -259,7 +264,7 @@ static void
 wbuf_flush(struct wbuf *w)
 {
 	if (w->err == 0 && w->len > 0)
-		w->err = write_all(w->fd, w->buf, w->len);
+		w->err = write_all(w->fd, w->buf, w->len, NULL);
 	w->len = 0;
 }
 
