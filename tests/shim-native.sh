@@ -7,7 +7,8 @@
 # the kernel refuses (nothing left at the path, no entry), a child that
 # closes every fd and binds (its own fds stay its own), a vfork child, a
 # fork while another thread waits for a stopped broker, a SIGTERM handler
-# that unlinks while the main thread waits for a stopped broker.
+# that unlinks while the main thread waits for a stopped broker, binds after
+# closefrom (direct and broker mode).
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/shim-lib.sh"
 [ -x "$SHIM_PROG" ] || fail "no $SHIM_PROG"
@@ -57,6 +58,14 @@ assert_contains "$out" "parent bind+listen ok" "the parent binds after a vfork c
 assert_contains "$out" "parent log ok" "the parent's own file stays open"
 assert_contains "$out" "parent stderr ok" "the parent's stderr stays its own"
 assert_contains "$out" "parent listener ok" "the parent's listener stays its own"
+
+# after closefrom the shim works again, in both modes (in direct mode its
+# directory fd may be a file of the program's now)
+for mode in direct broker; do
+	out=$(SOCKBROKER_MODE=$mode shimmed_vg "$SHIM_PROG" closefrom "$P" 2>&1) ||
+		fail "closefrom ($mode): $out"
+	assert_eq "$out" "after closefrom ok" "closefrom ($mode)"
+done
 
 # a stopped broker: fork in another thread does not wait; the bind has a deadline
 coproc TF { exec "${SHIMMED[@]}" "$SHIM_PROG" threadfork "$P" "$Q" 2>>"$T/shim.log"; }

@@ -41,6 +41,8 @@
  *                                 binds Q while the main thread forks
  *   shim-prog sigunlink P Q       bind P and Q, a SIGTERM handler unlinks P;
  *                                 "go" on stdin: unlink Q
+ *   shim-prog closefrom PATH      bind PATH, close fds 3 and up, open a file,
+ *                                 then unlink, bind and connect PATH again
  *   shim-prog bind PATH           bind PATH (no unlink first), say what bind
  *                                 answered, exit
  *   shim-prog daemon PATH         bind+listen PATH, then a classic double
@@ -807,6 +809,25 @@ cmd_sigunlink(const char *p, const char *q)
 }
 
 static int
+cmd_closefrom(const char *path)
+{
+	int lfd = listen_at(path, SOCK_STREAM), nul, c;
+
+	(void)lfd;
+	close_from(3);	/* the program's fds and any of the shim's */
+	if ((nul = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+		die("open");
+	lfd = listen_at(path, SOCK_STREAM);	/* unlinks the path first */
+	c = connect_to(path);
+	printf("after closefrom ok\n");
+	close(c);
+	close(lfd);
+	close(nul);
+	unlink(path);
+	return 0;
+}
+
+static int
 cmd_bind(const char *path)
 {
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -882,12 +903,14 @@ main(int argc, char **argv)
 		return cmd_threadfork(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "sigunlink") == 0)
 		return cmd_sigunlink(argv[2], argv[3]);
+	if (argc == 3 && strcmp(argv[1], "closefrom") == 0)
+		return cmd_closefrom(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "bind") == 0)
 		return cmd_bind(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "daemon") == 0)
 		return cmd_daemon(argv[2]);
 	fprintf(stderr, "usage: shim-prog serve|call|threads|fork|dgram|tcp|serve-trunc|call-trunc|"
 	    "efault|addrinuse|"
-	    "forkclose|vfork|threadfork|sigunlink|bind|daemon ...\n");
+	    "forkclose|vfork|threadfork|sigunlink|closefrom|bind|daemon ...\n");
 	return 100;
 }
