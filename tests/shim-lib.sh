@@ -90,4 +90,12 @@ shim_try() {
 	return 1
 }
 
-trap 'shim_check_valgrind; _sb_cleanup' EXIT
+# At exit: the valgrind check, then the cleanup whatever it said (a failed
+# check exits, and the broker and background programs would be left running).
+shim_exit() {
+	local bad=0
+	(shim_check_valgrind) || bad=1
+	_sb_cleanup
+	[ "$bad" = 0 ] || exit 1
+}
+trap shim_exit EXIT

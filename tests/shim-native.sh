@@ -15,7 +15,7 @@
 shim_mode broker
 
 SHORTD=$(mktemp -d /tmp/sb-native.XXXXXX)
-trap 'rm -rf "$SHORTD"; shim_check_valgrind; _sb_cleanup' EXIT
+trap 'rm -rf "$SHORTD"; shim_exit' EXIT
 P=$(sb_long_path "native-p.sock" 160)
 Q=$(sb_long_path "native-q.sock" 160)
 
