@@ -91,7 +91,8 @@ read -r -t 60 line <&"${SU[0]}" || fail "sigunlink: not ready"
 kill -STOP "$SB_PID"
 echo go >&"${SU[1]}"
 # wait until the main thread is blocked on the broker, then signal it
-sb_wait_for eval "grep -qE '^(46|47) ' /proc/$su_pid/syscall" || { kill -CONT "$SB_PID"; fail "not waiting"; }
+read -r -t 60 line <&"${SU[0]}" || { kill -CONT "$SB_PID"; fail "sigunlink: not waiting"; }
+assert_eq "$line" waiting "sigunlink blocked in the round trip"
 kill -TERM $su_pid
 # the signal waits (blocked) until the round trip ends: let the broker go on
 sb_wait_for eval "grep -q '^ShdPnd:.*[1-9a-f]' /proc/$su_pid/status || ! kill -0 $su_pid" ||

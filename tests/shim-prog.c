@@ -40,7 +40,8 @@
  *   shim-prog threadfork P Q      bind P, wait for "go" on stdin; a thread
  *                                 binds Q while the main thread forks
  *   shim-prog sigunlink P Q       bind P and Q, a SIGTERM handler unlinks P;
- *                                 "go" on stdin: unlink Q
+ *                                 "go" on stdin: unlink Q ("waiting" once
+ *                                 that call is blocked on a socket)
  *   shim-prog closefrom PATH      bind PATH, close fds 3 and up, open a file,
  *                                 then unlink, bind and connect PATH again
  *   shim-prog bind PATH           bind PATH (no unlink first), say what bind
@@ -789,10 +790,25 @@ on_term(int sig)
 	_exit(0);
 }
 
+/* Say (one line on stdout) when the thread tid is blocked on a socket. */
+static void *
+watch_thread(void *arg)
+{
+	pid_t tid = *(pid_t *)arg;
+
+	wait_in_syscall(tid);
+	if (write(STDOUT_FILENO, "waiting\n", 8) < 0)
+		_exit(2);
+	return NULL;
+}
+
 static int
 cmd_sigunlink(const char *p, const char *q)
 {
 	struct sigaction sa;
+	pthread_t th;
+	sigset_t term;
+	pid_t tid = (pid_t)syscall(SYS_gettid);
 	int pfd = listen_at(p, SOCK_STREAM), qfd = listen_at(q, SOCK_STREAM);
 
 	memset(&sa, 0, sizeof(sa));
@@ -800,6 +816,12 @@ cmd_sigunlink(const char *p, const char *q)
 	sigaction(SIGTERM, &sa, NULL);
 	sig_path = p;
 	wait_go();
+	/* the watcher must not take the SIGTERM meant for the main thread */
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &term, NULL);
+	pthread_create(&th, NULL, watch_thread, &tid);
+	pthread_sigmask(SIG_UNBLOCK, &term, NULL);
 	report("unlink q", unlink(q));
 	/* the handler ends the process; without a SIGTERM, say so */
 	printf("no signal\n");
