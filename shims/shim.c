@@ -1679,16 +1679,38 @@ unlinked(const char *path)
 	errno = saved;
 }
 
+enum { UNLINK_HELD = 1, UNLINK_RELEASED, UNLINK_DENIED };
+
+/*
+ * May this process still remove the link at the long path key? Not QEMU
+ * after -runas dropped it to a user who may not write root's directory
+ * (Incus): released now, the entry would leave its link dangling there.
+ * Such an unlink fails with EACCES, as it would at the long path, and the
+ * broker removes entry and link when the process exits.
+ */
+static int
+may_remove_link(const char *key)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(key, '/');
+	size_t n;
+
+	if (slash == NULL || (n = (size_t)(slash - key)) == 0 || n >= sizeof(dir))
+		return 1;
+	memcpy(dir, key, n);
+	dir[n] = '\0';
+	return faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) == 0 || errno != EACCES;
+}
+
 /*
  * Before the real unlink of a short path the shim handed out, ask the
  * broker to release the entry if it is an owner entry (the broker removes
  * its socket). A held entry's socket stays for the next server, with its
  * queue: swtpm and QEMU unlink their path before they bind, and the bind
  * then gets the held socket back. Returns UNLINK_HELD (the unlink is a
- * no-op that succeeds), UNLINK_RELEASED, or 0 (not the broker's).
+ * no-op that succeeds), UNLINK_RELEASED, UNLINK_DENIED (EACCES: the
+ * process may not remove the link), or 0 (not the broker's).
  */
-enum { UNLINK_HELD = 1, UNLINK_RELEASED };
-
 static int
 before_unlink(const char *path)
 {
@@ -1697,6 +1719,13 @@ before_unlink(const char *path)
 
 	if (!under_root(path, strlen(path)) || !entry_key(path, 0, key, sizeof(key)))
 		return 0;
+	if (!may_remove_link(key)) {
+		if (shim.debug)
+			say("unlink '%s': may not remove its link: the entry goes when this "
+			    "process does", key);
+		errno = saved;
+		return UNLINK_DENIED;
+	}
 	r = release_key(key, SB_RELEASE_IF_OWNER);
 	if (r == -EBUSY)
 		ret = UNLINK_HELD;
@@ -1725,6 +1754,10 @@ shim_unlink(const char *path, int (*real)(void *, const char *), void *arg)
 	how = before_unlink(copy);
 	if (how == UNLINK_HELD)
 		return 0;
+	if (how == UNLINK_DENIED) {
+		errno = EACCES;
+		return -1;
+	}
 	r = real(arg, path);
 	if (how == UNLINK_RELEASED) {
 		/* the broker removed the socket already: that is the unlink */
