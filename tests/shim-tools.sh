@@ -53,7 +53,7 @@ for mode in broker direct; do
 		# shim's directory fd), so it cannot unlink /proc/self/fd/N/NAME:
 		# a documented limit of direct mode
 		if [ $mode = broker ]; then
-			sb_wait_for eval "! test -e '$S'" || fail "$mode: $S still answers after kill-server"
+			sb_wait_for gone "$S" || fail "$mode: $S is left behind after kill-server"
 		fi
 	fi
 
