@@ -68,6 +68,9 @@ for mode in broker direct; do
 			--ctrl type=unixio,path="$C",mode=0640 --flags not-need-init
 		tpm=$SHIM_BG_PID
 		sb_wait_for test -S "$C" || fail "$mode: swtpm did not listen at $C"
+		# swtpm binds, then chmods (then listens): the socket exists a
+		# moment with the umask's mode before mode= reaches it
+		sb_wait_for eval '[ "$(stat -L -c %a "$C")" = 640 ]'
 		assert_eq "$(stat -L -c %a "$C")" 640 "$mode: swtpm mode="
 		kill $tpm
 		wait $tpm
