@@ -27,6 +27,7 @@
 
 #include "cli.h"
 #include "rewrite.h"
+#include "sb-internal.h"
 #include "sockbroker.h"
 
 #ifndef SB_PKGLIBDIR
@@ -253,7 +254,18 @@ rewrite_static(char **argv, int argc, const char *mode, const char *root)
 		return SB_EXIT_USAGE;
 	sbrw_rules_load(&rules, prog, sbrw_dirs(), exec_rules_error, NULL);
 	if (strcmp(mode, "direct") != 0) {
+		const char *env = getenv("SOCKBROKER_ROOT");
+
 		r = sb_client_open(root, &ctx.client);
+		/*
+		 * A service user with no broker of its own uses the system one,
+		 * as the shim does (sockbroker-shim(8), Finding the broker).
+		 */
+		if (r < 0 && root == NULL && (env == NULL || env[0] == '\0') && geteuid() != 0 &&
+		    sb_client_open(SB_SYSTEM_ROOT, &ctx.client) == 0) {
+			r = 0;
+			ctx.root = SB_SYSTEM_ROOT;
+		}
 		if (r < 0 && strcmp(mode, "broker") == 0) {
 			fprintf(stderr, "sockbroker: fatal: unable to reach the broker: %s\n",
 			    sb_strerror(r));

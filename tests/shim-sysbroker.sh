@@ -4,8 +4,9 @@
 # session (no XDG_RUNTIME_DIR, no SOCKBROKER_ROOT, no broker of its own,
 # as libvirt-qemu, tss or Incus' QEMU user run) uses the broker on
 # /run/sockbroker, in auto and broker mode, instead of falling back to
-# direct mode (which cannot take a 100-byte basename). A user whose own
-# broker answers keeps using it. In a private mount namespace with a tmpfs
+# direct mode (which cannot take a 100-byte basename); so does sockbroker
+# exec for a static client. A user whose own broker answers keeps using it.
+# In a private mount namespace with a tmpfs
 # over /run; needs root.
 if [ -z "${SB_IN_NS:-}" ]; then
 	[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (a tmpfs over /run)" >&2; exit 77; }
@@ -48,6 +49,20 @@ for mode in auto broker; do
 		socat -t2 - UNIX-CONNECT:$L" || fail "$mode: client: $(tail -3 "$T/shim.log")"
 	assert_eq "$(cat "$T/out")" "ping-$mode" "$mode: echo through the system broker"
 	wait $srv
+	sb_wait_for eval "! test -e '$L' && ! test -L '$L'" || fail "$mode: $L left behind"
+	# a static client (no preload reaches it) through sockbroker exec
+	if [ $mode = auto ] && [ -x "$SHIM_PROG_STATIC" ]; then
+		as_service "${NOBODY[@]}" env LD_PRELOAD="$SB_SHIM" \
+			socat UNIX-LISTEN:"$L" EXEC:cat 2>"$T/srv.err" &
+		srv=$!
+		sb_bg $srv
+		sb_wait_for test -S "$L" || fail "$mode: no socket at $L: $(cat "$T/srv.err")"
+		out=$(as_service SOCKBROKER_SHIM="$SB_SHIM" "${NOBODY[@]}" "$SOCKBROKER" exec -- \
+			"$SHIM_PROG_STATIC" call "$L" "static-$mode" 2>&1) ||
+			fail "$mode: the static client through sockbroker exec: $out"
+		assert_eq "$out" "static-$mode" "$mode: a static client finds the system broker"
+		wait $srv
+	fi
 	sb_wait_for eval "! test -e '$L' && ! test -L '$L'" || fail "$mode: $L left behind"
 done
 
