@@ -1,18 +1,28 @@
 /*
  * brokerd.h: what the files of sockbrokerd share.
  *
- * main.c     options, the runtime root, start and exit
- * log.c      the log on stderr (journal priorities, refusals rate-limited)
+ * The files, from the top layer down. The rule: a file calls only files
+ * below it in this list; a call up goes through a callback the upper file
+ * registers. tests/unit-layers.py reads this list and the object files,
+ * and lists the upward calls that remain (to be turned into callbacks).
+ * A new file goes into this list at its layer.
+ *
+ * main.c     options, the runtime root, start, re-exec and exit
+ * request.c  one function per request type, access rules, quotas
  * server.c   the event loop (the only file using libevent): the control
  *            socket, peers and their output queues, waiters, tracked
  *            processes, signals, timers
- * request.c  one function per request type, access rules, quotas
- * entry.c    the entry table, the files under the root
  * state.c    the state file (journal + atomic compaction)
  * sd.c       systemd: activation, notify, watchdog, fd store (if built)
- * holders.c  is a socket still bound at an entry's file (sock_diag)
- * linkrm.c   the link at a long path, removed when its process is gone
  * fdholder.c the held fds in an s6-fdholderd (--fdholder), s6's fd store
+ * linkrm.c   the link at a long path, removed when its process is gone
+ * holders.c  is a socket still bound at an entry's file (sock_diag)
+ * entry.c    the entry table, the files under the root
+ * proof.c    the path proof check, on a thread of its own (proof.h)
+ * closer.c   threads that close the fds clients gave us (closer.h)
+ * cleaner.c  removing entry directories, off the event loop
+ * person.c   which uids are one person, for quotas (/etc/subuid)
+ * log.c      the log on stderr (journal priorities, refusals rate-limited)
  */
 #ifndef BROKERD_H
 #define BROKERD_H
