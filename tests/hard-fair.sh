@@ -19,12 +19,17 @@ cat >"$T/fair.py" <<'PY'
 import errno, os, sys, time
 from sbproto import *
 
+# the children hold their connections until this end closes: when this
+# process goes, however it goes, they go too
+life_r, life_w = os.pipe()
+
 def as_uid(uid, nconn, nbind, tag):
     """In a child of uid: nconn connections, nbind binds; report what was refused."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(r)
+        os.close(life_w)
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
@@ -50,7 +55,7 @@ def as_uid(uid, nconn, nbind, tag):
             res.append("b" if t == "ok" else "B%d" % f["errno"])
         os.write(w, (" ".join(res) + "\n").encode())
         os.close(w)
-        time.sleep(3600)
+        os.read(life_r, 1)          # EOF once the test is gone
         os._exit(0)
     os.close(w)
     out = os.read(r, 65536).decode().split()
