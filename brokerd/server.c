@@ -463,6 +463,13 @@ peer_root_open(struct peer *p)
 		fd = -1;
 		errno = ESRCH;
 	}
+	if (fd < 0 && errno == EACCES && geteuid() != 0) {
+		/*
+		 * a user's broker may not look into a non-dumpable process of its
+		 * user (a setgid program): its own view then; it serves that user only
+		 */
+		fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
 	if (fd < 0)
 		fd = -errno;
 	close(pidfd);
