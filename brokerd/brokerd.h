@@ -197,8 +197,9 @@ int		 server_control_fd(void);
 void		 server_reexec_peers(int mfd);
 void		 server_reexec_failed(void);
 void		 server_adopt_peer(int fd, const char *arg);
-void		 reexec_self(void);
+void		 server_start(void);
 int		 server_run(void);
+void		 server_remove_control(void);
 const struct peer_cred *peer_cred(const struct peer *p);
 int		 peer_sock(const struct peer *p);
 /* Queue a message to p; fd (if >= 0) is borrowed: it is duplicated if needed */
@@ -279,7 +280,7 @@ void		 sd_fdstore_remove_name(const char *name);
 
 /* fdholder.c (nothing without --fdholder); sd_fdstore_* call them too */
 void		 fdholder_adopt(struct adopted **fds, size_t *nfds);
-void		 fdholder_sync(void);
+void		 fdholder_sync(int control_fd);
 void		 fdholder_store(struct entry *e);
 void		 fdholder_delete(struct entry *e);
 void		 fdholder_delete_name(const char *name);

@@ -554,11 +554,11 @@ fdholder_delete(struct entry *e)
 
 /*
  * After reconcile(): every held fd is in the holder (stored now if it was
- * not), the control socket too, and no id of ours is left that matches no
- * held entry.
+ * not), the control socket (control_fd) too, and no id of ours is left
+ * that matches no held entry.
  */
 void
-fdholder_sync(void)
+fdholder_sync(int control_fd)
 {
 	char id[FDH_ID_MAX + 2];
 	struct entry *e;
@@ -570,7 +570,7 @@ fdholder_sync(void)
 	if (make_id(SB_CONTROL_NAME, id, sizeof(id)) >= 0 && start_take(id) && !control_stale)
 		control_kept = 1;
 	else
-		control_kept = store(SB_CONTROL_NAME, server_control_fd(), "the control socket");
+		control_kept = store(SB_CONTROL_NAME, control_fd, "the control socket");
 	for (e = entry_first(); e != NULL; e = e->next) {
 		if (e->fd < 0 || e->in_fdholder)
 			continue;

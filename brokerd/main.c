@@ -398,7 +398,7 @@ cloexec(int fd, int on)
  * accepting connections: no window in which clients are refused) and every
  * held fd. Returns only if that failed; the broker then carries on.
  */
-void
+static void
 reexec_self(void)
 {
 	char env[64];
@@ -466,8 +466,13 @@ main(int argc, char **argv)
 	if (state_compact_wanted() && state_compact() < 0)
 		log_warn("unable to compact the state in %s: carrying on with the journal as "
 		    "it is", cfg.root);
-	fdholder_sync();
-	server_run();
+	fdholder_sync(server_control_fd());
+	server_start();
+	while (server_run())
+		reexec_self();
+	/* a control socket the s6-fdholderd keeps stays: the next broker serves it */
+	if (!fdholder_keeps_control())
+		server_remove_control();
 	state_close();
 	log_info("stopped");
 	return 0;

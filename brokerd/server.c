@@ -1551,12 +1551,9 @@ server_adopt_peer(int fd, const char *arg)
 		peer_wait(peers, id, key, ms > 0 ? (uint32_t)ms : 1);
 }
 
-/*
- * Serve until stopped; a re-exec asked for happens here (and only returns
- * if it failed).
- */
-int
-server_run(void)
+/* Start serving: accept, arm the watchdog, say that the broker is ready. */
+void
+server_start(void)
 {
 	uint64_t wd;
 	char nl = '\n';
@@ -1591,17 +1588,29 @@ server_run(void)
 	}
 	sd_ready();
 	sd_status(entries_total(), npeers);
-	for (;;) {
-		if (event_base_dispatch(base) < 0)
-			fatal("the event loop failed");
-		if (!reexec_wanted || stopping)
-			break;
-		reexec_wanted = 0;
-		flush_all();
-		reexec_self();
-	}
-	/* a control socket the s6-fdholderd keeps stays: the next broker serves it */
-	if (control_made && cfg.control_fd < 0 && !fdholder_keeps_control())
+}
+
+/*
+ * Serve until stopped (0) or until a re-exec is asked for (1: the output
+ * queues are flushed; the caller re-executes, and calls this again if that
+ * failed).
+ */
+int
+server_run(void)
+{
+	if (event_base_dispatch(base) < 0)
+		fatal("the event loop failed");
+	if (!reexec_wanted || stopping)
+		return 0;
+	reexec_wanted = 0;
+	flush_all();
+	return 1;
+}
+
+/* Stopped: remove the control socket this broker made. */
+void
+server_remove_control(void)
+{
+	if (control_made && cfg.control_fd < 0)
 		unlinkat(cfg.root_fd, SB_CONTROL_NAME, 0);
-	return 0;
 }

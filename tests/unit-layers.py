@@ -20,8 +20,7 @@ import sys
 
 # Upward calls sockbrokerd still makes: "caller callee".
 UPWARD = [
-    "entry server", "entry state", "entry sd", "fdholder server",
-    "server main", "server request",
+    "entry server", "entry state", "entry sd", "server request",
 ]
 
 
