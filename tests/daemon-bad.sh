@@ -10,32 +10,20 @@ export PYTHONPATH="$top_srcdir/tests"
 python3 - "$SB_PID" <<'PYEOF' || fail "bad requests"
 import errno, os, socket, struct, sys, time
 from sbproto import *
+import sbtest
 
 pid = int(sys.argv[1])
 root = os.environ["SOCKBROKER_ROOT"]
 good = Client(root)
 
 def nfds():
-    return len(os.listdir("/proc/%d/fd" % pid))
+    return sbtest.fds(pid)
 
 def served():
-    t, i, f, fds = good.call("status")
-    assert t == "ok" and f["pid"] == pid, (t, f)
+    sbtest.served(root, pid, good)
 
 def bad(name, data, fds=(), want=None):
-    c = Client(root, timeout=5)
-    c.send_raw(data, fds)
-    t, i, f, rfds = c.recv()
-    if want is None:
-        assert t is None, "%s: got %s %r" % (name, t, f)
-    else:
-        assert t == "error", "%s: got %s %r" % (name, t, f)
-        assert f["errno"] == want, "%s: errno %s, want %s (%s)" % (
-            name, errno.errorcode.get(f["errno"]), errno.errorcode[want], f.get("message"))
-        assert f.get("message"), name
-    assert c.is_closed(), "%s: connection not closed" % name
-    c.close()
-    served()
+    f = sbtest.bad(root, pid, name, data, fds, want, client=good)
     print("ok - %s: %s" % (name, f.get("message", "dropped")))
 
 served()

@@ -33,9 +33,7 @@ PYEOF
 $SB_NOBODY $PY - "$sp" "$ROOT" <<'PYEOF' || fail "the attacker"
 import errno, os, socket, sys
 from sbproto import *
-hl_path = os.path.join(os.environ["top_srcdir"], "tests/hard-lib.py")
-import importlib.machinery
-hl = importlib.machinery.SourceFileLoader("hardlib", hl_path).load_module()
+import sbtest as hl
 sp, root = sys.argv[1:3]
 c = Client()
 

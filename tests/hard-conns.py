@@ -16,7 +16,6 @@
 After each: the broker's fds back to the baseline, VmRSS within slack.
 """
 import errno
-import importlib.machinery
 import os
 import resource
 import subprocess
@@ -25,8 +24,7 @@ import sys
 sys.path.insert(0, os.path.join(os.environ["top_srcdir"], "tests"))
 from sbproto import *  # noqa: E402,F401
 
-hl = importlib.machinery.SourceFileLoader(
-    "hardlib", os.path.join(os.environ["top_srcdir"], "tests/hard-lib.py")).load_module()
+import sbtest as hl  # noqa: E402
 
 root = os.environ["SOCKBROKER_ROOT"]
 PY = sys.executable
@@ -47,12 +45,7 @@ def raise_nofile(n):
 
 
 def served(pid):
-    n = hl.fds(pid)
-    c = Client(root)
-    t, i, f, _ = c.call("status")
-    c.close()
-    assert t == "ok" and f["pid"] == pid, (t, f)
-    hl.settle(lambda: hl.fds(pid) <= n)   # the broker saw the close
+    hl.served(root, pid)
 
 
 def storm(n):

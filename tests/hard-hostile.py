@@ -14,7 +14,6 @@ to the broker sees EPIPE once the broker closed it); the broker's fd
 count and VmRSS come back to their baseline.
 """
 import errno
-import importlib.machinery
 import os
 import random
 import socket
@@ -26,8 +25,7 @@ import time
 sys.path.insert(0, os.path.join(os.environ["top_srcdir"], "tests"))
 from sbproto import *  # noqa: E402,F401
 
-hl = importlib.machinery.SourceFileLoader(
-    "hardlib", os.path.join(os.environ["top_srcdir"], "tests/hard-lib.py")).load_module()
+import sbtest as hl  # noqa: E402
 
 pid = int(sys.argv[1])
 root = os.environ["SOCKBROKER_ROOT"]
@@ -35,12 +33,7 @@ T = os.environ["T"]
 
 
 def served():
-    n = hl.fds(pid)
-    c = Client(root)
-    t, i, f, fds = c.call("status")
-    c.close()
-    assert t == "ok" and f["pid"] == pid, (t, f)
-    hl.settle(lambda: hl.fds(pid) <= n)   # the broker saw the close
+    hl.served(root, pid)
 
 
 def fresh():
@@ -55,28 +48,7 @@ def dropped_after(c, name):
 def bad(name, data, fds=(), want=None, keep=False, cmsgs=None):
     """Send data on a new connection; want an ERROR errno (None: dropped
     without a reply). keep: the connection must stay open."""
-    c = fresh()
-    if cmsgs is not None:
-        c.sock.sendmsg([data], cmsgs)
-    else:
-        c.send_raw(data, fds)
-    t, i, f, rfds = c.recv()
-    for x in rfds:
-        os.close(x)
-    if want is None:
-        assert t is None, "%s: got %s %r" % (name, t, f)
-    else:
-        assert t == "error", "%s: got %s %r" % (name, t, f)
-        assert f["errno"] == want, "%s: errno %s, want %s (%s)" % (
-            name, errno.errorcode.get(f["errno"]), errno.errorcode[want], f.get("message"))
-        assert f.get("message"), name
-    if keep:
-        assert c.call("status")[0] == "ok", "%s: the connection did not stay" % name
-        c.close()
-    else:
-        dropped_after(c, name)
-    served()
-    return f
+    return hl.bad(root, pid, name, data, fds, want, keep, cmsgs)
 
 
 class Pipe:

@@ -1,9 +1,12 @@
-"""hard-lib.py: what the hardening tests share (python3, with sbproto.py).
+# SPDX-License-Identifier: ISC
+"""sbtest.py: what the Python tests share (python3, with sbproto.py).
 
-Load it with:
-    import importlib.machinery, os
-    hl = importlib.machinery.SourceFileLoader(
-        "hardlib", os.path.join(os.environ["top_srcdir"], "tests/hard-lib.py")).load_module()
+Import it with tests/ on sys.path (PYTHONPATH="$top_srcdir/tests"):
+    import sbtest as hl
+
+served() and bad() are the checks of the tests that send bad messages:
+a bad message gets its error (or the connection is dropped), and the
+broker goes on serving.
 
 The broker's resources are read from /proc/PID: its fd count and VmRSS.
 A scenario is judged by Watch: the fds must come back to exactly their
@@ -16,6 +19,8 @@ import os
 import socket
 import sys
 import time
+
+from sbproto import Client
 
 # VmRSS may stay this much above its baseline after a scenario (KiB).
 RSS_SLACK_KB = int(os.environ.get("SB_RSS_SLACK_KB", "1024"))
@@ -113,3 +118,49 @@ def expect_error(reply, want, needle=None, what=""):
 def send_cmsgs(sock, data, cmsgs):
     """sendmsg with arbitrary ancillary data [(level, type, bytes)]."""
     return sock.sendmsg([data], cmsgs)
+
+
+def served(root, pid, client=None):
+    """The broker (pid) answers STATUS: on client, a connection that stays
+    open across bad ones, or else on a new connection, and then its fd count
+    comes back to what it was (the broker saw the close)."""
+    if client is not None:
+        t, i, f, _ = client.call("status")
+        assert t == "ok" and f["pid"] == pid, (t, f)
+        return
+    n = fds(pid)
+    c = Client(root)
+    t, i, f, _ = c.call("status")
+    c.close()
+    assert t == "ok" and f["pid"] == pid, (t, f)
+    settle(lambda: fds(pid) <= n)
+
+
+def bad(root, pid, name, data, fds=(), want=None, keep=False, cmsgs=None, client=None):
+    """Send data on a new connection; want an ERROR of errno want, with a
+    message (None: dropped without a reply). keep: the connection must stay
+    open. Then the broker must still serve (served(), on client if given).
+    Returns the reply's fields."""
+    c = Client(root, timeout=5)
+    if cmsgs is not None:
+        c.sock.sendmsg([data], cmsgs)
+    else:
+        c.send_raw(data, fds)
+    t, i, f, rfds = c.recv()
+    for x in rfds:
+        os.close(x)
+    if want is None:
+        assert t is None, "%s: got %s %r" % (name, t, f)
+    else:
+        assert t == "error", "%s: got %s %r" % (name, t, f)
+        assert f["errno"] == want, "%s: errno %s, want %s (%s)" % (
+            name, errno.errorcode.get(f["errno"]), errno.errorcode[want], f.get("message"))
+        assert f.get("message"), name
+    if keep:
+        assert c.call("status")[0] == "ok", "%s: the connection did not stay" % name
+        c.close()
+    else:
+        assert c.is_closed(), "%s: the connection was not closed" % name
+        c.close()
+    served(root, pid, client)
+    return f
