@@ -41,6 +41,9 @@ struct sb_client {
 	ino_t		 ino;		/* a program closed and reused its fd */
 	unsigned	 deadline_ms;	/* SO_SNDTIMEO/SO_RCVTIMEO, 0: none */
 	uint32_t	 next_id;
+	/* requests sent without waiting (oldest first): their replies are dropped */
+	uint32_t	 async_ids[SB_ASYNC_MAX];
+	unsigned	 async_head, nasync;
 	uint64_t	 limit;		/* of the last refused request */
 	char		 root[SB_SHORT_PATH_MAX];
 	char		 message[SB_MESSAGE_MAX];
@@ -115,6 +118,8 @@ client_disconnect(sb_client *c)
 	if (client_fd_ours(c))
 		sb_io->close(c->fd);
 	c->fd = -1;
+	c->nasync = 0;		/* their replies went with the connection */
+	c->async_head = 0;
 }
 
 /* Make sure c has a connection of this process (pid, the caller's getpid()). */
@@ -236,7 +241,16 @@ client_recv(sb_client *c, const struct sb_msg *req, struct sb_msg *rep)
 {
 	int r;
 
-	r = sb_msg_recv(c->fd, c->buf, sizeof(c->buf), rep, 0);
+	for (;;) {
+		r = sb_msg_recv(c->fd, c->buf, sizeof(c->buf), rep, 0);
+		if (r != 0 || c->nasync == 0 || rep->id != c->async_ids[c->async_head])
+			break;
+		/* the reply to a request sent without waiting (the broker answers in order) */
+		if (rep->fd >= 0)
+			sb_io->close(rep->fd);
+		c->async_head = (c->async_head + 1) % SB_ASYNC_MAX;
+		c->nasync--;
+	}
 	if (r == -EAGAIN && c->deadline_ms > 0)
 		r = -ETIMEDOUT;		/* SO_RCVTIMEO: the broker did not answer in time */
 	if (r == -ECONNRESET)
@@ -579,6 +593,37 @@ sb_bind(sb_client *c, const char *key, const struct sb_bind_opts *opts,
 		return -EINVAL;
 	client_lock(c);
 	r = bind_locked(c, key, opts, ret_fd, ret_short_path, size);
+	client_unlock(c);
+	return r;
+}
+
+/*
+ * BOUND for key without waiting for the reply (the next call reads and
+ * drops it): the shim tells the broker at listen, and the program's listen
+ * need not wait a round trip. The broker handles a connection's requests
+ * in order, so every later request of c sees the entry ready. With
+ * SB_ASYNC_MAX replies outstanding, it waits like any call.
+ */
+int
+sb_bound_async(sb_client *c, const char *key)
+{
+	struct sb_msg req, rep;
+	int r;
+
+	if (c == NULL)
+		return -EINVAL;
+	if ((r = sb_key_check(key)) < 0)
+		return r;
+	sb_msg_init(&req, SB_MSG_BIND, 0);
+	sb_msg_set_str(&req, SB_F_KEY, key);
+	sb_msg_set_u32(&req, SB_F_FLAGS, SB_BIND_BOUND);
+	client_lock(c);
+	if (c->nasync >= SB_ASYNC_MAX)
+		r = client_call(c, &req, -1, &rep, 0);
+	else if ((r = client_send(c, &req, -1)) == 0) {
+		c->async_ids[(c->async_head + c->nasync) % SB_ASYNC_MAX] = req.id;
+		c->nasync++;
+	}
 	client_unlock(c);
 	return r;
 }

@@ -62,6 +62,9 @@ SB_HIDDEN int	 sb_root_get(const char *root, char buf[SB_SHORT_PATH_MAX],
 /* client.c: sb_release() with SB_RELEASE_* flags (the shim's unlink) */
 struct sb_client;
 SB_HIDDEN int	 sb_release_flags(struct sb_client *c, const char *key, unsigned flags);
+/* BOUND without waiting for its reply (client.c); at most SB_ASYNC_MAX outstanding */
+#define SB_ASYNC_MAX	16
+SB_HIDDEN int	 sb_bound_async(struct sb_client *c, const char *key);
 
 /* autostart.c: may a client with these open flags start a broker? */
 SB_HIDDEN int	 sb_autostart_allowed(unsigned flags);
