@@ -381,6 +381,60 @@ START_TEST(fake_basic)
 }
 END_TEST
 
+/* BIND BOUND: ERROR EPERM (its sender does not wait for it); GET: OK with an fd */
+static int
+script_async(struct fake *f, int sock, struct sb_msg *req)
+{
+	struct sb_msg m;
+	int sv[2], r;
+
+	if (req->type == SB_MSG_BIND)
+		return reply_error(sock, req->id, EPERM, "not yours", 0);
+	if (req->type != SB_MSG_GET)
+		return reply_error(sock, req->id, EOPNOTSUPP, NULL, 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	sb_msg_init(&m, SB_MSG_OK, req->id);
+	sb_msg_set_u32(&m, SB_F_KIND, SB_KIND_FD);
+	sb_msg_set_u32(&m, SB_F_HAS_FD, 1);
+	r = reply(sock, &m, sv[0]);
+	close(sv[0]);
+	close(sv[1]);
+	return r;
+}
+
+/*
+ * sb_bound_async() does not wait: the next call reads and drops the
+ * replies it left (an ERROR here), then gets its own, on the same
+ * connection; more than SB_ASYNC_MAX outstanding makes it wait.
+ */
+START_TEST(fake_bound_async)
+{
+	struct fake f;
+	sb_client *c;
+	int fd = -1, i;
+
+	fake_start(&f, script_async);
+	ck_assert_int_eq(sb_client_open(f.root, &c), 0);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(sb_bound_async(c, "k"), 0);
+	ck_assert_int_eq(sb_get(c, "held", &fd), 0);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_str_eq(sb_client_message(c), "");
+	/* past the cap, one waits for its answer: the EPERM comes back */
+	for (i = 0; i < SB_ASYNC_MAX; i++)
+		ck_assert_int_eq(sb_bound_async(c, "k"), 0);
+	ck_assert_int_eq(sb_bound_async(c, "k"), -EPERM);
+	ck_assert_str_eq(sb_client_message(c), "not yours");
+	ck_assert_int_eq(sb_get(c, "held", &fd), 0);
+	close(fd);
+	ck_assert_int_eq(f.nreq, 3 + 1 + SB_ASYNC_MAX + 1 + 1);
+	ck_assert_int_eq(f.conns, 1);
+	sb_client_close(c);
+	fake_stop(&f);
+}
+END_TEST
+
 /*
  * STATUS as a broker older than SB_STATUS_DETAILS answers it: a FLAGS field
  * is not allowed (EPROTO, and the connection closed); without it, the
@@ -728,6 +782,7 @@ client_suite(void)
 	TCase *tc = tcase_create("keys");
 
 	tcase_add_test(tc, short_path_pure);
+	tcase_add_test(tc, fake_bound_async);
 	tcase_add_test(tc, short_path_default_root);
 	tcase_add_test(tc, key_from_path);
 	tcase_add_test(tc, strerror_texts);
