@@ -360,6 +360,17 @@ entry_short_path(const struct entry *e, char *buf, size_t size)
  * Open ROOT/xx, making it (0711, ours: others may cross it, never list it)
  * if needed; refuse anything else.
  */
+/* The broker's euid: it never changes, and geteuid() is a system call. */
+static uid_t
+broker_uid(void)
+{
+	static uid_t uid = (uid_t)-1;
+
+	if (uid == (uid_t)-1)
+		uid = geteuid();
+	return uid;
+}
+
 static int
 fanout_open(const struct entry *e, char *err, size_t errlen)
 {
@@ -367,17 +378,22 @@ fanout_open(const struct entry *e, char *err, size_t errlen)
 	struct stat st;
 	int fd;
 
-	if (mkdirat(cfg.root_fd, xx, 0711) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "unable to create %s/%s: %s", cfg.root, xx, strerror(errno));
-		return -errno;
-	}
+	/* it is there but for the first entry of its 256th: open first, make if missing */
 	fd = openat(cfg.root_fd, xx, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		if (mkdirat(cfg.root_fd, xx, 0711) < 0 && errno != EEXIST) {
+			snprintf(err, errlen, "unable to create %s/%s: %s", cfg.root, xx,
+			    strerror(errno));
+			return -errno;
+		}
+		fd = openat(cfg.root_fd, xx, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
 	if (fd < 0) {
 		snprintf(err, errlen, "%s/%s is not a directory of the broker: %s",
 		    cfg.root, xx, strerror(errno));
 		return errno == ENOTDIR || errno == ELOOP ? -EEXIST : -errno;
 	}
-	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
+	if (fstat(fd, &st) < 0 || st.st_uid != broker_uid() || (st.st_mode & 022)) {
 		snprintf(err, errlen, "%s/%s is not owned by the broker or is writable by others",
 		    cfg.root, xx);
 		close(fd);
@@ -404,19 +420,24 @@ entry_dir_make(struct entry *e, uid_t dir_uid, int *ret_dirfd, char *err, size_t
 	(void)dir_uid;
 	if ((xfd = fanout_open(e, err, errlen)) < 0)
 		return xfd;
-	if ((r = cleaner_trash(xfd, xx, hash)) < 0 && r != -ENOENT) {
-		snprintf(err, errlen, "the old directory %s/%s/%s of %s is %s: try again", cfg.root,
-		    xx, hash, e->key, r == -EBUSY ? "a mount point, being detached" :
-		    strerror(-r));
-		close(xfd);
-		return r == -EBUSY ? -EAGAIN : r;
-	}
+	/* mostly nothing is in the way: the trash only when something is */
 	if (mkdirat(xfd, hash, 0700) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "unable to create %s/%s/%s: %s", cfg.root, xx, hash,
-		    strerror(errno));
-		close(xfd);
-		return r == -EEXIST ? -EAGAIN : r;
+		if ((r = -errno) == -EEXIST) {
+			if ((r = cleaner_trash(xfd, xx, hash)) < 0 && r != -ENOENT) {
+				snprintf(err, errlen, "the old directory %s/%s/%s of %s is %s: try "
+				    "again", cfg.root, xx, hash, e->key, r == -EBUSY ?
+				    "a mount point, being detached" : strerror(-r));
+				close(xfd);
+				return r == -EBUSY ? -EAGAIN : r;
+			}
+			r = mkdirat(xfd, hash, 0700) < 0 ? -errno : 0;
+		}
+		if (r < 0) {
+			snprintf(err, errlen, "unable to create %s/%s/%s: %s", cfg.root, xx, hash,
+			    strerror(-r));
+			close(xfd);
+			return r == -EEXIST ? -EAGAIN : r;
+		}
 	}
 	dfd = dir_open_beneath(xfd, hash);
 	close(xfd);
@@ -527,7 +548,7 @@ dir_mode(const struct entry *e)
 int
 entry_dir_finish(struct entry *e, int dirfd)
 {
-	uid_t owner = (e->flags & EF_PREPARED) ? e->uid : geteuid();
+	uid_t owner = (e->flags & EF_PREPARED) ? e->uid : broker_uid();
 
 	if (fchown(dirfd, owner, e->gid) < 0 || fchmod(dirfd, dir_mode(e)) < 0)
 		return -errno;
@@ -538,7 +559,7 @@ entry_dir_finish(struct entry *e, int dirfd)
 int
 entry_dir_reclaim(const struct entry *e, int dirfd)
 {
-	if (fchown(dirfd, geteuid(), e->gid) < 0 || fchmod(dirfd, dir_mode(e)) < 0)
+	if (fchown(dirfd, broker_uid(), e->gid) < 0 || fchmod(dirfd, dir_mode(e)) < 0)
 		return -errno;
 	return 0;
 }
