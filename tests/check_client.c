@@ -20,6 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "check-common.h"
 #include "sb-internal.h"
 #include "sb-proto.h"
 #include "sockbroker.h"
@@ -236,20 +237,6 @@ reply_error(int sock, uint32_t id, int e, const char *msg, uint64_t limit)
 	if (limit != 0)
 		sb_msg_set_u64(&m, SB_F_LIMIT, limit);
 	return reply(sock, &m, -1);
-}
-
-static int
-open_fd_count(void)
-{
-	char p[64];
-	int n = 0, fd;
-
-	for (fd = 0; fd < 1024; fd++) {
-		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-		if (access(p, F_OK) == 0)
-			n++;
-	}
-	return n;
 }
 
 /* resolve: OK; get: ERROR ENXIO with a message and a limit */
@@ -561,7 +548,7 @@ START_TEST(fake_bad_replies)
 	ck_assert_int_eq(sb_client_open(f.root, &c), 0);
 	/* one round trip first, so that the fake broker has accepted */
 	ck_assert_int_eq(sb_resolve(c, "fine", sp, sizeof(sp)), 0);
-	before = open_fd_count();
+	before = check_count_fds();
 
 	strcpy(sp, "untouched");
 	ck_assert_int_eq(sb_resolve(c, "wrong-id", sp, sizeof(sp)), -EPROTO);
@@ -570,7 +557,7 @@ START_TEST(fake_bad_replies)
 	ck_assert_int_eq(sb_resolve(c, "fine", sp, sizeof(sp)), 0);
 	ck_assert_str_eq(sp, "/r/x");
 	ck_assert_int_eq(f.conns, 2);
-	ck_assert_int_eq(open_fd_count(), before);
+	ck_assert_int_eq(check_count_fds(), before);
 
 	ck_assert_int_eq(sb_resolve(c, "wrong-type", sp, sizeof(sp)), -EPROTO);
 	ck_assert_int_eq(sb_resolve(c, "extra-fd", sp, sizeof(sp)), -EPROTO);
@@ -590,7 +577,7 @@ START_TEST(fake_bad_replies)
 	ck_assert_int_eq(sb_resolve(c, "fine", sp, sizeof(sp)), 0);
 	ck_assert_int_eq(f.conns, conns + 1);
 	/* no fd leaked by any of it */
-	ck_assert_int_eq(open_fd_count(), before);
+	ck_assert_int_eq(check_count_fds(), before);
 	sb_client_close(c);
 	fake_stop(&f);
 }
@@ -803,11 +790,5 @@ client_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(client_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(client_suite(), CK_FORK_GETENV);
 }

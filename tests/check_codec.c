@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check-common.h"
 #include "sb-internal.h"
 #include "sb-proto.h"
 
@@ -342,17 +343,6 @@ START_TEST(wire_fd_passing)
 }
 END_TEST
 
-static int
-count_fds(void)
-{
-	int n = 0, fd;
-
-	for (fd = 0; fd < 1024; fd++)
-		if (fcntl(fd, F_GETFD) != -1)
-			n++;
-	return n;
-}
-
 START_TEST(wire_too_many_fds)
 {
 	uint8_t rbuf[SB_MSG_MAX], mbuf[SB_MSG_MAX];
@@ -386,11 +376,11 @@ START_TEST(wire_too_many_fds)
 	cm->cmsg_len = CMSG_LEN(sizeof(fds));
 	memcpy(CMSG_DATA(cm), fds, sizeof(fds));
 	ck_assert_int_eq(sendmsg(sv[0], &mh, 0), n);
-	before = count_fds();
+	before = check_count_fds();
 	ck_assert_int_eq(sb_msg_recv(sv[1], rbuf, sizeof(rbuf), &d, 0), -EBADMSG);
 	ck_assert_int_eq(d.fd, -1);
 	/* all three received fds were closed again */
-	ck_assert_int_eq(count_fds(), before);
+	ck_assert_int_eq(check_count_fds(), before);
 
 	/* an oversized datagram */
 	{
@@ -458,11 +448,5 @@ codec_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(codec_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(codec_suite(), CK_FORK_GETENV);
 }

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check-common.h"
 #include "sb-internal.h"
 #include "sb-proto.h"
 #include "sockbroker.h"
@@ -288,11 +289,5 @@ key_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(key_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(key_suite(), CK_FORK_GETENV);
 }

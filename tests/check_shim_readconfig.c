@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check-common.h"
+
 #include "readconfig.h"
 
 struct rec {
@@ -268,8 +270,6 @@ main(void)
 {
 	Suite *s = suite_create("shim-readconfig");
 	TCase *tc = tcase_create("readconfig");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, incus_file);
 	tcase_add_test(tc, other_groups);
@@ -277,9 +277,5 @@ main(void)
 	tcase_add_test(tc, long_line);
 	tcase_add_test(tc, argv_memfd);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return check_run(s, CK_FORK_GETENV);
 }

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check-common.h"
 #include "rewrite.h"
 
 #define ARGS_MAX	32
@@ -764,8 +765,6 @@ main(void)
 {
 	Suite *s = suite_create("shim-rewrite");
 	TCase *tc = tcase_create("rewrite");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, qemu_keyval);
 	tcase_add_test(tc, qemu_several_and_escapes);
@@ -782,9 +781,5 @@ main(void)
 	tcase_add_test(tc, readconfig_hook);
 	tcase_add_test(tc, candidates);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return check_run(s, CK_FORK_GETENV);
 }

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check-common.h"
 #include "brokerd.h"
 #include "state-stubs.h"
 
@@ -416,13 +417,8 @@ state_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(state_suite());
-	int failed;
+	int r = check_run(state_suite(), CK_NOFORK);
 
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
 	rmdir(dir);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return r;
 }
