@@ -32,6 +32,22 @@
 #include "sb-proto.h"
 #include "sockbroker.h"
 
+/*
+ * The public constants (sockbroker.h) go on the wire as they are: each must
+ * equal its twin in sb-proto.h.
+ */
+_Static_assert(SB_BIND_F_LISTEN == SB_BIND_LISTEN, "bind flags");
+_Static_assert(SB_BIND_F_PREPARE == SB_BIND_PREPARE, "bind flags");
+_Static_assert(SB_BIND_F_BOUND == SB_BIND_BOUND, "bind flags");
+_Static_assert((int)SB_LIFETIME_HOLD == (int)SB_LT_HOLD, "lifetimes");
+_Static_assert((int)SB_LIFETIME_OWNER == (int)SB_LT_OWNER, "lifetimes");
+_Static_assert((int)SB_KIND_SOCKET_ENTRY == (int)SB_KIND_SOCKET, "kinds");
+_Static_assert((int)SB_KIND_FD_ENTRY == (int)SB_KIND_FD, "kinds");
+_Static_assert(SB_SHORT_PATH_SIZE == SB_SHORT_PATH_MAX, "short path buffer");
+_Static_assert(SB_NAME_LEN_MAX == SB_NAME_MAX, "name key length");
+_Static_assert(SB_PATH_LEN_MAX == SB_PATH_KEY_MAX, "path key length");
+_Static_assert(SB_VERSION_SIZE == SB_VERSION_STR_MAX, "version buffer");
+
 struct sb_client {
 	pthread_mutex_t	 lock;
 	int		 fd;		/* control connection, or -1 to reconnect */
