@@ -267,7 +267,7 @@ rewrite_static(char **argv, int argc, const char *mode, const char *root)
 			ctx.root = SB_SYSTEM_ROOT;
 		}
 		if (r < 0 && strcmp(mode, "broker") == 0) {
-			fprintf(stderr, "sockbroker: fatal: unable to reach the broker: %s\n",
+			fprintf(stderr, "sockbroker: exec: unable to reach the broker: %s\n",
 			    sb_strerror(r));
 			return SB_EXIT_SYSTEM;
 		}
@@ -319,7 +319,7 @@ cmd_exec(int argc, char **argv, const char *root)
 	if (shim == NULL && (shim = getenv("SOCKBROKER_SHIM")) == NULL)
 		shim = SB_PKGLIBDIR "/" SHIM_NAME;
 	if (access(shim, R_OK) < 0) {
-		fprintf(stderr, "sockbroker: fatal: unable to use the shim '%s': %s\n", shim,
+		fprintf(stderr, "sockbroker: exec: unable to use the shim '%s': %s\n", shim,
 		    strerror(errno));
 		return SB_EXIT_SYSTEM;
 	}
@@ -333,7 +333,7 @@ cmd_exec(int argc, char **argv, const char *root)
 	old = getenv("LD_PRELOAD");
 	n = strlen(shim) + (old != NULL ? strlen(old) : 0) + 2;
 	if ((preload = malloc(n)) == NULL) {
-		fprintf(stderr, "sockbroker: fatal: out of memory\n");
+		fprintf(stderr, "sockbroker: exec: out of memory\n");
 		return SB_EXIT_SYSTEM;
 	}
 	snprintf(preload, n, "%s%s%s", shim, old != NULL && old[0] != '\0' ? ":" : "",
@@ -341,7 +341,7 @@ cmd_exec(int argc, char **argv, const char *root)
 	if (setenv("LD_PRELOAD", preload, 1) < 0 ||
 	    (mode != NULL && setenv("SOCKBROKER_MODE", mode, 1) < 0) ||
 	    (root != NULL && setenv("SOCKBROKER_ROOT", root, 1) < 0)) {
-		fprintf(stderr, "sockbroker: fatal: unable to set the environment: %s\n",
+		fprintf(stderr, "sockbroker: exec: unable to set the environment: %s\n",
 		    strerror(errno));
 		free(preload);
 		return SB_EXIT_SYSTEM;
@@ -357,6 +357,6 @@ cmd_exec(int argc, char **argv, const char *root)
 	}
 	execvp(argv[i], argv + i);
 	r = errno;
-	fprintf(stderr, "sockbroker: fatal: unable to run '%s': %s\n", argv[i], strerror(r));
+	fprintf(stderr, "sockbroker: exec: unable to run '%s': %s\n", argv[i], strerror(r));
 	return r == ENOENT ? SB_EXIT_NOTFOUND : SB_EXIT_SYSTEM;
 }
