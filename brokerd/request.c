@@ -237,8 +237,8 @@ req_mode_gid(struct peer *p, const struct sb_msg *m, mode_t *mode, gid_t *gid)
 {
 	const struct peer_cred *c = peer_cred(p);
 
-	*mode = SB_HAS(m, SB_F_MODE) ? (mode_t)m->num[SB_F_MODE] : 0600;
-	*gid = SB_HAS(m, SB_F_GID) ? (gid_t)m->num[SB_F_GID] : c->gid;
+	*mode = (mode_t)sb_msg_u32(m, SB_F_MODE, 0600);
+	*gid = (gid_t)sb_msg_u32(m, SB_F_GID, (uint32_t)c->gid);
 	if (*mode > 0777) {
 		refuse(p, m->id, EINVAL, 0777, "mode %04lo is not a permission mode (at most 0777)",
 		    (unsigned long)*mode);
@@ -401,7 +401,7 @@ request_peer_gone(struct peer *p)
 static int
 req_socktype(struct peer *p, const struct sb_msg *m, unsigned flags)
 {
-	int t = SB_HAS(m, SB_F_SOCKTYPE) ? (int)m->num[SB_F_SOCKTYPE] : SOCK_STREAM;
+	int t = (int)sb_msg_u32(m, SB_F_SOCKTYPE, SOCK_STREAM);
 
 	if (t != SOCK_STREAM && t != SOCK_SEQPACKET && t != SOCK_DGRAM) {
 		refuse(p, m->id, EINVAL, 0, "socket type %d is not stream (%d), seqpacket (%d) "
@@ -604,7 +604,7 @@ static void
 bind_request(struct peer *p, struct sb_msg *m, const struct outcome *po)
 {
 	const struct peer_cred *c = peer_cred(p);
-	unsigned flags = SB_HAS(m, SB_F_FLAGS) ? (unsigned)m->num[SB_F_FLAGS] : 0;
+	unsigned flags = sb_msg_u32(m, SB_F_FLAGS, 0);
 	struct entry *e, *coll;
 	const char *key;
 	mode_t mode;
@@ -624,13 +624,12 @@ bind_request(struct peer *p, struct sb_msg *m, const struct outcome *po)
 	is_path = sb_key_is_path(key);
 	if ((type = req_socktype(p, m, flags)) == 0 || !req_mode_gid(p, m, &mode, &gid))
 		return;
-	lifetime = SB_HAS(m, SB_F_LIFETIME) ? (int)m->num[SB_F_LIFETIME] :
-	    (is_path ? SB_LT_OWNER : SB_LT_HOLD);
+	lifetime = (int)sb_msg_u32(m, SB_F_LIFETIME, is_path ? SB_LT_OWNER : SB_LT_HOLD);
 	if (lifetime != SB_LT_HOLD && lifetime != SB_LT_OWNER) {
 		refuse(p, m->id, EINVAL, 0, "lifetime %d is not hold (1) or owner (2)", lifetime);
 		return;
 	}
-	if ((int)SB_HAS(m, SB_F_PROOF) != is_path || (SB_HAS(m, SB_F_PROOF) && m->num[SB_F_PROOF] != 1)) {
+	if ((int)SB_HAS(m, SB_F_PROOF) != is_path || sb_msg_u32(m, SB_F_PROOF, 1) != 1) {
 		refuse(p, m->id, is_path ? EACCES : EINVAL, 0, is_path ? "uid %lu may not claim "
 		    "%s: a path key needs PROOF=1 with a symlink at the path" : "uid %lu: %s is a "
 		    "name: no proof goes with it", (unsigned long)c->uid, kfmt(key));
@@ -802,7 +801,7 @@ request_wait_check(struct peer *p, uint32_t id, const char *key, int final)
 static void
 req_wait(struct peer *p, struct sb_msg *m)
 {
-	uint64_t t = SB_HAS(m, SB_F_TIMEOUT_MS) ? m->num[SB_F_TIMEOUT_MS] : 0;
+	uint64_t t = sb_msg_u32(m, SB_F_TIMEOUT_MS, 0);
 	const char *key;
 
 	if ((key = req_key(p, m)) == NULL || request_wait_check(p, m->id, key, t == 0))
@@ -819,7 +818,7 @@ req_release(struct peer *p, struct sb_msg *m)
 	struct entry *e;
 	int r;
 
-	uint32_t flags = SB_HAS(m, SB_F_FLAGS) ? (uint32_t)m->num[SB_F_FLAGS] : 0;
+	uint32_t flags = sb_msg_u32(m, SB_F_FLAGS, 0);
 
 	if (flags & ~SB_RELEASE__ALL) {
 		refuse(p, m->id, EINVAL, 0, "unknown release flags 0x%x", flags & ~SB_RELEASE__ALL);
@@ -888,6 +887,7 @@ request_list_fill(struct peer *p, uint32_t id, struct entry **cursor, int room)
 static void
 req_status(struct peer *p, struct sb_msg *m)
 {
+	uint32_t flags = sb_msg_u32(m, SB_F_FLAGS, 0);
 	struct sb_msg r;
 
 	sb_msg_init(&r, SB_MSG_OK, m->id);
@@ -897,12 +897,12 @@ req_status(struct peer *p, struct sb_msg *m)
 	sb_msg_set_u32(&r, SB_F_CLIENTS, server_clients());
 	sb_msg_set_u64(&r, SB_F_UPTIME, server_uptime());
 	sb_msg_set_u32(&r, SB_F_PID, (uint32_t)getpid());
-	if (SB_HAS(m, SB_F_FLAGS) && (m->num[SB_F_FLAGS] & ~(uint64_t)SB_STATUS__ALL)) {
+	if (flags & ~SB_STATUS__ALL) {
 		refuse(p, m->id, EINVAL, 0, "unknown status flags 0x%llx",
-		    (unsigned long long)m->num[SB_F_FLAGS]);
+		    (unsigned long long)flags);
 		return;
 	}
-	if (SB_HAS(m, SB_F_FLAGS) && (m->num[SB_F_FLAGS] & SB_STATUS_DETAILS)) {
+	if (flags & SB_STATUS_DETAILS) {
 		sb_msg_set_str(&r, SB_F_BROKER_VERSION, PACKAGE_VERSION);
 		sb_msg_set_str(&r, SB_F_ROOT, cfg.root);
 		sb_msg_set_u32(&r, SB_F_MAX_CLIENTS, cfg.max_clients);
@@ -917,8 +917,8 @@ req_status(struct peer *p, struct sb_msg *m)
 static void
 req_hello(struct peer *p, struct sb_msg *m)
 {
-	uint64_t lo = SB_HAS(m, SB_F_VERSION_MIN) ? m->num[SB_F_VERSION_MIN] : SB_PROTO_VERSION;
-	uint64_t hi = SB_HAS(m, SB_F_VERSION_MAX) ? m->num[SB_F_VERSION_MAX] : SB_PROTO_VERSION;
+	uint64_t lo = sb_msg_u32(m, SB_F_VERSION_MIN, SB_PROTO_VERSION);
+	uint64_t hi = sb_msg_u32(m, SB_F_VERSION_MAX, SB_PROTO_VERSION);
 	struct sb_msg r;
 
 	if (lo > SB_PROTO_VERSION || hi < SB_PROTO_VERSION) {

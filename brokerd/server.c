@@ -576,7 +576,6 @@ static void
 peer_read_one(struct peer *p, struct sb_msg *m, int r)
 {
 	char vbuf[128];
-	int has_fd;
 
 	if (r == -EPROTONOSUPPORT) {
 		snprintf(vbuf, sizeof(vbuf), "protocol version %u is not supported: this broker speaks "
@@ -605,8 +604,7 @@ peer_read_one(struct peer *p, struct sb_msg *m, int r)
 		    sb_msg_type_name(m->type));
 		return;
 	}
-	has_fd = SB_HAS(m, SB_F_HAS_FD) && m->num[SB_F_HAS_FD] == 1;
-	if ((m->fd >= 0) != has_fd || (SB_HAS(m, SB_F_HAS_FD) && m->num[SB_F_HAS_FD] > 1)) {
+	if (!sb_msg_fd_matches(m)) {
 		peer_protocol_error(p, m->id, EBADMSG, "%s", m->fd >= 0 ?
 		    "an fd came without HAS_FD=1" : "HAS_FD=1 but no fd came");
 		return;

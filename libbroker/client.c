@@ -311,7 +311,7 @@ client_error(sb_client *c, struct sb_msg *rep)
 static int
 client_call(sb_client *c, struct sb_msg *req, int fd, struct sb_msg *rep, int want_fd)
 {
-	int r, has_fd;
+	int r;
 
 	if ((r = client_send(c, req, fd)) < 0)
 		return r;
@@ -319,10 +319,7 @@ client_call(sb_client *c, struct sb_msg *req, int fd, struct sb_msg *rep, int wa
 		return r;
 	if (rep->type == SB_MSG_ERROR)
 		return client_error(c, rep);
-	has_fd = SB_HAS(rep, SB_F_HAS_FD) && rep->num[SB_F_HAS_FD] == 1;
-	if (rep->type != SB_MSG_OK || (has_fd != (rep->fd >= 0)) ||
-	    (SB_HAS(rep, SB_F_HAS_FD) && rep->num[SB_F_HAS_FD] > 1) ||
-	    (rep->fd >= 0 && !want_fd)) {
+	if (rep->type != SB_MSG_OK || !sb_msg_fd_matches(rep) || (rep->fd >= 0 && !want_fd)) {
 		if (rep->fd >= 0)
 			sb_io->close(rep->fd);
 		rep->fd = -1;

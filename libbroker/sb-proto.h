@@ -234,6 +234,32 @@ struct sb_msg {
 
 #define SB_HAS(m, f)	((unsigned)((m)->present >> (f)) & 1u)
 
+/* Field f of a decoded m, or dflt if m does not have it. */
+static inline uint32_t
+sb_msg_u32(const struct sb_msg *m, enum sb_field f, uint32_t dflt)
+{
+	return SB_HAS(m, f) ? (uint32_t)m->num[f] : dflt;
+}
+
+static inline uint64_t
+sb_msg_u64(const struct sb_msg *m, enum sb_field f, uint64_t dflt)
+{
+	return SB_HAS(m, f) ? m->num[f] : dflt;
+}
+
+/*
+ * Does a received m's HAS_FD (absent or 0: no fd; 1: one fd) agree with
+ * the fd that came with it (m->fd)? Checked where messages are received,
+ * before anything reads m->fd.
+ */
+static inline int
+sb_msg_fd_matches(const struct sb_msg *m)
+{
+	uint32_t has = sb_msg_u32(m, SB_F_HAS_FD, 0);
+
+	return has <= 1 && (m->fd >= 0) == (has == 1);
+}
+
 void	 sb_msg_init(struct sb_msg *m, uint16_t type, uint32_t id);
 void	 sb_msg_set_u32(struct sb_msg *m, enum sb_field f, uint32_t v);
 void	 sb_msg_set_u64(struct sb_msg *m, enum sb_field f, uint64_t v);
