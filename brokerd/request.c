@@ -936,41 +936,70 @@ req_hello(struct peer *p, struct sb_msg *m)
 static void
 req_reexec(struct peer *p, struct sb_msg *m)
 {
-	const struct peer_cred *c = peer_cred(p);
-
-	if (c->uid != 0 && c->uid != geteuid()) {
-		refuse(p, m->id, EPERM, 0, "uid %lu may not re-execute the broker (root or uid %lu "
-		    "only)", (unsigned long)c->uid, (unsigned long)geteuid());
-		return;
-	}
 	reply_ok(p, m->id);
 	server_reexec_request();
+}
+
+static void
+req_bind(struct peer *p, struct sb_msg *m)
+{
+	bind_request(p, m, NULL);
+}
+
+static void
+req_list(struct peer *p, struct sb_msg *m)
+{
+	peer_list(p, m->id);
+}
+
+#define RQ_FD		0x1u	/* may come with an fd */
+#define RQ_ADMIN	0x2u	/* root or the broker's own uid only */
+
+/* Every request a client may send, what it may carry and who may send it. */
+static const struct request_desc {
+	uint16_t	 type;
+	unsigned	 flags;
+	void		(*handler)(struct peer *p, struct sb_msg *m);
+} requests[] = {
+	{ SB_MSG_HELLO,		0,		req_hello },
+	{ SB_MSG_BIND,		RQ_FD,		req_bind },	/* a path proof, or BOUND */
+	{ SB_MSG_GET,		0,		req_get },
+	{ SB_MSG_PUT,		RQ_FD,		req_put },
+	{ SB_MSG_RESOLVE,	0,		req_resolve },
+	{ SB_MSG_WAIT,		0,		req_wait },
+	{ SB_MSG_RELEASE,	0,		req_release },
+	{ SB_MSG_LIST,		0,		req_list },
+	{ SB_MSG_STATUS,	0,		req_status },
+	{ SB_MSG_REEXEC,	RQ_ADMIN,	req_reexec },
+};
+
+static const struct request_desc *
+request_lookup(uint16_t type)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(requests) / sizeof(requests[0]); i++)
+		if (requests[i].type == type)
+			return &requests[i];
+	return NULL;
 }
 
 void
 request_dispatch(struct peer *p, struct sb_msg *m)
 {
+	const struct request_desc *rq = request_lookup(m->type);
+	const struct peer_cred *c = peer_cred(p);
+
 	cur_request = sb_msg_type_name(m->type);
-	/* only BIND (a path proof, or BOUND) and PUT take an fd */
-	if (m->fd >= 0 && m->type != SB_MSG_BIND && m->type != SB_MSG_PUT) {
+	if (m->fd >= 0 && (rq == NULL || !(rq->flags & RQ_FD)))
 		refuse(p, m->id, EINVAL, 0, "a %s request takes no fd", sb_msg_type_name(m->type));
-		cur_request = NULL;
-		return;
-	}
-	switch (m->type) {
-	case SB_MSG_HELLO:	req_hello(p, m); break;
-	case SB_MSG_BIND:	bind_request(p, m, NULL); break;
-	case SB_MSG_GET:	req_get(p, m); break;
-	case SB_MSG_PUT:	req_put(p, m); break;
-	case SB_MSG_RESOLVE:	req_resolve(p, m); break;
-	case SB_MSG_WAIT:	req_wait(p, m); break;
-	case SB_MSG_RELEASE:	req_release(p, m); break;
-	case SB_MSG_LIST:	peer_list(p, m->id); break;
-	case SB_MSG_STATUS:	req_status(p, m); break;
-	case SB_MSG_REEXEC:	req_reexec(p, m); break;
-	default:
+	else if (rq == NULL)
 		refuse(p, m->id, EPROTO, 0, "%s is not a request", sb_msg_type_name(m->type));
-		break;
-	}
+	else if ((rq->flags & RQ_ADMIN) && c->uid != 0 && c->uid != geteuid())
+		/* REEXEC is the one admin request */
+		refuse(p, m->id, EPERM, 0, "uid %lu may not re-execute the broker (root or uid %lu "
+		    "only)", (unsigned long)c->uid, (unsigned long)geteuid());
+	else
+		rq->handler(p, m);
 	cur_request = NULL;
 }
