@@ -192,7 +192,27 @@ struct peer_cred {
 	int		 ngroups;
 	gid_t		*groups;
 };
-int		 server_init(void);
+/*
+ * What server.c calls in the layer above it (request.c's request_ops): the
+ * server owns the peers and the event loop, and hands each decoded request
+ * up through dispatch.
+ */
+struct server_ops {
+	/* a request whose fd (if any) its type allows; the handler may keep m->fd */
+	void	(*dispatch)(struct peer *p, struct sb_msg *m);
+	/* the waiter of p on key: 1 if answered (final: now, the entry or ETIMEDOUT) */
+	int	(*wait_check)(struct peer *p, uint32_t id, const char *key, int final);
+	/* proof checks of path binds: results came, one timed out, its peer went */
+	void	(*proofs_poll)(void);
+	void	(*proof_timeout)(struct peer *p);
+	void	(*peer_gone)(struct peer *p);
+	/* fill p's output with ENTRY messages from *cursor; 1 when END was sent */
+	int	(*list_fill)(struct peer *p, uint32_t id, struct entry **cursor, int room);
+};
+int		 server_init(const struct server_ops *ops);
+/* ERROR err for request id of p, logged (rate-limited) */
+void		 refuse(struct peer *p, uint32_t id, int err, uint64_t limit,
+		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 int		 server_control_fd(void);
 void		 server_reexec_peers(int mfd);
 void		 server_reexec_failed(void);
@@ -247,18 +267,14 @@ struct holder_id {
 int		 holders_sock_id(const struct entry *e, struct holder_id *ret);
 int		 holders_find(struct holder_id *ids, size_t n);
 
-/* request.c */
+/* request.c: the server's ops (server_init) */
+extern const struct server_ops request_ops;
 void		 request_dispatch(struct peer *p, struct sb_msg *m);
-/* the waiter of p on key: 1 if answered */
 int		 request_wait_check(struct peer *p, uint32_t id, const char *key, int final);
-/* proof checks of path binds: results came, one timed out, its peer went */
 void		 request_proofs_poll(void);
 void		 request_proof_timeout(struct peer *p);
 void		 request_peer_gone(struct peer *p);
-/* fill p's output with ENTRY messages from *cursor; 1 when END was sent */
 int		 request_list_fill(struct peer *p, uint32_t id, struct entry **cursor, int room);
-void		 refuse(struct peer *p, uint32_t id, int err, uint64_t limit,
-		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* sd.c (stubs when built without systemd) */
 struct adopted {

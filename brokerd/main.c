@@ -456,7 +456,7 @@ main(int argc, char **argv)
 		log_warn("unable to start the cleaner thread: entry directories are removed "
 		    "on the event loop");
 	entries_init();
-	server_init();
+	server_init(&request_ops);
 	state_load();
 	reconcile(fds, nfds);
 	for (i = 0; i < nfds; i++)

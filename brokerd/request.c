@@ -50,30 +50,6 @@ kfmt(const char *key)
 	return b;
 }
 
-/* The type of the request being dispatched, for the log; NULL outside */
-static const char *cur_request;
-
-void
-refuse(struct peer *p, uint32_t id, int err, uint64_t limit, const char *fmt, ...)
-{
-	char msg[SB_MESSAGE_MAX];
-	struct sb_msg m;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (log_refusal(peer_cred(p)->uid, peer_cred(p)->pid,
-	    cur_request ? cur_request : "request", err, msg))
-		server_refusal_dropped();
-	sb_msg_init(&m, SB_MSG_ERROR, id);
-	sb_msg_set_u32(&m, SB_F_ERRNO, (uint32_t)err);
-	sb_msg_set_str(&m, SB_F_MESSAGE, msg);
-	if (limit != 0)
-		sb_msg_set_u64(&m, SB_F_LIMIT, limit);
-	peer_send(p, &m, -1);
-}
-
 static int
 is_owner(const struct peer_cred *c, const struct entry *e)
 {
@@ -990,7 +966,6 @@ request_dispatch(struct peer *p, struct sb_msg *m)
 	const struct request_desc *rq = request_lookup(m->type);
 	const struct peer_cred *c = peer_cred(p);
 
-	cur_request = sb_msg_type_name(m->type);
 	if (m->fd >= 0 && (rq == NULL || !(rq->flags & RQ_FD)))
 		refuse(p, m->id, EINVAL, 0, "a %s request takes no fd", sb_msg_type_name(m->type));
 	else if (rq == NULL)
@@ -1001,5 +976,14 @@ request_dispatch(struct peer *p, struct sb_msg *m)
 		    "only)", (unsigned long)c->uid, (unsigned long)geteuid());
 	else
 		rq->handler(p, m);
-	cur_request = NULL;
 }
+
+/* What server.c calls up into (main.c hands it to server_init) */
+const struct server_ops request_ops = {
+	.dispatch = request_dispatch,
+	.wait_check = request_wait_check,
+	.proofs_poll = request_proofs_poll,
+	.proof_timeout = request_proof_timeout,
+	.peer_gone = request_peer_gone,
+	.list_fill = request_list_fill,
+};

@@ -98,6 +98,9 @@ static struct event	*ev_accept, *ev_accept_backoff, *ev_reap, *ev_drain, *ev_pro
 static struct peer	*reap_list;
 static struct event	*ev_sigs[4], *ev_watchdog, *ev_status, *ev_idle, *ev_logflush;
 static int		 control_fd = -1, control_made;
+static const struct server_ops *up;	/* the layer above: request.c */
+/* The type of the request being dispatched, for the log; NULL outside */
+static const char	*cur_request;
 static int		 spare_fd = -1;	/* given up to refuse a client when out of fds */
 static struct peer	*peers;
 static unsigned		 npeers, nonroot_peers;
@@ -190,7 +193,7 @@ peer_drop(struct peer *p)
 	if (p->dead)
 		return;
 	if (p->state == P_PROOF)
-		request_peer_gone(p);
+		up->peer_gone(p);
 	p->dead = 1;
 	event_del(p->ev_read);
 	event_del(p->ev_write);
@@ -339,7 +342,7 @@ static void
 peer_list_more(struct peer *p)
 {
 	while (!p->dead && p->state == P_LIST && p->outq_len < LIST_ROOM / 2) {
-		if (request_list_fill(p, p->req_id, &p->cursor, LIST_ROOM) == 1) {
+		if (up->list_fill(p, p->req_id, &p->cursor, LIST_ROOM) == 1) {
 			peer_set_state(p, P_IDLE);
 			return;
 		}
@@ -480,7 +483,7 @@ static void
 proof_cb(evutil_socket_t fd, short what, void *arg)
 {
 	proof_event_clear();
-	request_proofs_poll();
+	up->proofs_poll();
 }
 
 void
@@ -502,7 +505,7 @@ server_wake(const struct entry *e)
 	for (p = peers; p != NULL; p = next) {
 		next = p->next;
 		if (p->state == P_WAIT && strcmp(p->wait_key, e->key) == 0 &&
-		    request_wait_check(p, p->req_id, p->wait_key, 0))
+		    up->wait_check(p, p->req_id, p->wait_key, 0))
 			peer_set_state(p, P_IDLE);
 	}
 }
@@ -525,12 +528,12 @@ peer_timer_cb(evutil_socket_t fd, short what, void *arg)
 	uint64_t idle;
 
 	if (p->state == P_WAIT) {
-		request_wait_check(p, p->req_id, p->wait_key, 1);
+		up->wait_check(p, p->req_id, p->wait_key, 1);
 		peer_set_state(p, P_IDLE);
 		return;
 	}
 	if (p->state == P_PROOF) {
-		request_proof_timeout(p);
+		up->proof_timeout(p);
 		peer_set_state(p, P_IDLE);
 		return;
 	}
@@ -611,7 +614,9 @@ peer_read_one(struct peer *p, struct sb_msg *m, int r)
 	}
 	p->active_ms = idle_ms();	/* the idle timer moves on when it fires */
 	/* a handler that keeps m->fd sets it to -1; peer_read_cb closes the rest */
-	request_dispatch(p, m);
+	cur_request = sb_msg_type_name(m->type);
+	up->dispatch(p, m);
+	cur_request = NULL;
 }
 
 static void
@@ -1404,14 +1409,43 @@ server_control_fd(void)
 	return control_fd;
 }
 
-/* Create the event base and the control socket (listening, not yet served). */
+/*
+ * Refuse request id of p: log it (rate-limited, naming the request being
+ * dispatched) and send ERROR err with the message (and the limit, if any).
+ */
+void
+refuse(struct peer *p, uint32_t id, int err, uint64_t limit, const char *fmt, ...)
+{
+	char msg[SB_MESSAGE_MAX];
+	struct sb_msg m;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (log_refusal(peer_cred(p)->uid, peer_cred(p)->pid,
+	    cur_request ? cur_request : "request", err, msg))
+		server_refusal_dropped();
+	sb_msg_init(&m, SB_MSG_ERROR, id);
+	sb_msg_set_u32(&m, SB_F_ERRNO, (uint32_t)err);
+	sb_msg_set_str(&m, SB_F_MESSAGE, msg);
+	if (limit != 0)
+		sb_msg_set_u64(&m, SB_F_LIMIT, limit);
+	peer_send(p, &m, -1);
+}
+
+/*
+ * Create the event base and the control socket (listening, not yet served);
+ * ops is what the server calls up into.
+ */
 int
-server_init(void)
+server_init(const struct server_ops *ops)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	size_t i;
 	int r;
 
+	up = ops;
 	clock_gettime(CLOCK_MONOTONIC, &start_time);
 	if ((r = closer_init()) < 0)
 		fatal("unable to start the closer thread: %s", strerror(-r));
@@ -1545,7 +1579,7 @@ server_adopt_peer(int fd, const char *arg)
 		peer_drop(peers);
 		return;
 	}
-	if (!request_wait_check(peers, id, key, 0))
+	if (!up->wait_check(peers, id, key, 0))
 		peer_wait(peers, id, key, ms > 0 ? (uint32_t)ms : 1);
 }
 

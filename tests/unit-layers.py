@@ -20,7 +20,7 @@ import sys
 
 # Upward calls sockbrokerd still makes: "caller callee".
 UPWARD = [
-    "entry server", "entry state", "entry sd", "server request",
+    "entry server", "entry state", "entry sd",
 ]
 
 
