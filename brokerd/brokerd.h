@@ -2,10 +2,11 @@
  * brokerd.h: what the files of sockbrokerd share.
  *
  * The files, from the top layer down. The rule: a file calls only files
- * below it in this list; a call up goes through a callback the upper file
- * registers. tests/unit-layers.py reads this list and the object files,
- * and lists the upward calls that remain (to be turned into callbacks).
- * A new file goes into this list at its layer.
+ * below it in this list; a call up goes through the ops the upper layer
+ * hands down (struct server_ops, struct entry_ops). tests/unit-layers.py
+ * reads this list and the object files and fails on a call up it. A new
+ * file goes into this list at its layer. (cfg, the configuration, is data
+ * that main.c fills in at start and every file reads.)
  *
  * main.c     options, the runtime root, start, re-exec and exit
  * request.c  one function per request type, access rules, quotas
@@ -147,6 +148,18 @@ int		 entry_dir_reclaim(const struct entry *e, int dirfd);
 int		 entry_sock_make(struct entry *e, int dirfd, int *ret_fd,
 		    char *err, size_t errlen);
 void		 entry_files_remove(const struct entry *e);
+/*
+ * What entry.c calls in the layers above it when an entry goes: main.c
+ * sets them (server.c, state.c, sd.c) before the first entry is released.
+ */
+struct entry_ops {
+	void	(*gone)(struct entry *e);		/* waiters' cursors, lingering */
+	void	(*untrack)(struct entry *e);		/* its creator process */
+	void	(*fdstore_remove)(struct entry *e);	/* the service manager's copy */
+	int	(*journal_del)(const struct entry *e);	/* 0, or -errno: e stays */
+	void	(*stats_changed)(void);
+};
+void		 entries_set_ops(const struct entry_ops *ops);
 /* Forget e everywhere (journal, process, waiters' cursors), remove its files */
 void		 entry_destroy(struct entry *e, const char *why);
 /* The same for a request: -errno, e untouched, if its release cannot be journaled */

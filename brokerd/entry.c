@@ -637,13 +637,21 @@ entry_files_remove(const struct entry *e)
 	close(xfd);
 }
 
+static const struct entry_ops *up;	/* the layers above (entries_set_ops) */
+
+void
+entries_set_ops(const struct entry_ops *ops)
+{
+	up = ops;
+}
+
 /* Everything of e but the table and the journal */
 static void
 entry_drop_resources(struct entry *e, const char *why)
 {
 	log_debug("release %s (%s)", e->key, why);
-	proc_untrack(e);
-	sd_fdstore_remove(e);		/* if it is there, with or without its fd here */
+	up->untrack(e);
+	up->fdstore_remove(e);		/* if it is there, with or without its fd here */
 	if (e->fd >= 0) {
 		closer_close_uid(e->fd, e->uid);
 		e->fd = -1;
@@ -661,9 +669,9 @@ entry_forget(struct entry *e)
 {
 	int r;
 
-	server_entry_gone(e);
+	up->gone(e);
 	entry_unlink(e);
-	if ((r = state_del(e)) < 0)
+	if ((r = up->journal_del(e)) < 0)
 		entry_insert(e);
 	return r;
 }
@@ -677,7 +685,7 @@ entry_release(struct entry *e, const char *why)
 		return r;
 	entry_drop_resources(e, why);
 	entry_free(e);
-	server_stats_changed();
+	up->stats_changed();
 	return 0;
 }
 
@@ -686,12 +694,12 @@ entry_destroy(struct entry *e, const char *why)
 {
 	if (entry_forget(e) < 0) {
 		/* released here all the same; it may come back at a restart, as stale */
-		server_entry_gone(e);
+		up->gone(e);
 		entry_unlink(e);
 	}
 	entry_drop_resources(e, why);
 	entry_free(e);
-	server_stats_changed();
+	up->stats_changed();
 }
 
 void
@@ -699,5 +707,5 @@ entry_teardown(struct entry *e, const char *why)
 {
 	entry_drop_resources(e, why);
 	entry_free(e);
-	server_stats_changed();
+	up->stats_changed();
 }

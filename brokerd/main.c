@@ -433,6 +433,15 @@ reexec_self(void)
 	server_reexec_failed();
 }
 
+/* What entry.c calls when an entry goes, in the layers above it */
+static const struct entry_ops entry_ops = {
+	.gone = server_entry_gone,
+	.untrack = proc_untrack,
+	.fdstore_remove = sd_fdstore_remove,
+	.journal_del = state_del,
+	.stats_changed = server_stats_changed,
+};
+
 int
 main(int argc, char **argv)
 {
@@ -456,6 +465,7 @@ main(int argc, char **argv)
 		log_warn("unable to start the cleaner thread: entry directories are removed "
 		    "on the event loop");
 	entries_init();
+	entries_set_ops(&entry_ops);
 	server_init(&request_ops);
 	state_load();
 	reconcile(fds, nfds);

@@ -75,29 +75,6 @@ fatal(const char *fmt, ...)
 }
 
 void
-server_entry_gone(struct entry *e)
-{
-	(void)e;
-}
-
-void
-proc_untrack(struct entry *e)
-{
-	(void)e;
-}
-
-void
-sd_fdstore_remove(struct entry *e)
-{
-	(void)e;
-}
-
-void
-server_stats_changed(void)
-{
-}
-
-void
 stub_log_clear(void)
 {
 	stub_log_len = 0;

@@ -6,9 +6,8 @@ brokerd.h's header lists the daemon's files from the top layer down; a
 file may call only files below it. This reads the object files with nm(1):
 a file that defines a function (T) and a file that calls it (U) make a
 call. A call up the list, or a file missing from the list, fails the test,
-except the upward calls of UPWARD, the ones still to be turned into
-callbacks; one of those that is gone fails too (take it off UPWARD, so that
-it stays gone).
+except the upward calls of UPWARD (none now); one of those that is gone
+fails too (take it off UPWARD, so that it stays gone).
 
     unit-layers.py [OBJECT ...]	(default: $top_builddir/brokerd/*.o)
 """
@@ -18,10 +17,8 @@ import re
 import subprocess
 import sys
 
-# Upward calls sockbrokerd still makes: "caller callee".
-UPWARD = [
-    "entry server", "entry state", "entry sd",
-]
+# Upward calls sockbrokerd may still make: "caller callee".
+UPWARD = []
 
 
 def layers(header):
