@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "sb-internal.h"
 #include "sb-proto.h"
 #include "sockbroker.h"
 
@@ -202,7 +203,7 @@ bad_key(const char *cmd, const char *arg, const char *key, int r)
 		for (i = 0; i < n; i++) {
 			unsigned char ch = (unsigned char)arg[i];
 
-			if (!isalnum(ch) && strchr("._:@+-", ch) == NULL) {
+			if (!sb_key_name_char(ch)) {
 				errmsg(cmd, kbuf, "invalid character %s%c%s (0x%02x) at byte %zu of a name "
 				    "(allowed: A-Z a-z 0-9 . _ : @ + -, or a path with '/')",
 				    isprint(ch) ? "'" : "", isprint(ch) ? ch : '?',

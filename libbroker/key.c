@@ -203,11 +203,11 @@ sb_sha256(const void *data, size_t len, uint8_t out[32])
 
 /* Keys */
 
-static int
-name_char(unsigned char c)
+int
+sb_key_name_char(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || strchr("._:@+-", c) != NULL;
+	    (c >= '0' && c <= '9') || (c != '\0' && strchr("._:@+-", c) != NULL);
 }
 
 int
@@ -228,7 +228,7 @@ sb_key_check(const char *key)
 		if (n > SB_NAME_MAX)
 			return -ENAMETOOLONG;
 		for (i = 0; i < n; i++)
-			if (!name_char((unsigned char)key[i]))
+			if (!sb_key_name_char((unsigned char)key[i]))
 				return -EINVAL;
 		return 0;
 	}

@@ -35,6 +35,8 @@ SB_HIDDEN void	 sb_set_io(const struct sb_io *io);
 SB_HIDDEN void	 sb_sha256(const void *data, size_t len, uint8_t out[32]);
 /* on: the portable block even where SHA-NI is present (tests); off: the fastest */
 SB_HIDDEN void	 sb_sha256_portable(int on);
+/* May c be a byte of a name key? A-Z a-z 0-9 . _ : @ + -, in every locale */
+SB_HIDDEN int	 sb_key_name_char(unsigned char c);
 SB_HIDDEN void	 sb_key_hash(const char *key, char hex[3], char hash[SB_HASH_CHARS + 1]);
 SB_HIDDEN const char *sb_getenv(const char *name);
 /* The system broker's root: root's default, and the shim's last resort. */
