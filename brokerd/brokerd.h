@@ -289,25 +289,25 @@ void		 request_proof_timeout(struct peer *p);
 void		 request_peer_gone(struct peer *p);
 int		 request_list_fill(struct peer *p, uint32_t id, struct entry **cursor, int room);
 
-/* sd.c (stubs when built without systemd) */
+/* sd.c (stubs when built without systemd): systemd_*, out of libsystemd's sd_* */
 struct adopted {
 	int		 fd;
 	char		 name[256];
 	char		*arg;		/* re-exec: a pending wait of a peer */
 };
-void		 sd_init(void);
-int		 sd_adopt(struct adopted **ret, size_t *ret_n);
-void		 sd_ready(void);
-void		 sd_status(unsigned entries, unsigned clients);
-void		 sd_stopping(void);
-uint64_t	 sd_watchdog_usec(void);
-void		 sd_watchdog_ping(void);
-void		 sd_fdstore_add(struct entry *e);
-void		 sd_fdstore_kept(struct entry *e);
-void		 sd_fdstore_remove(struct entry *e);
-void		 sd_fdstore_remove_name(const char *name);
+void		 systemd_init(void);
+int		 systemd_adopt(struct adopted **ret, size_t *ret_n);
+void		 systemd_ready(void);
+void		 systemd_status(unsigned entries, unsigned clients);
+void		 systemd_stopping(void);
+uint64_t	 systemd_watchdog_usec(void);
+void		 systemd_watchdog_ping(void);
+void		 systemd_fdstore_add(struct entry *e);
+void		 systemd_fdstore_kept(struct entry *e);
+void		 systemd_fdstore_remove(struct entry *e);
+void		 systemd_fdstore_remove_name(const char *name);
 
-/* fdholder.c (nothing without --fdholder); sd_fdstore_* call them too */
+/* fdholder.c (nothing without --fdholder); systemd_fdstore_* call them too */
 void		 fdholder_adopt(struct adopted **fds, size_t *nfds);
 void		 fdholder_sync(int control_fd);
 void		 fdholder_store(struct entry *e);

@@ -254,7 +254,7 @@ reconcile(struct adopted *fds, size_t nfds)
 			e->fd = fds[i].fd;
 			fds[i].fd = -1;
 			if (cfg.reexec ? fds[i].arg != NULL && strcmp(fds[i].arg, "fdstore") == 0 : 1)
-				sd_fdstore_kept(e);
+				systemd_fdstore_kept(e);
 		}
 	for (e = entry_first(); e != NULL; e = next) {
 		next = e->next;
@@ -275,7 +275,7 @@ reconcile(struct adopted *fds, size_t nfds)
 		}
 		if (fd >= 0) {
 			close(fd);
-			sd_fdstore_remove(e);	/* no fd of a non-held entry is kept */
+			systemd_fdstore_remove(e);	/* no fd of a non-held entry is kept */
 		}
 		if (e->lifetime == SB_LT_OWNER) {
 			if (proc_adopt(e) == 0 || linger_adopt(e) == 0)
@@ -299,7 +299,7 @@ reconcile(struct adopted *fds, size_t nfds)
 	for (i = 0; i < nfds; i++)
 		if (fds[i].fd >= 0 && fds[i].fd != cfg.control_fd) {
 			log_info("an inherited fd named '%s' matches no entry: closed", fds[i].name);
-			sd_fdstore_remove_name(fds[i].name);
+			systemd_fdstore_remove_name(fds[i].name);
 			close(fds[i].fd);
 			fds[i].fd = -1;
 		}
@@ -437,7 +437,7 @@ reexec_self(void)
 static const struct entry_ops entry_ops = {
 	.gone = server_entry_gone,
 	.untrack = proc_untrack,
-	.fdstore_remove = sd_fdstore_remove,
+	.fdstore_remove = systemd_fdstore_remove,
 	.journal_del = state_del,
 	.stats_changed = server_stats_changed,
 };
@@ -455,8 +455,8 @@ main(int argc, char **argv)
 	parse_args(argc, argv);
 	root_setup();
 	raise_nofile();
-	sd_init();
-	if (adopt_reexec(&fds, &nfds) == 1 && sd_adopt(&fds, &nfds) < 0)
+	systemd_init();
+	if (adopt_reexec(&fds, &nfds) == 1 && systemd_adopt(&fds, &nfds) < 0)
 		fatal("unable to take over the inherited fds");
 	fdholder_adopt(&fds, &nfds);
 	pick_control(fds, nfds);

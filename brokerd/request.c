@@ -428,7 +428,7 @@ bind_create(struct peer *p, const struct sb_msg *m, struct entry *e)
 	}
 	if (fd >= 0 && e->lifetime == SB_LT_HOLD) {
 		e->fd = fd;
-		sd_fdstore_add(e);
+		systemd_fdstore_add(e);
 	}
 	reply_entry(p, m->id, e, fd);
 	if (fd >= 0 && e->fd != fd)
@@ -569,7 +569,7 @@ bind_bound(struct peer *p, const struct sb_msg *m, const char *key)
 	}
 	if (fd >= 0) {
 		e->fd = fd;
-		sd_fdstore_add(e);
+		systemd_fdstore_add(e);
 	}
 	reply_entry(p, m->id, e, -1);
 	server_wake(e);
@@ -740,7 +740,7 @@ req_put(struct peer *p, struct sb_msg *m)
 		entry_teardown(prev, "replaced by put");
 	e->fd = m->fd;
 	m->fd = -1;
-	sd_fdstore_add(e);
+	systemd_fdstore_add(e);
 	reply_ok(p, m->id);
 	server_wake(e);
 	server_stats_changed();

@@ -78,7 +78,7 @@ adopt_fill(struct adopted **ret, size_t *ret_n, int n, char **names)
 
 /* Before anything else (a re-executed broker too): the notify socket, the fd store's size. */
 void
-sd_init(void)
+systemd_init(void)
 {
 	const char *env = getenv("FDSTORE");
 	unsigned long v;
@@ -94,7 +94,7 @@ sd_init(void)
 }
 
 int
-sd_adopt(struct adopted **ret, size_t *ret_n)
+systemd_adopt(struct adopted **ret, size_t *ret_n)
 {
 	char **names = NULL;
 	int n, i, r;
@@ -111,26 +111,26 @@ sd_adopt(struct adopted **ret, size_t *ret_n)
 }
 
 void
-sd_ready(void)
+systemd_ready(void)
 {
 	sd_notify(0, "READY=1");
 }
 
 void
-sd_status(unsigned entries, unsigned clients)
+systemd_status(unsigned entries, unsigned clients)
 {
 	if (notify)
 		sd_notifyf(0, "STATUS=%u entries, %u clients", entries, clients);
 }
 
 void
-sd_stopping(void)
+systemd_stopping(void)
 {
 	sd_notify(0, "STOPPING=1");
 }
 
 uint64_t
-sd_watchdog_usec(void)
+systemd_watchdog_usec(void)
 {
 	uint64_t usec = 0;
 
@@ -138,7 +138,7 @@ sd_watchdog_usec(void)
 }
 
 void
-sd_watchdog_ping(void)
+systemd_watchdog_ping(void)
 {
 	sd_notify(0, "WATCHDOG=1");
 }
@@ -149,7 +149,7 @@ sd_watchdog_ping(void)
  * not stored: it survives a re-exec, not a restart of the service.
  */
 void
-sd_fdstore_add(struct entry *e)
+systemd_fdstore_add(struct entry *e)
 {
 	static int warned;
 	char msg[64];
@@ -184,7 +184,7 @@ sd_fdstore_add(struct entry *e)
 
 /* The fd of e came back from the fd store (or a re-exec says it is there). */
 void
-sd_fdstore_kept(struct entry *e)
+systemd_fdstore_kept(struct entry *e)
 {
 	if (!notify || e->in_fdstore)
 		return;
@@ -193,7 +193,7 @@ sd_fdstore_kept(struct entry *e)
 }
 
 void
-sd_fdstore_remove_name(const char *name)
+systemd_fdstore_remove_name(const char *name)
 {
 	fdholder_delete_name(name);
 	if (notify)
@@ -201,7 +201,7 @@ sd_fdstore_remove_name(const char *name)
 }
 
 void
-sd_fdstore_remove(struct entry *e)
+systemd_fdstore_remove(struct entry *e)
 {
 	fdholder_delete(e);
 	if (!e->in_fdstore)
@@ -216,7 +216,7 @@ sd_fdstore_remove(struct entry *e)
 
 /* LISTEN_FDS by hand: LISTEN_PID must be ours. */
 int
-sd_adopt(struct adopted **ret, size_t *ret_n)
+systemd_adopt(struct adopted **ret, size_t *ret_n)
 {
 	const char *pid = getenv("LISTEN_PID"), *nfds = getenv("LISTEN_FDS");
 	const char *names = getenv("LISTEN_FDNAMES");
@@ -243,20 +243,20 @@ sd_adopt(struct adopted **ret, size_t *ret_n)
 	return r;
 }
 
-void sd_init(void) {}
-void sd_ready(void) {}
-void sd_status(unsigned entries, unsigned clients) { (void)entries; (void)clients; }
-void sd_stopping(void) {}
-uint64_t sd_watchdog_usec(void) { return 0; }
-void sd_watchdog_ping(void) {}
+void systemd_init(void) {}
+void systemd_ready(void) {}
+void systemd_status(unsigned entries, unsigned clients) { (void)entries; (void)clients; }
+void systemd_stopping(void) {}
+uint64_t systemd_watchdog_usec(void) { return 0; }
+void systemd_watchdog_ping(void) {}
 void
-sd_fdstore_add(struct entry *e)
+systemd_fdstore_add(struct entry *e)
 {
 	if (e->fd < 0 || close_never_blocks(e))
 		fdholder_store(e);
 }
-void sd_fdstore_kept(struct entry *e) { (void)e; }
-void sd_fdstore_remove(struct entry *e) { fdholder_delete(e); }
-void sd_fdstore_remove_name(const char *name) { fdholder_delete_name(name); }
+void systemd_fdstore_kept(struct entry *e) { (void)e; }
+void systemd_fdstore_remove(struct entry *e) { fdholder_delete(e); }
+void systemd_fdstore_remove_name(const char *name) { fdholder_delete_name(name); }
 
 #endif /* HAVE_SYSTEMD */

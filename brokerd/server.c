@@ -1294,7 +1294,7 @@ server_stop(const char *why)
 		return;
 	stopping = 1;
 	log_info("%s: stopping", why);
-	sd_stopping();
+	systemd_stopping();
 	event_del(ev_accept);
 	event_del(ev_accept_backoff);
 	for (p = peers; p != NULL; p = next) {
@@ -1331,13 +1331,13 @@ server_reexec_request(void)
 static void
 watchdog_cb(evutil_socket_t fd, short what, void *arg)
 {
-	sd_watchdog_ping();
+	systemd_watchdog_ping();
 }
 
 static void
 status_cb(evutil_socket_t fd, short what, void *arg)
 {
-	sd_status(entries_total(), npeers);
+	systemd_status(entries_total(), npeers);
 }
 
 void
@@ -1592,7 +1592,7 @@ server_start(void)
 
 	if (event_add(ev_accept, NULL) < 0)
 		fatal("unable to watch the control socket");
-	if ((wd = sd_watchdog_usec()) > 0) {
+	if ((wd = systemd_watchdog_usec()) > 0) {
 		struct timeval tv = { (time_t)(wd / 2 / 1000000), (suseconds_t)(wd / 2 % 1000000) };
 
 		ev_watchdog = event_new(base, -1, EV_PERSIST, watchdog_cb, NULL);
@@ -1618,8 +1618,8 @@ server_start(void)
 			close(null);
 		cfg.ready_fd = -1;
 	}
-	sd_ready();
-	sd_status(entries_total(), npeers);
+	systemd_ready();
+	systemd_status(entries_total(), npeers);
 }
 
 /*
