@@ -39,6 +39,27 @@
  * connection is closed. A connection the broker does not take (a client
  * cap: EUSERS; no fd left: EMFILE) gets one SB_MSG_ERROR of id 0, sent
  * before any request is read, and is closed.
+ *
+ * Words (one word for one idea, here, in the code, the CLI, the JSON and
+ * the man pages; HACKING.md has the rest):
+ *   key         what a client names a socket by: a name, or an absolute path
+ *   short path  ROOT/XX/HASH/sock, where the broker keeps a key's socket
+ *   entry       the broker's record of one key
+ *   lifetime    hold (the broker keeps the fd until released) or owner
+ *               (released when the creating process exits). "Owner" means
+ *               this lifetime only: SB_RELEASE_IF_OWNER is "only if its
+ *               lifetime is owner", not an access check; the entry's
+ *               user is its uid
+ *   held        the broker keeps an fd of the entry; SB_F_HOLDERS is this
+ *               0/1, not a count
+ *   client      one connection to ROOT/control (the daemon's struct peer)
+ *   socktype    SOCK_STREAM, SOCK_SEQPACKET or SOCK_DGRAM; "type" alone is
+ *               a message type
+ *   kind        what an entry keeps: a socket, or any fd (put)
+ *   _MAX        a count or a length without the NUL (SB_NAME_MAX,
+ *               SB_ROOT_MAX) -- except where the comment says "buffer"
+ *               (SB_SHORT_PATH_MAX, SB_MESSAGE_MAX, SB_VERSION_STR_MAX:
+ *               sizes with the NUL, spelled _SIZE in sockbroker.h)
  */
 #ifndef SB_PROTO_H
 #define SB_PROTO_H
