@@ -164,14 +164,16 @@ parse_args(int argc, char **argv)
 static void
 root_setup(void)
 {
+	char buf[SB_SHORT_PATH_MAX];
+	const char *root;
 	struct stat st;
-	size_t len = strlen(cfg.root);
+	size_t len;
 
-	while (len > 1 && cfg.root[len - 1] == '/')
-		cfg.root[--len] = '\0';
-	cfg.root_len = len;
-	if (cfg.root[0] != '/')
+	/* trailing slashes go, as every client trims them (sb_root_get) */
+	if (sb_root_get(cfg.root, buf, &root, &len) < 0)
 		fatal("the root %s is not an absolute path", cfg.root);
+	cfg.root[len] = '\0';
+	cfg.root_len = len;
 	if (len > SB_ROOT_MAX)
 		fatal("the root %s is %zu bytes long: the limit is %d bytes (its short paths "
 		    "must fit in %d)", cfg.root, len, SB_ROOT_MAX, SB_SUN_PATH_MAX - 1);
