@@ -118,6 +118,7 @@ struct entry {
 	uint8_t		 lingering;	/* owner: its creator exited, its socket is held */
 	int		 link_root;	/* lingering: the creator's /proc/PID/root, or -1 */
 	uint8_t		 in_fdholder;	/* its fd is in the s6-fdholderd (--fdholder) */
+	uint8_t		 view;		/* 0..SB_VIEW_MAX: which claim of a path key */
 	uint16_t	 keylen;
 	char		 id[ENTRY_ID_LEN + 1];
 	char		 key[];
@@ -127,6 +128,19 @@ struct entry {
 void		 entries_init(void);
 struct entry	*entry_new(const char *key);
 struct entry	*entry_find(const char *key, struct entry **ret_collision);
+/*
+ * Views (a path key claimed by different uids in different mount
+ * namespaces): each claim is an entry of its own, at its own short path.
+ * entry_new_view makes view n of key; entry_find_view finds it;
+ * entry_find_for the one a request of uid by key alone means: uid's own,
+ * else root's, else the lowest view; entry_view_free the lowest view no
+ * entry of key nor another key's id takes (-1: all SB_VIEW_MAX + 1 taken).
+ */
+struct entry	*entry_new_view(const char *key, unsigned view);
+struct entry	*entry_find_view(const char *key, unsigned view);
+struct entry	*entry_find_uid(const char *key, uid_t uid);
+struct entry	*entry_find_for(const char *key, uid_t uid);
+int		 entry_view_free(const char *key);
 struct entry	*entry_by_id(const char *id);
 void		 entry_insert(struct entry *e);
 void		 entry_unlink(struct entry *e);

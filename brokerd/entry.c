@@ -199,6 +199,12 @@ entries_grow(void)
 struct entry *
 entry_new(const char *key)
 {
+	return entry_new_view(key, 0);
+}
+
+struct entry *
+entry_new_view(const char *key, unsigned view)
+{
 	char hex[3], hash[SB_HASH_CHARS + 1];
 	size_t len = strlen(key);
 	struct entry *e;
@@ -208,7 +214,8 @@ entry_new(const char *key)
 	memcpy(e->key, key, len + 1);
 	e->keylen = (uint16_t)len;
 	e->khash = siphash13(key, len);
-	sb_key_hash(key, hex, hash);
+	e->view = (uint8_t)view;
+	sb_key_hash_view(key, view, hex, hash);
 	memcpy(e->id, hex, 2);
 	memcpy(e->id + 2, hash, SB_HASH_CHARS + 1);
 	e->fd = -1;
@@ -254,6 +261,79 @@ entry_find(const char *key, struct entry **ret_collision)
 		*ret_collision = entry_by_id(id);
 	}
 	return NULL;
+}
+
+/* Every entry of key in turn: start with NULL */
+static struct entry *
+key_next(const char *key, size_t len, uint64_t h, struct entry *e)
+{
+	for (e = e != NULL ? e->hnext : buckets[(size_t)h & (nbuckets - 1)]; e != NULL;
+	    e = e->hnext)
+		if (e->khash == h && e->keylen == len && memcmp(e->key, key, len) == 0)
+			return e;
+	return NULL;
+}
+
+struct entry *
+entry_find_view(const char *key, unsigned view)
+{
+	size_t len = strlen(key);
+	uint64_t h = siphash13(key, len);
+	struct entry *e = NULL;
+
+	while ((e = key_next(key, len, h, e)) != NULL)
+		if (e->view == view)
+			return e;
+	return NULL;
+}
+
+struct entry *
+entry_find_uid(const char *key, uid_t uid)
+{
+	size_t len = strlen(key);
+	uint64_t h = siphash13(key, len);
+	struct entry *e = NULL;
+
+	while ((e = key_next(key, len, h, e)) != NULL)
+		if (e->uid == uid)
+			return e;
+	return NULL;
+}
+
+struct entry *
+entry_find_for(const char *key, uid_t uid)
+{
+	size_t len = strlen(key);
+	uint64_t h = siphash13(key, len);
+	struct entry *e = NULL, *root = NULL, *low = NULL;
+
+	while ((e = key_next(key, len, h, e)) != NULL) {
+		if (e->uid == uid)
+			return e;
+		if (e->uid == 0 && root == NULL)
+			root = e;
+		if (low == NULL || e->view < low->view)
+			low = e;
+	}
+	return root != NULL ? root : low;
+}
+
+int
+entry_view_free(const char *key)
+{
+	char hex[3], hash[SB_HASH_CHARS + 1], id[ENTRY_ID_LEN + 1];
+	unsigned v;
+
+	for (v = 0; v <= SB_VIEW_MAX; v++) {
+		if (entry_find_view(key, v) != NULL)
+			continue;
+		sb_key_hash_view(key, v, hex, hash);
+		memcpy(id, hex, 2);
+		memcpy(id + 2, hash, SB_HASH_CHARS + 1);
+		if (entry_by_id(id) == NULL)
+			return (int)v;
+	}
+	return -1;
 }
 
 void

@@ -42,6 +42,7 @@
 
 #include "brokerd.h"
 #include "proof.h"
+#include "sb-internal.h"
 #include "sb-proto.h"
 
 #define STUCK_MAX	64	/* persons with a check stuck in their file system */
@@ -69,6 +70,7 @@ struct proof {
 	int		 abandoned;
 	uid_t		 uid;
 	uid_t		 person;
+	uid_t		 link_uid;	/* the owner of the link: which view */
 	int		 fd;		/* the thread's own dups */
 	int		 rootfd;
 	char		*key;
@@ -121,11 +123,13 @@ check(struct proof *j)
 		return 0;
 	}
 	n = readlinkat(j->fd, "", target, sizeof(target));
+	/* at the key's short path of any view: the broker says which in its reply */
 	if (n < 0 || (size_t)n >= sizeof(target) ||
-	    (target[n] = '\0', strcmp(target, j->sp) != 0)) {
+	    (target[n] = '\0', sb_short_path_view_of(cfg.root, j->key, target) < 0)) {
 		snprintf(j->why, sizeof(j->why), "the symlink does not point at %s", j->sp);
 		return 0;
 	}
+	j->link_uid = st.st_uid;
 	if ((kfd = open_in_view(j->rootfd, j->key)) < 0) {
 		snprintf(j->why, sizeof(j->why), "the symlink is not at that path (%s, as the "
 		    "client sees it)", strerror(-kfd));
@@ -354,13 +358,14 @@ proof_start(uid_t uid, const char *key, const char *short_path, int fd, int root
 }
 
 int
-proof_result(struct proof *j, int *ret_ok, char *why, size_t len)
+proof_result(struct proof *j, int *ret_ok, uid_t *ret_link_uid, char *why, size_t len)
 {
 	int done;
 
 	pthread_mutex_lock(&lock);
 	if ((done = j->done)) {
 		*ret_ok = j->ok;
+		*ret_link_uid = j->link_uid;
 		snprintf(why, len, "%s", j->why);
 	}
 	pthread_mutex_unlock(&lock);

@@ -25,8 +25,13 @@ struct proof;
  */
 struct proof	*proof_start(uid_t uid, const char *key, const char *short_path, int fd,
 		    int rootfd, int *ret_err, char *why, size_t len);
-/* 1 and *ret_ok (1 yes, 0 no; why says what failed) once done, else 0 */
-int		 proof_result(struct proof *j, int *ret_ok, char *why, size_t len);
+/*
+ * 1 and *ret_ok (1 yes, 0 no; why says what failed) once done, else 0.
+ * The link may point at any view's short path of the key (sb-internal.h):
+ * *ret_link_uid is its owner, the view's discriminator.
+ */
+int		 proof_result(struct proof *j, int *ret_ok, uid_t *ret_link_uid, char *why,
+		    size_t len);
 /*
  * Forget j (done or not). stuck: it ran past the deadline; while it stays
  * stuck in the file system, further checks of that person are refused.

@@ -152,7 +152,7 @@ req_entry(struct peer *p, const struct sb_msg *m, const char *key, unsigned need
 	struct entry *e;
 	unsigned r;
 
-	if ((e = entry_find(key, NULL)) == NULL || (r = rights(c, e)) == 0) {
+	if ((e = entry_find_for(key, c->uid)) == NULL || (r = rights(c, e)) == 0) {
 		refuse(p, m->id, ENOENT, 0, "no entry for %s", kfmt(key));
 		return NULL;
 	}
@@ -245,6 +245,7 @@ static struct pending *pendings;
 /* What a proof check said, for the second pass of a path bind */
 struct outcome {
 	int		 ok;
+	uid_t		 link_uid;	/* the owner of the link: the claim's view */
 	char		 why[256];
 };
 
@@ -323,7 +324,7 @@ request_proofs_poll(void)
 	struct sb_msg m;
 
 	for (pp = &pendings; (pd = *pp) != NULL; ) {
-		if (!proof_result(pd->job, &o.ok, o.why, sizeof(o.why))) {
+		if (!proof_result(pd->job, &o.ok, &o.link_uid, o.why, sizeof(o.why))) {
 			pp = &pd->next;
 			continue;
 		}
@@ -585,7 +586,7 @@ bind_request(struct peer *p, struct sb_msg *m, const struct outcome *po)
 	const char *key;
 	mode_t mode;
 	gid_t gid;
-	int type, lifetime, is_path;
+	int type, lifetime, is_path, view;
 
 	if ((key = req_key(p, m)) == NULL)
 		return;
@@ -625,13 +626,29 @@ bind_request(struct peer *p, struct sb_msg *m, const struct outcome *po)
 		    (unsigned long)c->uid, kfmt(key), po->why);
 		return;
 	}
+	view = 0;
+	if (is_path && e != NULL) {
+		/*
+		 * The link proved in the caller's view decides which claim of
+		 * the string this is: the one of the link's owner. Another
+		 * uid's entry of the key was proved with another file (that
+		 * uid's link), so in another view: this claim gets a view of
+		 * its own, at a short path of its own (sockbrokerd(8), VIEWS).
+		 */
+		if ((e = entry_find_uid(key, po->link_uid)) == NULL &&
+		    (view = entry_view_free(key)) < 0) {
+			refuse(p, m->id, EADDRINUSE, SB_VIEW_MAX + 1, "%s is claimed in %d other "
+			    "views already (the limit)", kfmt(key), SB_VIEW_MAX + 1);
+			return;
+		}
+	}
 	if (e != NULL) {
 		bind_existing(p, m, e, flags, type);
 		return;
 	}
 	if (!quota_ok(p, m, key))
 		return;
-	if ((e = entry_new(key)) == NULL) {
+	if ((e = entry_new_view(key, (unsigned)view)) == NULL) {
 		refuse(p, m->id, ENOMEM, 0, "out of memory");
 		return;
 	}
@@ -653,7 +670,8 @@ bind_request(struct peer *p, struct sb_msg *m, const struct outcome *po)
 		entry_free(e);
 		return;
 	}
-	log_debug("bind %s by uid %lu pid %ld", key, (unsigned long)c->uid, (long)c->pid);
+	log_debug("bind %s by uid %lu pid %ld (view %u)", key, (unsigned long)c->uid,
+	    (long)c->pid, e->view);
 	server_stats_changed();
 }
 
@@ -760,7 +778,7 @@ int
 request_wait_check(struct peer *p, uint32_t id, const char *key, int final)
 {
 	const struct peer_cred *c = peer_cred(p);
-	struct entry *e = entry_find(key, NULL);
+	struct entry *e = entry_find_for(key, peer_cred(p)->uid);
 
 	/* an entry c has no right to is, for c, not there: wait on */
 	if (e != NULL && (e->flags & EF_READY) && may_use(c, e)) {

@@ -8,9 +8,10 @@
  *
  *   u32 magic REC_MAGIC, u32 payload length, u32 checksum, payload:
  *     u8 op (REC_SET: create or replace, REC_DEL: release), then
- *     SET: u8 kind, socktype, lifetime, flags; u16 mode, keylen;
+ *     SET: u8 kind, socktype, lifetime, flags | view << 4; u16 mode, keylen;
  *          u32 uid, gid, pid; u64 starttime, ctime; key bytes (no NUL)
- *     DEL: u8 0, u16 keylen, key bytes
+ *     DEL: u8 view, u16 keylen, key bytes
+ *   (view: which claim of a path key, 0..SB_VIEW_MAX; 0 in older journals)
  *
  * The checksum is FNV-1a (64 bits, folded) of the salt, the length and the
  * payload: a record is self-delimiting and checked, and a client cannot
@@ -129,7 +130,8 @@ rec_encode(uint8_t *buf, const struct entry *e, int op, int ver, const uint8_t *
 		put(&p, &e->kind, 1);
 		put(&p, &e->socktype, 1);
 		put(&p, &e->lifetime, 1);
-		u8 = (uint8_t)(e->flags & (EF_LISTENING | EF_READY | EF_HELD | EF_PREPARED));
+		u8 = (uint8_t)((e->flags & (EF_LISTENING | EF_READY | EF_HELD | EF_PREPARED)) |
+		    e->view << 4);
 		put(&p, &u8, 1);
 		put(&p, &e->mode, 2);
 		put(&p, &e->keylen, 2);
@@ -139,7 +141,7 @@ rec_encode(uint8_t *buf, const struct entry *e, int op, int ver, const uint8_t *
 		u64 = e->starttime; put(&p, &u64, 8);
 		u64 = (uint64_t)e->ctime; put(&p, &u64, 8);
 	} else {
-		u8 = 0;
+		u8 = e->view;
 		put(&p, &u8, 1);
 		u16 = e->keylen;
 		put(&p, &u16, 2);
@@ -425,7 +427,7 @@ rec_apply(const uint8_t *p, size_t n)
 	uint32_t uid = 0, gid = 0, pid = 0;
 	uint64_t st = 0, ct = 0;
 	uint16_t klen;
-	uint8_t op, pad;
+	uint8_t op, pad, view = 0;
 
 	memset(&tmp, 0, sizeof(tmp));
 	get(&p, &op, 1);
@@ -443,11 +445,14 @@ rec_apply(const uint8_t *p, size_t n)
 		get(&p, &pid, 4);
 		get(&p, &st, 8);
 		get(&p, &ct, 8);
+		view = tmp.flags >> 4;
+		tmp.flags &= 0x0f;
 	} else if (op == REC_DEL) {
 		if (n < 4)
 			return -1;
 		get(&p, &pad, 1);
 		get(&p, &klen, 2);
+		view = pad;
 	} else
 		return -1;
 	if (klen == 0 || klen > SB_KEY_MAX || (size_t)(end - p) != klen ||
@@ -455,9 +460,9 @@ rec_apply(const uint8_t *p, size_t n)
 		return -1;
 	memcpy(key, p, klen);
 	key[klen] = '\0';
-	if (sb_key_check(key) < 0)
+	if (sb_key_check(key) < 0 || view > SB_VIEW_MAX || (view != 0 && !sb_key_is_path(key)))
 		return -1;
-	e = entry_find(key, NULL);
+	e = entry_find_view(key, view);
 	if (op == REC_DEL) {
 		if (e != NULL) {
 			entry_unlink(e);
@@ -472,7 +477,7 @@ rec_apply(const uint8_t *p, size_t n)
 	    (tmp.lifetime != SB_LT_HOLD && tmp.lifetime != SB_LT_OWNER) ||
 	    (tmp.flags & ~EF__ALL) || tmp.mode > 0777 || pid > INT32_MAX)
 		return -1;
-	if ((ne = entry_new(key)) == NULL)
+	if ((ne = entry_new_view(key, view)) == NULL)
 		fatal("unable to allocate memory");
 	/* another key at the same short path: refused (the same key has the same id) */
 	if (e == NULL && entry_by_id(ne->id) != NULL) {

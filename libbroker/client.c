@@ -509,6 +509,21 @@ link_remove(int dfd, const char *base, const char *target)
 		sb_io->unlinkat(dfd, base, 0);
 }
 
+/* Remove dfd/base if it is a symlink to a short path of one of key's views. */
+static void
+link_remove_views(int dfd, const char *base, const char *root, const char *key)
+{
+	char buf[SB_SHORT_PATH_MAX + 1];
+	ssize_t n;
+
+	n = readlinkat(dfd, base, buf, sizeof(buf));
+	if (n <= 0 || (size_t)n >= sizeof(buf))
+		return;
+	buf[n] = '\0';
+	if (sb_short_path_view_of(root, key, buf) >= 0)
+		sb_io->unlinkat(dfd, base, 0);
+}
+
 /* Public: requests */
 
 static int
@@ -567,6 +582,21 @@ bind_locked(sb_client *c, const char *key, const struct sb_bind_opts *o,
 		r = -EPROTO;	/* a bound socket must come back */
 	if (r == 0 && !SB_HAS(&rep, SB_F_SHORT_PATH))
 		r = -EPROTO;
+	if (r == 0 && dfd >= 0 && strcmp(rep.str[SB_F_SHORT_PATH], short_path) != 0) {
+		/*
+		 * Another view of the key: the broker gave this claim a short
+		 * path of its own (one of the key's views, nothing else). The
+		 * link is what clients in this view read: it names that one.
+		 */
+		if (sb_short_path_view_of(c->root, key, rep.str[SB_F_SHORT_PATH]) < 0)
+			r = -EPROTO;
+		else {
+			int remade;
+
+			if ((r = link_make(dfd, base, rep.str[SB_F_SHORT_PATH], &remade)) == 0)
+				made = 0;
+		}
+	}
 	if (r == 0)
 		r = copy_short_path(&rep, ret_short_path, size);
 	if (r < 0) {
@@ -768,7 +798,7 @@ sb_release_flags(sb_client *c, const char *key, unsigned flags)
 	if ((r == 0 || r == -ENOENT) && sb_key_is_path(key) &&
 	    sb_short_path(c->root, key, short_path, sizeof(short_path)) == 0 &&
 	    (dfd = key_dir_open(key, &base)) >= 0) {
-		link_remove(dfd, base, short_path);
+		link_remove_views(dfd, base, c->root, key);
 		close(dfd);
 	}
 	client_unlock(c);

@@ -341,13 +341,34 @@ sb_key_from_path(const char *path, char *buf, size_t size)
 void
 sb_key_hash(const char *key, char hex[3], char hash[SB_HASH_CHARS + 1])
 {
+	sb_key_hash_view(key, 0, hex, hash);
+}
+
+/*
+ * View n > 0 of a path key (another uid's claim of the same string in
+ * another mount namespace): SHA-256 of the key, a NUL and the byte n, a
+ * string no key can be (a key has no NUL), so it never meets view 0 of
+ * another key by construction, only by a SHA-256 collision (checked).
+ */
+void
+sb_key_hash_view(const char *key, unsigned view, char hex[3], char hash[SB_HASH_CHARS + 1])
+{
 	static const char b32[] = "0123456789abcdefghijklmnopqrstuv";
 	static const char hexd[] = "0123456789abcdef";
+	char buf[SB_KEY_MAX + 3];
 	uint8_t d[32];
 	uint64_t acc = 0;
+	size_t n = strlen(key);
 	int bits = 0, i, o = 0, in = 1;
 
-	sb_sha256(key, strlen(key), d);
+	if (view == 0 || n > SB_KEY_MAX)
+		sb_sha256(key, n, d);
+	else {
+		memcpy(buf, key, n);
+		buf[n] = '\0';
+		buf[n + 1] = (char)view;
+		sb_sha256(buf, n + 2, d);
+	}
 	hex[0] = hexd[d[0] >> 4];
 	hex[1] = hexd[d[0] & 15];
 	hex[2] = '\0';
@@ -389,6 +410,12 @@ sb_root_get(const char *root, char buf[SB_SHORT_PATH_MAX], const char **ret_root
 int
 sb_short_path(const char *root, const char *key, char *buf, size_t size)
 {
+	return sb_short_path_view(root, key, 0, buf, size);
+}
+
+int
+sb_short_path_view(const char *root, const char *key, unsigned view, char *buf, size_t size)
+{
 	char rootbuf[SB_SHORT_PATH_MAX], hex[3], hash[SB_HASH_CHARS + 1];
 	size_t rlen;
 	int r;
@@ -401,9 +428,24 @@ sb_short_path(const char *root, const char *key, char *buf, size_t size)
 		return -ENAMETOOLONG;
 	if (rlen + SB_SHORT_TAIL + 1 > size)
 		return -ENOBUFS;
-	sb_key_hash(key, hex, hash);
+	sb_key_hash_view(key, view, hex, hash);
 	snprintf(buf, size, "%.*s/%s/%s/" SB_SOCK_NAME, (int)rlen, root, hex, hash);
 	return 0;
+}
+
+int
+sb_short_path_view_of(const char *root, const char *key, const char *path)
+{
+	char sp[SB_SHORT_PATH_MAX];
+	unsigned v;
+
+	if (!sb_key_is_path(key))
+		return sb_short_path(root, key, sp, sizeof(sp)) == 0 && strcmp(sp, path) == 0 ?
+		    0 : -1;
+	for (v = 0; v <= SB_VIEW_MAX; v++)
+		if (sb_short_path_view(root, key, v, sp, sizeof(sp)) == 0 && strcmp(sp, path) == 0)
+			return (int)v;
+	return -1;
 }
 
 int

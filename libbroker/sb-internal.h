@@ -38,6 +38,19 @@ SB_HIDDEN void	 sb_sha256_portable(int on);
 /* May c be a byte of a name key? A-Z a-z 0-9 . _ : @ + -, in every locale */
 SB_HIDDEN int	 sb_key_name_char(unsigned char c);
 SB_HIDDEN void	 sb_key_hash(const char *key, char hex[3], char hash[SB_HASH_CHARS + 1]);
+/*
+ * Views of a path key: claims of one string by different uids in different
+ * mount namespaces get views 0..SB_VIEW_MAX, each its own short path (view 0
+ * is sb_short_path's). The link at the long path, in the caller's view,
+ * names its view's short path: clients read it (sockbrokerd(8), VIEWS).
+ */
+#define SB_VIEW_MAX	15
+SB_HIDDEN void	 sb_key_hash_view(const char *key, unsigned view, char hex[3],
+		    char hash[SB_HASH_CHARS + 1]);
+SB_HIDDEN int	 sb_short_path_view(const char *root, const char *key, unsigned view,
+		    char *buf, size_t size);
+/* The view whose short path under root path is, for key; -1 if none is */
+SB_HIDDEN int	 sb_short_path_view_of(const char *root, const char *key, const char *path);
 SB_HIDDEN const char *sb_getenv(const char *name);
 /* The system broker's root: root's default, and the shim's last resort. */
 #define SB_SYSTEM_ROOT	"/run/sockbroker"

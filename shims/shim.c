@@ -613,6 +613,8 @@ keys_add(const char *key)
 	shim.keys_len += n;
 }
 
+static void view_predict(const char *key, char *out, size_t size);
+
 /* The keys a parent passed down: into the table. */
 static void
 keys_inherit(void)
@@ -637,10 +639,57 @@ keys_inherit(void)
 		memcpy(key, p, n);
 		key[n] = '\0';
 		if (sb_short_path(shim.root, key, sp, sizeof(sp)) == 0) {
+			view_predict(key, sp, sizeof(sp));
 			table_add_locked(sp, key);
 			keys_add(key);
 		}
 	}
+}
+
+/*
+ * Broker mode: the short path of key in this process's view, into out
+ * (which holds view 0's). The link at the long path names it once the key
+ * is bound in this view (a restarted server, a client); otherwise it is
+ * view 0's unless another view holds that one (its directory exists, and
+ * this view's long path is no link to it): then the first view whose
+ * directory does not exist, the one the broker gives a claim from here
+ * (its reply decides; the bind follows it). A readlink and a stat for the
+ * common case, at mapping time only (the command line, a new address).
+ */
+static void
+view_predict(const char *key, char *out, size_t size)
+{
+	char target[SB_SHORT_PATH_MAX + 1], sp[SB_SHORT_PATH_MAX];
+	struct stat st;
+	ssize_t n;
+	unsigned v;
+	char *slash;
+	int saved = errno;
+
+	if (key[0] != '/')
+		return;
+	n = readlink(key, target, sizeof(target));
+	if (n > 0 && (size_t)n < sizeof(target)) {
+		target[n] = '\0';
+		if (sb_short_path_view_of(shim.root, key, target) >= 0 && (size_t)n < size) {
+			memcpy(out, target, (size_t)n + 1);
+			errno = saved;
+			return;
+		}
+	}
+	for (v = 0; v <= SB_VIEW_MAX; v++) {
+		if (sb_short_path_view(shim.root, key, v, sp, sizeof(sp)) < 0 ||
+		    (slash = strrchr(sp, '/')) == NULL)
+			break;
+		*slash = '\0';
+		if (lstat(sp, &st) < 0 && errno == ENOENT) {
+			*slash = '/';
+			if (v > 0 && strlen(sp) < size)
+				strcpy(out, sp);
+			break;
+		}
+	}
+	errno = saved;
 }
 
 /*
@@ -676,6 +725,7 @@ map_locked(const char *path, char *out, size_t size)
 		say("'%s': no short path under '%s': %s", path, shim.root, sb_strerror(r));
 		return r;
 	}
+	view_predict(key, out, size);
 	table_add_locked(out, key);
 	if (shim.in_init)
 		keys_add(key);
@@ -881,11 +931,15 @@ bind_refused_anyway(int fd)
  * will link or rename to the short path: its own socket is bound there,
  * a held one is not handed back.
  */
+static socklen_t make_addr(struct sockaddr_un *sun, const char *path);
+
 static int
 broker_bind(int fd, const char *key, const char *short_path, const struct sockaddr *addr,
     socklen_t len, int temp)
 {
 	struct sb_bind_opts opts = SB_BIND_OPTS_INIT;
+	char given[SB_SHORT_PATH_MAX];
+	struct sockaddr_un vsun;
 	sb_client *c;
 	socklen_t tl = sizeof(opts.type);
 	sigset_t old;
@@ -897,7 +951,7 @@ broker_bind(int fd, const char *key, const char *short_path, const struct sockad
 	opts.lifetime = SB_LIFETIME_OWNER;
 	mirror_dir_access(key, &opts);
 	if ((c = rt_begin(&old, &r)) == NULL ||
-	    (r = sb_bind(c, key, &opts, &held, NULL, 0)) < 0) {
+	    (r = sb_bind(c, key, &opts, &held, given, sizeof(given))) < 0) {
 		const char *m = c != NULL ? sb_client_message(c) : "";
 
 		say("bind '%s': %s%s%s%s", key, c == NULL ? "no broker: " : "",
@@ -908,6 +962,34 @@ broker_bind(int fd, const char *key, const char *short_path, const struct sockad
 	if (held >= 0 && temp) {
 		close(held);
 		held = -1;
+	}
+	if (strcmp(given, short_path) != 0) {
+		/*
+		 * Another uid claimed the string in another view first: this
+		 * claim has a short path of its own, which the link at the long
+		 * path names (the library made it so). The program's socket is
+		 * bound there; the table knows both names of the key.
+		 */
+		sigset_t o2;
+
+		if (temp) {
+			say("bind '%s': a temporary name beside the short path of another view "
+			    "is not supported", key);
+			if (held >= 0)
+				close(held);
+			held = -1;
+			sb_release_flags(c, key, SB_RELEASE_IF_OWNER);
+			err = EADDRINUSE;
+			goto out;
+		}
+		lock(&o2);
+		table_add_locked(given, key);
+		unlock(&o2);
+		if (shim.debug)
+			say("bind '%s': its view's short path is '%s'", key, given);
+		short_path = given;
+		len = make_addr(&vsun, given);
+		addr = (const struct sockaddr *)&vsun;
 	}
 	if (held >= 0) {
 		/* a held socket: it takes the place of the program's, flags kept */
@@ -1466,6 +1548,71 @@ connect_fallback(int fd, const char *path)
 	return r;
 }
 
+/*
+ * Views: the short path of a key is the broker's choice (another uid may
+ * have claimed the same string in another mount namespace first), and the
+ * link at the long path, in this process's view, says which it is. A
+ * connect to a short path of the table goes where that link points if it
+ * names one of the key's short paths under the root (one readlink), and
+ * nowhere else: no link there is ENOENT, anything else ECONNREFUSED, as
+ * the kernel says at the long path. 1 and sun, addr and len set, 0 if addr
+ * is no short path of the table (left as it is), -1 with errno.
+ */
+static int
+view_fix(const struct sockaddr **addr, socklen_t *len, struct sockaddr_un *sun,
+    char *path, size_t psize)
+{
+	char key[PATH_MAX], target[SB_SHORT_PATH_MAX + 1];
+	struct sockaddr_un copy;
+	struct entry *e;
+	struct stat st;
+	const char *p;
+	sigset_t old;
+	ssize_t n;
+	size_t pn;
+	int saved = errno;
+
+	if (*len <= SUN_OFF || *len > sizeof(copy) || !own_process())
+		return 0;
+	memset(&copy, 0, sizeof(copy));
+	if (user_read(*addr, &copy, *len) != (ssize_t)*len ||
+	    (p = unix_path((const struct sockaddr *)&copy, *len, &pn)) == NULL ||
+	    !under_root(p, pn) || pn >= psize)
+		return 0;
+	path_copy(path, p, pn);
+	lock(&old);
+	if ((e = table_find_locked(path)) == NULL || mode_locked() != MODE_BROKER ||
+	    e->key[0] != '/' || strlen(e->key) >= sizeof(key)) {
+		unlock(&old);
+		return 0;
+	}
+	strcpy(key, e->key);
+	unlock(&old);
+	n = readlink(key, target, sizeof(target));
+	if (n > 0 && (size_t)n < sizeof(target)) {
+		target[n] = '\0';
+		if (sb_short_path_view_of(shim.root, key, target) >= 0) {
+			if (strcmp(target, path) != 0) {
+				if (shim.debug)
+					say("connect '%s': its link names '%s'", key, target);
+				*len = make_addr(sun, target);
+				*addr = (const struct sockaddr *)sun;
+			}
+			errno = saved;
+			return 1;
+		}
+	}
+	/* the kernel's answer at the long path: nothing there, no right, or no socket */
+	if (n >= 0 || errno == EINVAL)
+		errno = ECONNREFUSED;
+	else if (errno == ENOENT && lstat(key, &st) == 0)
+		errno = ECONNREFUSED;
+	if (shim.debug)
+		say("connect '%s': no link to one of its short paths there: %s", key,
+		    strerror(errno));
+	return -1;
+}
+
 SHIM_EXPORT int
 connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
@@ -1489,6 +1636,12 @@ connect(int fd, const struct sockaddr *addr, socklen_t len)
 		if (a == (const struct sockaddr *)&sun)
 			addr = a;
 	}
+	if (have_entries()) {
+		char vpath[SB_SHORT_PATH_MAX + 1];
+
+		if ((r = view_fix(&addr, &len, &sun, vpath, sizeof(vpath))) < 0)
+			return connect_fallback(fd, vpath);
+	}
 	/* the kernel first: it refuses an over-long address with EINVAL */
 	r = real_connect(fd, addr, len);
 	if (r == 0)
@@ -1501,6 +1654,17 @@ connect(int fd, const struct sockaddr *addr, socklen_t len)
 			if (r == 0)
 				errno = err;
 			return -1;
+		}
+		{
+			char vpath[SB_SHORT_PATH_MAX + 1];
+			struct sockaddr_un vsun;
+
+			if ((r = view_fix(&addr, &len, &vsun, vpath, sizeof(vpath))) < 0)
+				return connect_fallback(fd, vpath);
+			if (r > 0 && addr == (const struct sockaddr *)&vsun) {
+				sun = vsun;
+				addr = (const struct sockaddr *)&sun;
+			}
 		}
 		if ((r = real_connect(fd, addr, len)) == 0)
 			return r;

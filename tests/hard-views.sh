@@ -3,9 +3,11 @@
 # Proofs in the caller's view, off the event loop (as root, with a second
 # and a third uid):
 # 1. A service (uid 4242) in its own mount namespace with a private /tmp
-#    (systemd's PrivateTmp=) claims a long path that exists only in its
-#    view; uid 65534, in the host's view of the same string, cannot claim
-#    it; a client of the service reaches the service's socket.
+#    (systemd's PrivateTmp=) claims a long path that uid 65534 claimed
+#    first in the host's view: both claims hold, each at its own short
+#    path; clients of the service (its uid, root) in its view reach the
+#    service's socket, clients in the host's view uid 65534's; a client
+#    whose long path is not such a link connects nowhere.
 # 2. While uid 65534's proof hangs in its own FUSE file system, root's
 #    requests are answered at once, before that proof's deadline: the
 #    check never holds up the event loop.
@@ -21,48 +23,82 @@ SVC="setpriv --reuid=4242 --regid=4242 --clear-groups"
 export PYTHONPATH="$top_srcdir/tests"
 
 # --- 1. a private /tmp ----------------------------------------------------
+# uid 65534 claims the string first, in the host's view, under the shim;
+# then the service (uid 4242) binds the same string in its own view. Both
+# binds work, each claim has its own short path, and every client reaches
+# the socket of its own view's claim (root and the owner alike).
+export SOCKBROKER_MODE=broker
+SHIMMED="env LD_PRELOAD=$SB_SHIM"
+need socat
 mkdir -m 1777 "$T/tmp"
 sub=$(printf 'p%.0s' $(seq 1 60))/$(printf 'q%.0s' $(seq 1 60))
 KEY=$T/tmp/$sub/svc.sock
 SP=$("$SB" path "$KEY") || fail "sockbroker path"
+mkdir -p "$T/tmp/$sub"
+chown 65534:65534 "$T/tmp/$sub" "$(dirname "$T/tmp/$sub")"
+$SB_NOBODY $SHIMMED socat UNIX-LISTEN:"$KEY",fork SYSTEM:'echo nobody' 2>"$T/nobody.err" &
+sb_bg $!
+sb_wait_for test -L "$KEY" || fail "uid 65534's bind in the host's view: $(cat "$T/nobody.err")"
+assert_eq "$(readlink "$KEY")" "$SP" "uid 65534's link: the key's first short path"
+
 cat >"$T/service.sh" <<EOF2
 set -e
 mount -t tmpfs -o mode=1777 private "$T/tmp"
 mkdir -p "$T/tmp/$sub"
 chown 4242:4242 "$T/tmp/$sub" "\$(dirname "$T/tmp/$sub")"
-$SVC "$SB" bind "$KEY" --listen --lifetime hold >"$T/svc.out" 2>"$T/svc.err" || { cat "$T/svc.err"; exit 1; }
-[ -L "$KEY" ] || { echo "no link at the long path in the service's view"; exit 1; }
-echo bound
+$SVC $SHIMMED socat UNIX-LISTEN:"$KEY",fork SYSTEM:'echo service' 2>"$T/svc.err" &
+srv=\$!
+n=0
+until [ -L "$KEY" ] && [ -S "\$(readlink "$KEY")" ]; do
+	kill -0 \$srv 2>/dev/null || { echo "the service's bind failed: \$(cat "$T/svc.err")"; exit 1; }
+	n=\$((n + 1)); [ \$n -lt 400 ] || { echo "the service never bound"; exit 1; }
+	sleep 0.05
+done
+echo "link \$(readlink "$KEY")"
+# a client of the service, in its view: the service's uid, then root
+for who in "$SVC" ""; do
+	n=0
+	until out=\$(\$who $SHIMMED socat -u UNIX-CONNECT:"$KEY" - 2>>"$T/svc-client.err") &&
+	    [ -n "\$out" ]; do
+		n=\$((n + 1)); [ \$n -lt 400 ] || { echo "no answer: \$(cat "$T/svc-client.err")"; exit 1; }
+		sleep 0.05
+	done
+	echo "got \$out"
+done
 read -r go
-# the service serves one client; its client, in the same view, connects
-$SVC "$SB" get "$KEY" -- $PY -c '
-import socket
-s = socket.socket(fileno=3)
-a, _ = s.accept()
-a.sendall(b"service")' &
-$SVC $PY -c '
-import socket, sys
-c = socket.socket(socket.AF_UNIX)
-c.connect(sys.argv[1])
-print(c.recv(64).decode())' "$SP"
-wait
+kill \$srv
 EOF2
-coproc SVCP { unshare -m --propagation private sh "$T/service.sh" 2>&1; }
+coproc SVCP { unshare -m --propagation private bash "$T/service.sh" 2>&1; }
 sb_bg $SVCP_PID
-read -r -t 20 line <&"${SVCP[0]}" || fail "the service did not start"
-assert_eq "$line" bound "the service's bind of its own long path in its own view"
-[ -e "$KEY" ] && fail "the service's private path is visible in the host's view"
-
-# uid 65534 makes the same path in the host's view and claims it
-mkdir -p "$T/tmp/$sub"
-chown 65534:65534 "$T/tmp/$sub" "$(dirname "$T/tmp/$sub")"
-$SB_NOBODY "$SB" bind "$KEY" --listen >"$T/out" 2>"$T/err" &&
-	fail "uid 65534 claimed the service's key from another view: $(cat "$T/out")"
-sb_log "uid 65534 in the host's view: $(cat "$T/err")"
+read -r -t 30 line <&"${SVCP[0]}" || fail "the service did not start"
+case $line in
+"link $ROOT/"*/sock) ;;
+*) fail "the service's bind of its own long path in its own view: $line" ;;
+esac
+[ "$line" = "link $SP" ] && fail "the service's link names uid 65534's short path"
+VSP=${line#link }
+[ -e "$VSP" ] || fail "the service's short path $VSP does not exist"
+read -r -t 30 line <&"${SVCP[0]}" || fail "the service's client got nothing"
+assert_eq "$line" "got service" "the service's client (uid 4242) reaches the service's socket"
+read -r -t 30 line <&"${SVCP[0]}" || fail "root's client in the service's view got nothing"
+assert_eq "$line" "got service" "root's client in the service's view reaches the service"
+[ "$(readlink "$KEY")" = "$SP" ] || fail "the host's link changed"
+# the other uid's client, and root's, in the host's view: uid 65534's socket
+out=$($SB_NOBODY $SHIMMED socat -u UNIX-CONNECT:"$KEY" - 2>"$T/err") || fail "uid 65534's client: $(cat "$T/err")"
+assert_eq "$out" nobody "uid 65534's client reaches uid 65534's socket"
+out=$($SHIMMED socat -u UNIX-CONNECT:"$KEY" - 2>"$T/err") || fail "root's client: $(cat "$T/err")"
+assert_eq "$out" nobody "root's client in the host's view reaches uid 65534's socket"
+# both claims are entries of their own
+n=$("$SB" list 2>/dev/null | grep -c "/svc.sock ") || true
+[ "$n" = 2 ] || fail "two entries of the key expected, $n listed: $("$SB" list 2>&1)"
 echo go >&"${SVCP[1]}"
-read -r -t 20 line <&"${SVCP[0]}" || fail "the service's client got nothing"
-assert_eq "$line" service "the service's client reaches the service's socket"
-"$SB" release "$KEY" || fail "release the service's key"
+wait $SVCP_PID || fail "the service failed"
+# a client in a view whose long path is no link goes nowhere
+mkdir -p "$T/tmp2"
+out=$(unshare -m --propagation private bash -c 'mount -t tmpfs t "$1" && mkdir -p "$2" &&
+	: >"$3" && exec env LD_PRELOAD="$4" socat -u UNIX-CONNECT:"$3" - 2>&1' _ "$T/tmp" \
+	"$T/tmp/$sub" "$KEY" "$SB_SHIM") && fail "a client whose long path is a plain file connected: $out"
+case $out in *"Connection refused"*) ;; *) fail "no socket at the long path: $out" ;; esac
 
 # --- 2. a hung proof does not hold up the event loop ----------------------
 if [ -c /dev/fuse ] && "$PY" -c 'import fuse' 2>/dev/null; then
