@@ -42,7 +42,7 @@ SB_HIDDEN void	 sb_key_hash(const char *key, char hex[3], char hash[SB_HASH_CHAR
  * Views of a path key: claims of one string by different uids in different
  * mount namespaces get views 0..SB_VIEW_MAX, each its own short path (view 0
  * is sb_short_path's). The link at the long path, in the caller's view,
- * names its view's short path: clients read it (sockbrokerd(8), VIEWS).
+ * names its view's short path: clients read it (sockbrokerd(8), views).
  */
 #define SB_VIEW_MAX	15
 SB_HIDDEN void	 sb_key_hash_view(const char *key, unsigned view, char hex[3],
