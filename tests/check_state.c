@@ -28,6 +28,7 @@
 
 #include "check-common.h"
 #include "brokerd.h"
+#include "sb-internal.h"
 #include "state-stubs.h"
 
 #define SET_FIXED	37
@@ -337,6 +338,57 @@ START_TEST(version1)
 }
 END_TEST
 
+/* Two uids' claims of one path key in two views: each kept, each released alone */
+START_TEST(views)
+{
+	static const char key[] = "/tmp/priv/view.sock";
+	struct entry *a, *b;
+	char sa[SB_SHORT_PATH_MAX], sb[SB_SHORT_PATH_MAX];
+
+	a = add(key, 1001);
+	ck_assert_int_eq(state_set(a), 0);
+	ck_assert_int_eq(entry_view_free(key), 1);
+	b = entry_new_view(key, 1);
+	ck_assert_ptr_nonnull(b);
+	b->kind = SB_KIND_SOCKET;
+	b->socktype = SOCK_STREAM;
+	b->lifetime = SB_LT_HOLD;
+	b->flags = EF_PREPARED;
+	b->uid = b->gid = 1002;
+	b->mode = 0600;
+	entry_insert(b);
+	ck_assert_int_eq(state_set(b), 0);
+	entry_short_path(a, sa, sizeof(sa));
+	entry_short_path(b, sb, sizeof(sb));
+	ck_assert_str_ne(sa, sb);
+	ck_assert_int_eq(sb_short_path_view_of(cfg.root, key, sb), 1);
+
+	stub_entries_clear();
+	ck_assert_int_eq(state_load(), 0);
+	ck_assert_uint_eq(entries_total(), 2);
+	ck_assert_ptr_nonnull(b = entry_find_view(key, 1));
+	ck_assert_uint_eq(b->uid, 1002);
+	ck_assert_uint_eq(b->flags, EF_PREPARED);
+	ck_assert_ptr_eq(entry_find_for(key, 1002), b);
+	ck_assert_uint_eq(entry_find_for(key, 1001)->view, 0);
+	ck_assert_uint_eq(entry_find_for(key, 4242)->view, 0);
+
+	/* view 1 released: view 0 stays, also after a compaction */
+	ck_assert_int_eq(state_del(b), 0);
+	stub_entries_clear();
+	ck_assert_int_eq(state_load(), 0);
+	ck_assert_uint_eq(entries_total(), 1);
+	ck_assert_ptr_null(entry_find_view(key, 1));
+	ck_assert_ptr_nonnull(a = entry_find_view(key, 0));
+	ck_assert_uint_eq(a->uid, 1001);
+	ck_assert_int_eq(state_compact(), 0);
+	stub_entries_clear();
+	ck_assert_int_eq(state_load(), 0);
+	ck_assert_uint_eq(entries_total(), 1);
+	ck_assert_ptr_nonnull(entry_find_view(key, 0));
+}
+END_TEST
+
 static void
 fsize_limit(rlim_t n)
 {
@@ -410,6 +462,7 @@ state_suite(void)
 	tcase_add_test(tc, flip_every_byte);
 	tcase_add_test(tc, version1);
 	tcase_add_test(tc, write_fails);
+	tcase_add_test(tc, views);
 	suite_add_tcase(s, tc);
 	return s;
 }
