@@ -161,6 +161,25 @@ exec_map_direct(const char *key, char *out, size_t size)
 	return 0;
 }
 
+/*
+ * Views: the link at the long path, in this view, names the key's short
+ * path when the key is bound here (a client, a restarted server); a
+ * static program connects where it points, never to another view's claim
+ * (sockbrokerd(8)).
+ */
+static void
+exec_view(const struct exec_ctx *ctx, const char *key, char *out, size_t size)
+{
+	char target[SB_SHORT_PATH_MAX + 1];
+	ssize_t n = readlink(key, target, sizeof(target));
+
+	if (n <= 0 || (size_t)n >= sizeof(target) || (size_t)n >= size)
+		return;
+	target[n] = '\0';
+	if (sb_short_path_view_of(ctx->root, key, target) >= 0)
+		strcpy(out, target);
+}
+
 static int
 exec_map(void *vctx, const char *long_path, enum sbrw_role role, char *out, size_t size)
 {
@@ -178,20 +197,24 @@ exec_map(void *vctx, const char *long_path, enum sbrw_role role, char *out, size
 		r = exec_map_direct(key, out, size);
 	else if ((r = sb_short_path(ctx->root, key, out, size)) < 0)
 		fprintf(stderr, "sockbroker: exec: no short path for '%s': %s\n", key, sb_strerror(r));
-	else if (role == SBRW_ROLE_SERVER ||
+	else if (exec_view(ctx, key, out, size), role == SBRW_ROLE_SERVER ||
 	    (role == SBRW_ROLE_ANY && access(out, F_OK) < 0 && errno == ENOENT)) {
 		/* a listener (or, when in doubt, a path nobody serves yet) */
 		struct sb_bind_opts opts = SB_BIND_OPTS_INIT;
+		char given[SB_SHORT_PATH_SIZE];
 		int held = -1;
 
 		opts.flags = SB_BIND_F_PREPARE;
 		opts.lifetime = SB_LIFETIME_OWNER;
-		if ((r = sb_bind(ctx->client, key, &opts, &held, NULL, 0)) < 0)
+		/* the broker's reply names the short path (another view's claim: its own) */
+		if ((r = sb_bind(ctx->client, key, &opts, &held, given, sizeof(given))) < 0)
 			fprintf(stderr, "sockbroker: exec: unable to prepare '%s': %s%s%s\n", key,
 			    sb_strerror(r), sb_client_message(ctx->client)[0] != '\0' ? ": " : "",
 			    sb_client_message(ctx->client));
 		if (held >= 0)
 			close(held);
+		if (r >= 0 && strlen(given) < size)
+			strcpy(out, given);
 	}
 	if (r < 0) {
 		ctx->failed = 1;
