@@ -134,27 +134,28 @@ for f in 0 1 2; do
 	out=$(nobody $SBP bind key=root-owned flags=$f) && fail "nobody bound root-owned: $out"
 	assert_contains "$out" "the key is taken" "bind flags $f of root's name"
 done
-# with a valid proof of its own at the path, still not root's entry
-nobody $PY - "$rkey" <<'PYEOF' || fail "root's path key"
+# with a valid proof of its own at the path (its link replaced root's, as
+# the kernel lets it in a directory it may write without a sticky bit):
+# a claim of its own, at a short path of its own; root's entry stays root's
+rsp=$(readlink "$rkey")
+nobody $PY - "$rkey" "$rsp" <<'PYEOF' || fail "root's path key"
 import errno, os, sys
 from sbproto import *
 root = os.environ["SOCKBROKER_ROOT"]
-key = sys.argv[1]
+key, rsp = sys.argv[1:3]
 os.unlink(key)
 os.symlink(short_path(root, key), key)
 fd = os.open(key, os.O_PATH | os.O_NOFOLLOW)
 c = Client(root)
-for flags in (LISTEN, PREPARE):
-    t, i, f, fds = c.call("bind", fds=[fd], key=key, proof=1, has_fd=1, flags=flags)
-    assert t == "error" and f["errno"] == errno.EACCES, (flags, t, f)
-    assert "the key is taken" in f["message"], f
-print("ok - a path root owns: refused even with a valid proof")
+t, i, f, fds = c.call("bind", fds=[fd], key=key, proof=1, has_fd=1, flags=PREPARE)
+assert t == "ok" and f["short_path"] != rsp, (t, f)
+print("ok - a path root owns: another claim gets a short path of its own")
 PYEOF
 out=$($SB list --json | $PY -c '
 import json, sys
 for e in json.load(sys.stdin):
-    if e["key"] in ("root-owned", sys.argv[1]):
-        print(e["uid"])' "$rkey" | sort -u)
+    if e["key"] == "root-owned" or (e["key"] == sys.argv[1] and e["short_path"] == sys.argv[2]):
+        print(e["uid"])' "$rkey" "$rsp" | sort -u)
 assert_eq "$out" 0 "root's entries are still root's"
 
 # --- nothing of the victim's changed; its socket answers the victim -------
