@@ -23,6 +23,7 @@
  * closer.c   threads that close the fds clients gave us (closer.h)
  * cleaner.c  removing entry directories, off the event loop
  * person.c   which uids are one person, for quotas (/etc/subuid)
+ * reexec.c   the re-exec handover: its memfd lines, written and read
  * log.c      the log on stderr (journal priorities, refusals rate-limited)
  */
 #ifndef BROKERD_H
@@ -302,6 +303,25 @@ void		 request_proofs_poll(void);
 void		 request_proof_timeout(struct peer *p);
 void		 request_peer_gone(struct peer *p);
 int		 request_list_fill(struct peer *p, uint32_t id, struct entry **cursor, int room);
+
+/*
+ * reexec.c: the only writer and reader of the handover (its format is at
+ * the top of reexec.c). reexec_begin(): the memfd, or -errno; reexec_put():
+ * a line "FD NAME [TAIL]"; reexec_put_wait(): a waiting client's line;
+ * reexec_exec(): execv() with the memfd named, returns (memfd closed) only
+ * if that failed; reexec_adopt(): the fds of the previous image, 1 if this
+ * is no re-exec; reexec_parse_wait(): the ARG of a "wait" line, -EINVAL if
+ * it is none.
+ */
+struct adopted;
+int		 reexec_pending(void);
+int		 reexec_begin(void);
+void		 reexec_put(int mfd, int fd, const char *name, const char *tail);
+void		 reexec_put_wait(int mfd, int fd, uint32_t id, unsigned long ms, const char *key);
+void		 reexec_exec(int mfd, char **argv);
+int		 reexec_adopt(struct adopted **ret, size_t *ret_n);
+int		 reexec_parse_wait(const char *arg, uint32_t *ret_id, unsigned long *ret_ms,
+		    char key[SB_KEY_MAX + 1]);
 
 /* sd.c (stubs when built without systemd): systemd_*, out of libsystemd's sd_* */
 struct adopted {

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -26,9 +25,6 @@
 #include "brokerd.h"
 #include "sb-internal.h"
 #include "sockbroker.h"
-
-/* A re-executed broker finds its fds in a memfd named here: "MEMFD:PID". */
-#define REEXEC_ENV	"SOCKBROKERD_REEXEC_FDS"
 
 struct config cfg = {
 	.root_fd = -1,
@@ -150,7 +146,7 @@ parse_args(int argc, char **argv)
 		    "must fit in %d)", root, strlen(root), SB_ROOT_MAX, SB_SUN_PATH_MAX - 1);
 	} else
 		snprintf(cfg.root, sizeof(cfg.root), "%s", root);
-	if (getenv(REEXEC_ENV) != NULL) {
+	if (reexec_pending()) {
 		cfg.reexec = 1;		/* readiness was told by the first image */
 		cfg.ready_fd = -1;
 	}
@@ -340,55 +336,6 @@ pick_control(struct adopted *fds, size_t nfds)
 			fds[i].fd = -1;
 }
 
-/*
- * The fds a re-executing broker passed us: lines "FD NAME [ARG]" in a
- * memfd. Returns 1 if this is no re-exec.
- */
-static int
-adopt_reexec(struct adopted **ret, size_t *ret_n)
-{
-	const char *env = getenv(REEXEC_ENV);
-	struct adopted *a = NULL, *na;
-	size_t n = 0, cap = 0, lcap = 0;
-	char *line = NULL, name[256];
-	int mfd, fd, off;
-	long pid;
-	FILE *f;
-
-	if (env == NULL)
-		return 1;
-	if (sscanf(env, "%d:%ld", &mfd, &pid) != 2 || pid != (long)getpid() || mfd < 3 ||
-	    lseek(mfd, 0, SEEK_SET) < 0 || (f = fdopen(mfd, "r")) == NULL) {
-		log_warn("%s=%s is not ours: ignored", REEXEC_ENV, env);
-		unsetenv(REEXEC_ENV);
-		return 1;
-	}
-	unsetenv(REEXEC_ENV);
-	while (getline(&line, &lcap, f) > 0) {
-		line[strcspn(line, "\n")] = '\0';
-		off = 0;
-		if (sscanf(line, "%d %255s %n", &fd, name, &off) < 2 || fd < 3 ||
-		    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			if ((na = realloc(a, cap * sizeof(*a))) == NULL)
-				fatal("unable to allocate memory");
-			a = na;
-		}
-		a[n].fd = fd;
-		snprintf(a[n].name, sizeof(a[n].name), "%s", name);
-		a[n].arg = off > 0 && line[off] != '\0' ? strdup(line + off) : NULL;
-		n++;
-	}
-	free(line);
-	fclose(f);
-	*ret = a;
-	*ret_n = n;
-	log_info("re-executed: took over %zu fds", n);
-	return 0;
-}
-
 static void
 cloexec(int fd, int on)
 {
@@ -403,31 +350,23 @@ cloexec(int fd, int on)
 static void
 reexec_self(void)
 {
-	char env[64];
 	struct entry *e;
-	const char *exe;
 	int mfd;
 
 	state_compact();
-	if ((mfd = memfd_create("sockbrokerd-fds", 0)) < 0) {
-		log_warn("unable to re-execute: memfd: %s", strerror(errno));
+	if ((mfd = reexec_begin()) < 0) {
+		log_warn("unable to re-execute: memfd: %s", strerror(-mfd));
 		return;
 	}
-	dprintf(mfd, "%d %s\n", server_control_fd(), SB_CONTROL_NAME);
+	reexec_put(mfd, server_control_fd(), SB_CONTROL_NAME, NULL);
 	cloexec(server_control_fd(), 0);
 	for (e = entry_first(); e != NULL; e = e->next)
 		if (e->fd >= 0) {
-			dprintf(mfd, "%d %s%s\n", e->fd, e->id, e->in_fdstore ? " fdstore" : "");
+			reexec_put(mfd, e->fd, e->id, e->in_fdstore ? "fdstore" : NULL);
 			cloexec(e->fd, 0);
 		}
 	server_reexec_peers(mfd);
-	snprintf(env, sizeof(env), "%d:%ld", mfd, (long)getpid());
-	setenv(REEXEC_ENV, env, 1);
-	exe = strchr(cfg.argv[0], '/') != NULL ? cfg.argv[0] : "/proc/self/exe";
-	execv(exe, cfg.argv);
-	log_warn("unable to re-execute %s: %s: carrying on", exe, strerror(errno));
-	unsetenv(REEXEC_ENV);
-	close(mfd);
+	reexec_exec(mfd, cfg.argv);
 	cloexec(server_control_fd(), 1);
 	for (e = entry_first(); e != NULL; e = e->next)
 		if (e->fd >= 0)
@@ -458,7 +397,7 @@ main(int argc, char **argv)
 	root_setup();
 	raise_nofile();
 	systemd_init();
-	if (adopt_reexec(&fds, &nfds) == 1 && systemd_adopt(&fds, &nfds) < 0)
+	if (reexec_adopt(&fds, &nfds) == 1 && systemd_adopt(&fds, &nfds) < 0)
 		fatal("unable to take over the inherited fds");
 	fdholder_adopt(&fds, &nfds);
 	pick_control(fds, nfds);

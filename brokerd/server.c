@@ -1515,14 +1515,13 @@ server_reexec_peers(int mfd)
 	struct timeval tv, now;
 	struct peer *p;
 	unsigned long ms;
-	size_t i;
 
 	for (p = peers; p != NULL; p = p->next) {
 		if (p->dead || p->outq != NULL)
 			continue;
 		if (p->state == P_IDLE) {
 			fcntl(p->fd, F_SETFD, 0);
-			dprintf(mfd, "%d peer\n", p->fd);
+			reexec_put(mfd, p->fd, "peer", NULL);
 		} else if (p->state == P_WAIT) {
 			ms = 0;
 			if (event_pending(p->ev_timer, EV_TIMEOUT, &tv)) {
@@ -1534,10 +1533,7 @@ server_reexec_peers(int mfd)
 				}
 			}
 			fcntl(p->fd, F_SETFD, 0);
-			dprintf(mfd, "%d wait %u %lu ", p->fd, p->req_id, ms);
-			for (i = 0; p->wait_key[i] != '\0'; i++)
-				dprintf(mfd, "%02x", (unsigned char)p->wait_key[i]);
-			dprintf(mfd, "\n");
+			reexec_put_wait(mfd, p->fd, p->req_id, ms, p->wait_key);
 		}
 	}
 }
@@ -1558,10 +1554,8 @@ void
 server_adopt_peer(int fd, const char *arg)
 {
 	char key[SB_KEY_MAX + 1];
-	unsigned id, c;
 	unsigned long ms;
-	size_t n = 0;
-	int off = 0;
+	uint32_t id;
 
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
 		close(fd);
@@ -1570,11 +1564,8 @@ server_adopt_peer(int fd, const char *arg)
 	peer_new(fd);
 	if (arg == NULL || peers == NULL || peers->fd != fd)
 		return;
-	if (sscanf(arg, "%u %lu %n", &id, &ms, &off) != 2)
+	if (reexec_parse_wait(arg, &id, &ms, key) < 0)
 		return;
-	for (arg += off; n < SB_KEY_MAX && sscanf(arg, "%2x", &c) == 1 && c != 0; arg += 2)
-		key[n++] = (char)c;
-	key[n] = '\0';
 	if (sb_key_check(key) < 0 || ms > SB_WAIT_TIMEOUT_MAX_MS) {
 		peer_drop(peers);
 		return;

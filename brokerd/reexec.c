@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * reexec.c: the re-exec handover, written and read here only.
+ *
+ * Before execv(), the broker writes one line per fd it keeps into a memfd
+ * and names it in SOCKBROKERD_REEXEC_FDS=MFD:PID (PID: its own, which the
+ * new image, the same process, checks):
+ *
+ *   FD control              the control socket
+ *   FD ID                   a held entry's fd (ID: its FDNAME)
+ *   FD ID fdstore           the same, also in the service manager's fd store
+ *   FD peer                 an idle client connection
+ *   FD wait RID MS HEXKEY   a client waiting for request RID on the key
+ *                           (its bytes in hex), MS ms left
+ *
+ * The new image reads them back with reexec_adopt(): each fd with its name
+ * and the rest of its line.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "brokerd.h"
+
+#define REEXEC_ENV	"SOCKBROKERD_REEXEC_FDS"
+
+int
+reexec_pending(void)
+{
+	return getenv(REEXEC_ENV) != NULL;
+}
+
+int
+reexec_begin(void)
+{
+	int mfd = memfd_create("sockbrokerd-fds", 0);
+
+	return mfd < 0 ? -errno : mfd;
+}
+
+void
+reexec_put(int mfd, int fd, const char *name, const char *tail)
+{
+	dprintf(mfd, "%d %s%s%s\n", fd, name, tail != NULL ? " " : "", tail != NULL ? tail : "");
+}
+
+void
+reexec_put_wait(int mfd, int fd, uint32_t id, unsigned long ms, const char *key)
+{
+	size_t i;
+
+	dprintf(mfd, "%d wait %u %lu ", fd, (unsigned)id, ms);
+	for (i = 0; key[i] != '\0'; i++)
+		dprintf(mfd, "%02x", (unsigned char)key[i]);
+	dprintf(mfd, "\n");
+}
+
+int
+reexec_parse_wait(const char *arg, uint32_t *ret_id, unsigned long *ret_ms,
+    char key[SB_KEY_MAX + 1])
+{
+	unsigned id, c;
+	size_t n = 0;
+	int off = 0;
+
+	if (sscanf(arg, "%u %lu %n", &id, ret_ms, &off) != 2)
+		return -EINVAL;
+	for (arg += off; n < SB_KEY_MAX && sscanf(arg, "%2x", &c) == 1 && c != 0; arg += 2)
+		key[n++] = (char)c;
+	key[n] = '\0';
+	*ret_id = id;
+	return 0;
+}
+
+void
+reexec_exec(int mfd, char **argv)
+{
+	char env[64];
+	const char *exe;
+
+	snprintf(env, sizeof(env), "%d:%ld", mfd, (long)getpid());
+	setenv(REEXEC_ENV, env, 1);
+	exe = strchr(argv[0], '/') != NULL ? argv[0] : "/proc/self/exe";
+	execv(exe, argv);
+	log_warn("unable to re-execute %s: %s: carrying on", exe, strerror(errno));
+	unsetenv(REEXEC_ENV);
+	close(mfd);
+}
+
+int
+reexec_adopt(struct adopted **ret, size_t *ret_n)
+{
+	const char *env = getenv(REEXEC_ENV);
+	struct adopted *a = NULL, *na;
+	size_t n = 0, cap = 0, lcap = 0;
+	char *line = NULL, name[256];
+	int mfd, fd, off;
+	long pid;
+	FILE *f;
+
+	if (env == NULL)
+		return 1;
+	if (sscanf(env, "%d:%ld", &mfd, &pid) != 2 || pid != (long)getpid() || mfd < 3 ||
+	    lseek(mfd, 0, SEEK_SET) < 0 || (f = fdopen(mfd, "r")) == NULL) {
+		log_warn("%s=%s is not ours: ignored", REEXEC_ENV, env);
+		unsetenv(REEXEC_ENV);
+		return 1;
+	}
+	unsetenv(REEXEC_ENV);
+	while (getline(&line, &lcap, f) > 0) {
+		line[strcspn(line, "\n")] = '\0';
+		off = 0;
+		if (sscanf(line, "%d %255s %n", &fd, name, &off) < 2 || fd < 3 ||
+		    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((na = realloc(a, cap * sizeof(*a))) == NULL)
+				fatal("unable to allocate memory");
+			a = na;
+		}
+		a[n].fd = fd;
+		snprintf(a[n].name, sizeof(a[n].name), "%s", name);
+		a[n].arg = off > 0 && line[off] != '\0' ? strdup(line + off) : NULL;
+		n++;
+	}
+	free(line);
+	fclose(f);
+	*ret = a;
+	*ret_n = n;
+	log_info("re-executed: took over %zu fds", n);
+	return 0;
+}
