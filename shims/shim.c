@@ -1082,13 +1082,28 @@ make_addr(struct sockaddr_un *sun, const char *path)
  * -1 with errno if it cannot be mapped.
  */
 static int
+fix_overlong_key(const struct sockaddr **addr, socklen_t *len, struct sockaddr_un *sun,
+    const char *what, char *ret_key);
+
+static int
 fix_overlong(const struct sockaddr **addr, socklen_t *len, struct sockaddr_un *sun,
     const char *what)
+{
+	return fix_overlong_key(addr, len, sun, what, NULL);
+}
+
+/* The same; ret_key (PATH_MAX bytes, or NULL): the key of a table entry, or "" */
+static int
+fix_overlong_key(const struct sockaddr **addr, socklen_t *len, struct sockaddr_un *sun,
+    const char *what, char *ret_key)
 {
 	char buf[PATH_MAX], out[SB_SHORT_PATH_MAX];
 	const char *p;
 	sigset_t old;
 	int r, saved = errno;
+
+	if (ret_key != NULL)
+		ret_key[0] = '\0';
 
 	if ((p = overlong_path(*addr, *len, buf, sizeof(buf))) == NULL) {
 		errno = saved;
@@ -1106,8 +1121,14 @@ fix_overlong(const struct sockaddr **addr, socklen_t *len, struct sockaddr_un *s
 		}
 		r = 0;
 	} else {
+		struct entry *e;
+
 		lock(&old);
 		r = map_locked(p, out, sizeof(out));
+		if (r == 0 && ret_key != NULL && mode_locked() == MODE_BROKER &&
+		    (e = table_find_locked(out)) != NULL && e->key[0] == '/' &&
+		    strlen(e->key) < PATH_MAX)
+			strcpy(ret_key, e->key);
 		unlock(&old);
 	}
 	if (r < 0) {
@@ -1558,25 +1579,31 @@ connect_fallback(int fd, const char *path)
  * the kernel says at the long path. 1 and sun, addr and len set, 0 if addr
  * is no short path of the table (left as it is), -1 with errno.
  */
+static int view_link(const char *key, const char *path, const struct sockaddr **addr,
+    socklen_t *len, struct sockaddr_un *sun);
+
 static int
 view_fix(const struct sockaddr **addr, socklen_t *len, struct sockaddr_un *sun,
-    char *path, size_t psize)
+    char *path, size_t psize, int local)
 {
-	char key[PATH_MAX], target[SB_SHORT_PATH_MAX + 1];
+	char key[PATH_MAX];
 	struct sockaddr_un copy;
 	struct entry *e;
-	struct stat st;
 	const char *p;
 	sigset_t old;
-	ssize_t n;
 	size_t pn;
 	int saved = errno;
 
-	if (*len <= SUN_OFF || *len > sizeof(copy) || !own_process())
+	/* too short for a short path (no read of the caller's memory): not one */
+	if (*len < SUN_OFF + shim.root_len + SB_SHORT_TAIL || *len > sizeof(copy) ||
+	    shim.root_len == 0 || !own_process())
 		return 0;
 	memset(&copy, 0, sizeof(copy));
-	if (user_read(*addr, &copy, *len) != (ssize_t)*len ||
-	    (p = unix_path((const struct sockaddr *)&copy, *len, &pn)) == NULL ||
+	if (local)
+		memcpy(&copy, *addr, *len);
+	else if (user_read(*addr, &copy, *len) != (ssize_t)*len)
+		return 0;
+	if ((p = unix_path((const struct sockaddr *)&copy, *len, &pn)) == NULL ||
 	    !under_root(p, pn) || pn >= psize)
 		return 0;
 	path_copy(path, p, pn);
@@ -1588,10 +1615,25 @@ view_fix(const struct sockaddr **addr, socklen_t *len, struct sockaddr_un *sun,
 	}
 	strcpy(key, e->key);
 	unlock(&old);
+	errno = saved;
+	return view_link(key, path, addr, len, sun);
+}
+
+/* The link part of view_fix: path is a short path of key in the table. */
+static int
+view_link(const char *key, const char *path, const struct sockaddr **addr, socklen_t *len,
+    struct sockaddr_un *sun)
+{
+	char target[SB_SHORT_PATH_MAX + 1];
+	struct stat st;
+	ssize_t n;
+	int saved = errno;
+
 	n = readlink(key, target, sizeof(target));
 	if (n > 0 && (size_t)n < sizeof(target)) {
 		target[n] = '\0';
-		if (sb_short_path_view_of(shim.root, key, target) >= 0) {
+		/* the table's own short path of the key (the common case) needs no hash */
+		if (strcmp(target, path) == 0 || sb_short_path_view_of(shim.root, key, target) >= 0) {
 			if (strcmp(target, path) != 0) {
 				if (shim.debug)
 					say("connect '%s': its link names '%s'", key, target);
@@ -1616,7 +1658,7 @@ view_fix(const struct sockaddr **addr, socklen_t *len, struct sockaddr_un *sun,
 SHIM_EXPORT int
 connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	char path[SB_SHORT_PATH_MAX + 1];
+	char path[SB_SHORT_PATH_MAX + 1], key[PATH_MAX];
 	struct sockaddr_un sun;
 	const char *p;
 	size_t n;
@@ -1639,7 +1681,7 @@ connect(int fd, const struct sockaddr *addr, socklen_t len)
 	if (have_entries()) {
 		char vpath[SB_SHORT_PATH_MAX + 1];
 
-		if ((r = view_fix(&addr, &len, &sun, vpath, sizeof(vpath))) < 0)
+		if ((r = view_fix(&addr, &len, &sun, vpath, sizeof(vpath), 0)) < 0)
 			return connect_fallback(fd, vpath);
 	}
 	/* the kernel first: it refuses an over-long address with EINVAL */
@@ -1650,18 +1692,20 @@ connect(int fd, const struct sockaddr *addr, socklen_t len)
 		int err = errno;
 
 		errno = saved;
-		if ((r = fix_overlong(&addr, &len, &sun, "connect")) <= 0) {
+		if ((r = fix_overlong_key(&addr, &len, &sun, "connect", key)) <= 0) {
 			if (r == 0)
 				errno = err;
 			return -1;
 		}
-		{
+		if (key[0] != '\0') {
+			/* a short path of the table: where the link of this view points */
 			char vpath[SB_SHORT_PATH_MAX + 1];
 			struct sockaddr_un vsun;
 
-			if ((r = view_fix(&addr, &len, &vsun, vpath, sizeof(vpath))) < 0)
+			path_copy(vpath, sun.sun_path, strnlen(sun.sun_path, sizeof(sun.sun_path)));
+			if (view_link(key, vpath, &addr, &len, &vsun) < 0)
 				return connect_fallback(fd, vpath);
-			if (r > 0 && addr == (const struct sockaddr *)&vsun) {
+			if (addr == (const struct sockaddr *)&vsun) {
 				sun = vsun;
 				addr = (const struct sockaddr *)&sun;
 			}
