@@ -287,12 +287,12 @@ client_recv(sb_client *c, const struct sb_msg *req, struct sb_msg *rep)
 static int
 client_error(sb_client *c, struct sb_msg *rep)
 {
-	uint64_t e = rep->num[SB_F_ERRNO];
+	uint64_t e = sb_msg_u32(rep, SB_F_ERRNO, 0);
 
 	if (SB_HAS(rep, SB_F_MESSAGE))
 		snprintf(c->message, sizeof(c->message), "%s", rep->str[SB_F_MESSAGE]);
 	if (SB_HAS(rep, SB_F_LIMIT))
-		c->limit = rep->num[SB_F_LIMIT];
+		c->limit = sb_msg_u64(rep, SB_F_LIMIT, 0);
 	if (rep->fd >= 0) {
 		sb_io->close(rep->fd);
 		rep->fd = -1;
@@ -812,16 +812,16 @@ entry_info(const struct sb_msg *m, struct sb_entry_info *e)
 	memset(e, 0, sizeof(*e));
 	e->key = m->str[SB_F_KEY];
 	e->short_path = SB_HAS(m, SB_F_SHORT_PATH) ? m->str[SB_F_SHORT_PATH] : NULL;
-	e->kind = (enum sb_kind)m->num[SB_F_KIND];
-	e->lifetime = (enum sb_lifetime)m->num[SB_F_LIFETIME];
-	e->type = SB_HAS(m, SB_F_SOCKTYPE) ? (int)m->num[SB_F_SOCKTYPE] : 0;
-	e->uid = (uid_t)m->num[SB_F_UID];
-	e->pid = (pid_t)m->num[SB_F_PID];
-	e->gid = (gid_t)m->num[SB_F_GID];
-	e->mode = (mode_t)m->num[SB_F_MODE];
-	e->ctime = m->num[SB_F_CTIME];
-	e->holders = (unsigned)m->num[SB_F_HOLDERS];
-	e->listening = m->num[SB_F_LISTENING] != 0;
+	e->kind = (enum sb_kind)sb_msg_u32(m, SB_F_KIND, 0);
+	e->lifetime = (enum sb_lifetime)sb_msg_u32(m, SB_F_LIFETIME, 0);
+	e->type = (int)sb_msg_u32(m, SB_F_SOCKTYPE, 0);
+	e->uid = (uid_t)sb_msg_u32(m, SB_F_UID, 0);
+	e->pid = (pid_t)sb_msg_u32(m, SB_F_PID, 0);
+	e->gid = (gid_t)sb_msg_u32(m, SB_F_GID, 0);
+	e->mode = (mode_t)sb_msg_u32(m, SB_F_MODE, 0);
+	e->ctime = sb_msg_u64(m, SB_F_CTIME, 0);
+	e->holders = sb_msg_u32(m, SB_F_HOLDERS, 0);
+	e->listening = sb_msg_u32(m, SB_F_LISTENING, 0) != 0;
 }
 
 static int
@@ -874,12 +874,11 @@ static void
 status_from(const struct sb_msg *rep, struct sb_status *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->version = SB_HAS(rep, SB_F_VERSION_MAX) ?
-	    (unsigned)rep->num[SB_F_VERSION_MAX] : rep->version;
-	st->entries = (unsigned)rep->num[SB_F_ENTRIES];
-	st->clients = (unsigned)rep->num[SB_F_CLIENTS];
-	st->uptime = rep->num[SB_F_UPTIME];
-	st->pid = (pid_t)rep->num[SB_F_PID];
+	st->version = sb_msg_u32(rep, SB_F_VERSION_MAX, rep->version);
+	st->entries = sb_msg_u32(rep, SB_F_ENTRIES, 0);
+	st->clients = sb_msg_u32(rep, SB_F_CLIENTS, 0);
+	st->uptime = sb_msg_u64(rep, SB_F_UPTIME, 0);
+	st->pid = (pid_t)sb_msg_u32(rep, SB_F_PID, 0);
 }
 
 int
@@ -930,11 +929,11 @@ sb_status_details(sb_client *c, struct sb_status_details *ret_details)
 		d.details = SB_HAS(&rep, SB_F_ROOT);
 		copy_str(&rep, SB_F_BROKER_VERSION, d.version, sizeof(d.version));
 		copy_str(&rep, SB_F_ROOT, d.root, sizeof(d.root));
-		d.max_clients = (unsigned)rep.num[SB_F_MAX_CLIENTS];
-		d.max_clients_per_uid = (unsigned)rep.num[SB_F_MAX_CLIENTS_PER_UID];
-		d.max_entries = (unsigned)rep.num[SB_F_MAX_ENTRIES];
-		d.max_entries_per_uid = (unsigned)rep.num[SB_F_MAX_ENTRIES_PER_UID];
-		d.client_timeout_ms = (unsigned)rep.num[SB_F_CLIENT_TIMEOUT_MS];
+		d.max_clients = sb_msg_u32(&rep, SB_F_MAX_CLIENTS, 0);
+		d.max_clients_per_uid = sb_msg_u32(&rep, SB_F_MAX_CLIENTS_PER_UID, 0);
+		d.max_entries = sb_msg_u32(&rep, SB_F_MAX_ENTRIES, 0);
+		d.max_entries_per_uid = sb_msg_u32(&rep, SB_F_MAX_ENTRIES_PER_UID, 0);
+		d.client_timeout_ms = sb_msg_u32(&rep, SB_F_CLIENT_TIMEOUT_MS, 0);
 		*ret_details = d;
 	}
 	client_unlock(c);
