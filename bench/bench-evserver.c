@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench-evserver.c: the baseline of figure 5, a bare single-threaded
  * libevent server that answers sockbroker's GET the way sockbrokerd does

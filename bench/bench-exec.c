@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench-exec.c: whole-process timing of two commands, alternating in
  * rounds (hyperfine runs one command's batch after the other's; here

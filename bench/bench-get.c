@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench-get.c: figure 3. sb_get() on a new connection (sb_client_open,
  * sb_get, close the fd, sb_client_close) against sockbrokerd, versus the

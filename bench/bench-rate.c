@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench-rate.c: figure 5. GET requests per second with 1, 8 and 64
  * concurrent clients on persistent connections, each with one request in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench-scale.c: figure 6. sockbrokerd with 1,000, 10,000 and 100,000
  * entries, all socket entries of lifetime hold: up to HELD_MAX of them,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench-shim.c: figures 1 and 2, the LD_PRELOAD shim.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench-tcp.c: figure 1, second half. A TCP loopback connect+close with the
  * shim's connect() and with libc's, interleaved in one process. The shim is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench-util.c: clocks, statistics, the table row, starting the broker.
  */

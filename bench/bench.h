@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench.h: what the benchmark programs share: clocks, statistics, one
  * table row format, and starting sockbrokerd with its readiness fd.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # run-bench.sh: `make bench`. Runs every figure of bench/README and prints
 # one table. Each figure compares two things measured in the same run,
 # interleaved; a figure that cannot run prints "not measured" and why, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * brokerd.h: what the files of sockbrokerd share.
  *

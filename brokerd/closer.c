@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * closer.c: threads that close the fds clients gave us.
  *

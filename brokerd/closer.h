@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * closer.h: close fds that came from clients off the event loop.
  */

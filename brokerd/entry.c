@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * entry.c: the entry table and the files of entries under the root.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * main.c: sockbrokerd, the AF_UNIX socket broker. Options, the runtime
  * root, adoption of inherited fds and of the state file, start and exit.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * proof.c: the path proof check (see proof.h), on a thread of its own.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * proof.h: checking a client's proof that it may create a path, on a
  * thread, in the client's view of the file system, without ever making the

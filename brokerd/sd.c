@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sd.c: systemd integration, the only file using libsystemd: socket
  * activation, readiness and status, the watchdog, the fd store. Built

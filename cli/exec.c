@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * exec.c: sockbroker exec [--mode broker|direct|auto] [--shim PATH] -- CMD [ARG...]
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sockbroker.c: the sockbroker command, a thin user of libsockbroker.
  *

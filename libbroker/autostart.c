@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * autostart.c: start a broker on demand when none answers.
  *

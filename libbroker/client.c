@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * client.c: libsockbroker, the client side of the sockbroker protocol.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * codec.c: encode and decode sockbroker messages (see sb-proto.h).
  * libc only: it is linked into the daemon, the library and the shim.

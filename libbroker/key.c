@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * key.c: keys, their short paths, the default root, error strings.
  * libc only: linked into the daemon, the library and the shim.

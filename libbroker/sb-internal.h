@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sb-internal.h: what the library, the daemon and the shim share beyond the
  * public API. Nothing here is exported from libsockbroker.so.

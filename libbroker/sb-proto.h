@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sb-proto.h: the sockbroker wire protocol, the one description of it.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sockbroker.h: client library of sockbrokerd, the AF_UNIX socket broker.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * wire.c: one message in, one message out, with its fd, over SOCK_SEQPACKET.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * shim.c: libsockbroker-shim.so, the LD_PRELOAD shim.
  *

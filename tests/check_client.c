@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_client.c: libsockbroker without a daemon. Key helpers through the
  * public API, NULL safety, and the client against a scripted fake broker

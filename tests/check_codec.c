@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_codec.c: the wire codec, both ways, and every malformed input.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_key.c: key validation, path keys and the short-path function.
  */

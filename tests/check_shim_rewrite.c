@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check_shim_rewrite.c: the command-line rewriter of the shim, sockbroker
  * exec and sockbroker explain (libbroker/rewrite.c), with the rule files

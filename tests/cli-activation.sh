@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # cli-activation: `get KEY -- CMD` hands a held listening socket to a real
 # server (socat ACCEPT-FD:3, or python3 socket.socket(fileno=3)) that a
 # client reaches at the short path; `bind --lifetime owner -- CMD` lasts as

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # On-demand start: with no broker answering, the library starts one
 # (detached, --idle-exit), and clients racing to start it start one only.
 . "$top_srcdir/tests/lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # cli-basic: every sockbroker command against a real sockbrokerd, with names
 # and long paths; errors, exit codes, and the broker still serving after them.
 . "$top_srcdir/tests/lib.sh"

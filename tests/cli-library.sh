@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # cli-library: libsockbroker.so from a small C program (cli-libtest) against
 # a real broker: bind (name and long path), get, resolve, wait, list,
 # status, threads, release.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cli-libtest.c: a small program on the public API of libsockbroker.so, run
  * by cli-library.sh against a real broker. Usage: cli-libtest LONG_PATH

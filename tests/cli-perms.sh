@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # cli-perms: a second uid is refused what an entry's mode does not allow,
 # with a message that names the key, and allowed what it does.
 . "$top_srcdir/tests/lib.sh"

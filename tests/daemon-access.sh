@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Access rules and quotas with a second uid (SB_NOBODY): deny by default,
 # owner and root may do anything, others get/resolve/wait only as the mode
 # allows; list shows only what one may see; per-uid entry and client caps.

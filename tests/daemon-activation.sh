@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Socket activation: systemd-socket-activate holds the control socket and
 # starts the broker on the first connection; the broker serves on it.
 # A non-SEQPACKET socket handed as control is refused.

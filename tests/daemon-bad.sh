@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Malformed, truncated, oversized, wrong-version and reply-type messages,
 # stray and extra fds: each gets an error (where one can be sent) and the
 # connection is dropped; another client keeps being served; no fd leaks.

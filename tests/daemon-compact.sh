@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # A release whose journal record triggers a compaction stays released:
 # after kill -9 and a restart, an owner entry released before the crash
 # does not come back (its process still alive), and its name is free.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # The fd store is capped: systemd gives stored fds back with their names in
 # one variable, LISTEN_FDNAMES, which execve() refuses over 128 KiB, so the
 # broker stores at most FDSTORE_MAX fds (fewer if $FDSTORE says so, as

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Restart with nothing lost, systemd style. A python harness plays systemd:
 # it owns the control socket, hands it to the broker as LISTEN_FDS, and
 # listens on NOTIFY_SOCKET for READY=1, STATUS=, WATCHDOG=1, FDSTORE=1 (with

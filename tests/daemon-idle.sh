@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # --idle-exit: the broker exits 0 when it has had no entries and no clients
 # for that long, and not while it has either.
 . "$top_srcdir/tests/lib.sh"

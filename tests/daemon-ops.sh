@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Every operation of the broker, through the raw protocol (sbproto.py) and
 # the CLI: hello, bind (name, path with proof, prepare/bound, rebind of a
 # held socket), get, put, resolve, wait, release, list, status.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Owner lifetime: the entry lives as long as the process that made it.
 # Killed with SIGKILL, its entry, socket file and directory disappear.
 . "$top_srcdir/tests/lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Re-exec under load: while clients hammer the broker (persistent
 # connections, new connections, pending waits), `sockbroker reexec` and
 # SIGHUP re-execute it; no request fails, held sockets and connections

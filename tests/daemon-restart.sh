@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Entry metadata survives a restart (clean or SIGKILL) through ROOT/state.
 # Without an fd store, held sockets and fds are lost: those entries are
 # reported and cleaned. Owner entries whose process is still the same are

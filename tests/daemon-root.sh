@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # sockbrokerd refuses a runtime root that is too long for its short paths,
 # owned by someone else, writable by group or others, or a symlink; the
 # message names the root and the limit, the exit status is 111. Bad

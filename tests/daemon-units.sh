@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # The systemd units (system and user) pass systemd-analyze verify.
 . "$top_srcdir/tests/lib.sh"
 need systemd-analyze

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """hard-conns.py: many clients and exhausted quotas (run by hard-conns.sh).
 
   hard-conns.py cap PID N CAP      N concurrent clients against --max-clients

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Many clients and exhausted quotas (hard-conns.py): 1,000 concurrent
 # clients against --max-clients, and against a broker short of fds; a uid
 # at its entry quota and client cap while other uids are served. The

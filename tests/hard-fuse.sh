@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # A path proof on a file system that does not answer (a FUSE mount whose
 # getattr hangs, as a hostile user's own mount or a hung NFS server would):
 # the broker refuses it within its deadline (ETIMEDOUT), refuses that uid's

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """hard-hostile.py PID: hostile clients against a broker started with
 --client-timeout 1 (run by hard-hostile.sh).
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Hostile clients (hard-hostile.py): malformed and oversized messages,
 # other versions, too many fds and fds of the wrong kind, clients that
 # stall; the broker's fds and VmRSS back to their baseline after each.

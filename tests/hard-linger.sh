@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # A client-supplied fd whose last close blocks (a TCP socket lingering for
 # an hour with unsent data) must not stall the broker: fds clients send are
 # closed on the closer thread, never on the event loop.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Symlink and race attacks on the root: directories, files and symlinks
 # pre-created where the broker makes its own (ROOT/XX, ROOT/XX/HASH,
 # ROOT/XX/HASH/sock, ROOT/state.tmp, ROOT/state, ROOT/control), pointing

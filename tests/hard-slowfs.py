@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 # hard-slowfs.py: a FUSE file system with one symlink, /s, pointing at
 # $SLOWFS_TARGET, whose getattr hangs once the file $SLOWFS_BLOCK exists:
 # a client-controlled path that makes stat(2) wait (hard-fuse.sh); it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * hard-soak-client.c: one client of the soak (hard-soak.sh), on the public
  * API of libsockbroker.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Soak: SB_SOAK_CLIENTS clients (default 8) each doing SB_SOAK_CYCLES
 # (default 2000) bind/connect/get/accept/release cycles through the
 # library, while shimmed programs do SB_SOAK_SHIM (default 50) rounds of

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # A second user against another user's entries. uid 4242 (the victim, an
 # unprivileged user) owns private entries: a name, an fd and the long path
 # of its "swtpm" socket in its own directory. uid 65534 (SB_NOBODY) tries

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # lib.sh: shared helpers of the integration tests (sourced by bash scripts).
 #
 # Each test gets its own temporary directory $T and runtime root $ROOT, a

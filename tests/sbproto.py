@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """sbproto.py: a small raw client of the sockbroker wire protocol, for tests.
 
 It follows libbroker/sb-proto.h: a 16-byte header (magic, version, type,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Broker mode specifics: the link at the long path, kill -9 of a server
 # (owner lifetime: no stale short socket; the restarted server binds
 # again), release at exit, a broker that is not there, sockbroker exec.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # A C program under the shim (python3-free; under valgrind with
 # SB_VALGRIND=1): over-long addresses in a larger buffer, threads binding
 # and connecting concurrently, fork and exec, datagrams with sendto and

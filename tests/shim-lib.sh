@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # shim-lib.sh: what the shim's integration tests share (sourced after lib.sh).
 #
 # shimmed CMD...      run CMD with the shim preloaded ("${SHIMMED[@]}" CMD

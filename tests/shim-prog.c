@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * shim-prog.c: a small C program for the shim's tests (no python3 needed).
  * It passes over-long addresses in a larger buffer, the way a C program

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # QEMU under the shim with 150+ byte paths, direct and broker mode:
 # a QMP socket (-qmp unix:LONG,server=on,wait=off) driven by socat under
 # the shim (qmp_capabilities, query-status, quit), and -tpmdev emulator on

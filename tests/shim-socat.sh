@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # socat over 150+ byte paths under the shim, in direct and broker mode:
 # listen/connect both ways, paths that share their first 108 bytes stay
 # distinct, a 108-byte path is left alone.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # swtpm in socket mode with 150+ byte control and data paths under the
 # shim, driven by swtpm_ioctl (init, --info 1, shutdown) and swtpm_bios,
 # also under the shim; direct and broker mode. --tpmstate dir= is long too

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_codec.c: libFuzzer target for the wire codec. Whatever the bytes,
  * decoding never reads outside them, and a message that decodes encodes

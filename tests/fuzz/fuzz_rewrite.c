@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_rewrite.c: libFuzzer target for the command-line rewriter of the
  * shim, sockbroker exec and sockbroker explain (libbroker/rewrite.c).
