@@ -116,9 +116,9 @@ seed_init(void)
 
 static unsigned		  nonroot_entries;
 
-/* The counters of uid's person (its subordinate range's owner, or itself). */
+/* The counters of uid's person (its subordinate range's owner, or itself), or NULL. */
 static struct uidstat *
-uidstat(uid_t uid)
+uidstat_find(uid_t uid)
 {
 	struct uidstat *u;
 
@@ -126,11 +126,22 @@ uidstat(uid_t uid)
 	for (u = uids[uid % UID_BUCKETS]; u != NULL; u = u->next)
 		if (u->uid == uid)
 			return u;
+	return NULL;
+}
+
+/* As uidstat_find(), made if uid's person has none yet; NULL if out of memory. */
+static struct uidstat *
+uidstat_get(uid_t uid)
+{
+	struct uidstat *u;
+
+	if ((u = uidstat_find(uid)) != NULL)
+		return u;
 	if ((u = calloc(1, sizeof(*u))) == NULL)
-		fatal("unable to allocate memory");
-	u->uid = uid;
-	u->next = uids[uid % UID_BUCKETS];
-	uids[uid % UID_BUCKETS] = u;
+		return NULL;
+	u->uid = person_of(uid);
+	u->next = uids[u->uid % UID_BUCKETS];
+	uids[u->uid % UID_BUCKETS] = u;
 	return u;
 }
 
@@ -143,13 +154,23 @@ entries_nonroot(void)
 unsigned
 entries_of(uid_t uid)
 {
-	return uidstat(uid)->entries;
+	struct uidstat *u = uidstat_find(uid);
+
+	return u != NULL ? u->entries : 0;
 }
 
+/*
+ * The client count of uid's person, its counters made on its first
+ * connection; NULL if they cannot be (out of memory): the connection is
+ * refused, the broker goes on. Counters are never freed, so every uid
+ * with a client has them from then on.
+ */
 unsigned *
 uid_clients(uid_t uid)
 {
-	return &uidstat(uid)->clients;
+	struct uidstat *u = uidstat_get(uid);
+
+	return u != NULL ? &u->clients : NULL;
 }
 
 void
@@ -340,6 +361,7 @@ entry_view_free(const char *key)
 void
 entry_insert(struct entry *e)
 {
+	struct uidstat *u;
 	size_t b;
 
 	if (nentries >= nbuckets)
@@ -359,12 +381,20 @@ entry_insert(struct entry *e)
 	tail = e;
 	nentries++;
 	nonroot_entries += e->uid != 0;
-	uidstat(e->uid)->entries++;
+	/*
+	 * A request's entry has its client's uid, whose counters were made
+	 * when it connected (uid_clients): this allocates only for an entry
+	 * of the journal's load at start-up (or a unit test).
+	 */
+	if ((u = uidstat_get(e->uid)) == NULL)
+		fatal("unable to allocate memory");
+	u->entries++;
 }
 
 void
 entry_unlink(struct entry *e)
 {
+	struct uidstat *u;
 	struct entry **pp;
 
 	for (pp = &buckets[(size_t)e->khash & (nbuckets - 1)]; *pp != NULL; pp = &(*pp)->hnext)
@@ -388,7 +418,8 @@ entry_unlink(struct entry *e)
 	e->prev = e->next = e->hnext = e->inext = NULL;
 	nentries--;
 	nonroot_entries -= e->uid != 0;
-	uidstat(e->uid)->entries--;
+	if ((u = uidstat_find(e->uid)) != NULL)	/* made by its entry_insert() */
+		u->entries--;
 }
 
 void

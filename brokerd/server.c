@@ -191,6 +191,8 @@ peer_free(struct peer *p)
 void
 peer_drop(struct peer *p)
 {
+	unsigned *nuid;
+
 	if (p->dead)
 		return;
 	if (p->state == P_PROOF)
@@ -210,7 +212,8 @@ peer_drop(struct peer *p)
 		p->next->prev = p->prev;
 	npeers--;
 	if (p->cred.uid != 0) {
-		(*uid_clients(p->cred.uid))--;
+		if ((nuid = uid_clients(p->cred.uid)) != NULL)	/* made by peer_new() */
+			(*nuid)--;
 		nonroot_peers--;
 	}
 	p->prev = NULL;
@@ -756,7 +759,14 @@ peer_new(int fd)
 		free(p);
 		return;
 	}
-	nuid = uid_clients(p->cred.uid);
+	if ((nuid = uid_clients(p->cred.uid)) == NULL) {
+		snprintf(msg, sizeof(msg), "the broker is out of memory");
+		refusal(p->cred.uid, p->cred.pid, "connect", ENOMEM, msg);
+		accept_refuse(fd, ENOMEM, 0, msg);
+		free(p->cred.groups);
+		free(p);
+		return;
+	}
 	if (npeers >= cfg.max_clients) {
 		snprintf(msg, sizeof(msg), "the broker has %u clients: the limit is %u (--max-clients)",
 		    npeers, cfg.max_clients);
