@@ -111,9 +111,10 @@ persons_load(const char *path)
 		nranges++;
 	}
 	fclose(f);
+	if (nranges == 0)
+		return;
 	qsort(ranges, nranges, sizeof(*ranges), range_cmp);
-	if (nranges > 0)
-		log_debug("%s: %zu subordinate ranges, each charged to its owner", path, nranges);
+	log_debug("%s: %zu subordinate ranges, each charged to its owner", path, nranges);
 }
 
 uid_t
