@@ -9,8 +9,11 @@
 # source. A file added without the line fails here.
 . "$top_srcdir/tests/lib.sh"
 need git
-git -C "$top_srcdir" rev-parse --is-inside-work-tree >/dev/null 2>&1 ||
-	skip "$top_srcdir is not a git work tree (a release tarball: its files were checked in it)"
+# the tree must be a git work tree's top, not a copy made inside one
+# (make check-sanitizers builds a distdir in _san/, under the work tree)
+top=$(git -C "$top_srcdir" rev-parse --show-toplevel 2>/dev/null)
+[ -n "$top" ] && [ "$top" -ef "$top_srcdir" ] ||
+	skip "$top_srcdir is not the top of a git work tree (a release tarball or a copy: its files were checked in the tree it came from)"
 
 cd "$top_srcdir" || fail "cd $top_srcdir"
 n=0 bad=
