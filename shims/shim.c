@@ -30,6 +30,11 @@
  * child forked while a round trip was under way abandons that client and
  * makes its own. In a vfork child (same memory, another pid) the shim
  * passes every call through: it must not change the parent's state.
+ *
+ * In a program that runs with more privilege than its caller (AT_SECURE:
+ * setuid, setgid, file capabilities; /etc/ld.so.preload reaches them) the
+ * shim is inert: it rewrites no argument, opens no -readconfig file, asks
+ * no broker and reads no variable. Everything passes straight through.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -48,6 +53,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -126,6 +132,25 @@ static struct {
 static __thread sigset_t fork_mask __attribute__((tls_model("initial-exec")));
 
 static void configure(void);
+
+/*
+ * Secure mode (AT_SECURE): a setuid, setgid or file-capability program,
+ * whose caller controls its arguments and environment. The shim does
+ * nothing there. Read once (another library's constructor may call in
+ * before the shim's own).
+ */
+static int
+inert(void)
+{
+	static int secure = -1;
+	int v = __atomic_load_n(&secure, __ATOMIC_RELAXED);
+
+	if (__builtin_expect(v < 0, 0)) {
+		v = getauxval(AT_SECURE) != 0;
+		__atomic_store_n(&secure, v, __ATOMIC_RELAXED);
+	}
+	return v;
+}
 
 /* Messages: one line on stderr, written with one write(2). */
 static void __attribute__((format(printf, 1, 2)))
@@ -1106,7 +1131,7 @@ fix_overlong_key(const struct sockaddr **addr, socklen_t *len, struct sockaddr_u
 	if (ret_key != NULL)
 		ret_key[0] = '\0';
 
-	if ((p = overlong_path(*addr, *len, buf, sizeof(buf))) == NULL) {
+	if (inert() || (p = overlong_path(*addr, *len, buf, sizeof(buf))) == NULL) {
 		errno = saved;
 		return 0;
 	}
@@ -1841,7 +1866,7 @@ foreign_unlinked(const char *path)
 	sigset_t old;
 	int ok, r;
 
-	if (sb_key_from_path(path, key, sizeof(key)) < 0 || !own_process())
+	if (inert() || sb_key_from_path(path, key, sizeof(key)) < 0 || !own_process())
 		return;
 	lock(&old);
 	ok = mode_locked() == MODE_BROKER && shim.root_len > 0 &&
@@ -2231,6 +2256,8 @@ init(int argc, char **argv, char **envp)
 {
 	(void)envp;
 	resolve();
+	if (inert())
+		return;	/* the real calls only: nothing else ever runs */
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	pthread_mutex_lock(&shim.lock);
 	shim.in_init = 1;
