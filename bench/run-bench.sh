@@ -201,7 +201,7 @@ fig9() {
 	mkdir -p "$long"
 	long=$long/qmp.sock
 	n=40; [ -n "$QUICK" ] && n=4
-	"$B/bench-exec" 9 "QEMU to QMP greeting, exec 150 B vs plain" 1.05 $n \
+	"$B/bench-exec" 9 "QEMU to QMP greeting, exec 150 B vs plain" 1.03 $n \
 	    SOCKBROKER_REWRITE_DIRS="$bench_srcdir/../shims/rewrite.d" SOCKBROKER_SHIM="$SB_SHIM" \
 	    "$SOCKBROKER" --root "$ROOT" exec --mode broker -- \
 	    sh "$bench_srcdir/qmp-greeting.sh" "$long" ::: \
@@ -209,4 +209,29 @@ fig9() {
 }
 if want 9; then
 	figure 9 fig9
+fi
+
+# 9b: swtpm from start to an answered `swtpm_ioctl -g`, the same comparison
+# (bench/swtpm-ioctl.sh).
+fig9b() {
+	command -v swtpm >/dev/null 2>&1 && command -v swtpm_ioctl >/dev/null 2>&1 ||
+	    { echo "swtpm or swtpm_ioctl (swtpm-tools) is not installed" >&2; return 1; }
+	ROOT=$W/f9b/root
+	mkdir -p "$W/f9b/state-sb" "$W/f9b/state-plain"
+	mkfifo "$W/f9b/ready"
+	"$SOCKBROKERD" --root "$ROOT" --ready-fd 3 3>"$W/f9b/ready" 2>"$W/f9b/log" &
+	PIDS="$PIDS $!"
+	read -r _ <"$W/f9b/ready" || { echo "sockbrokerd did not start: $(tail -n 1 "$W/f9b/log")" >&2; return 1; }
+	long=$W/f9b/$(printf 't%.0s' $(seq 1 60))/$(printf 'p%.0s' $(seq 1 60))
+	mkdir -p "$long"
+	long=$long/swtpm.sock
+	n=100; [ -n "$QUICK" ] && n=10
+	"$B/bench-exec" 9b "swtpm to swtpm_ioctl -g, exec 150 B vs plain" 1.15 $n \
+	    SOCKBROKER_REWRITE_DIRS="$bench_srcdir/../shims/rewrite.d" SOCKBROKER_SHIM="$SB_SHIM" \
+	    "$SOCKBROKER" --root "$ROOT" exec --mode broker -- \
+	    sh "$bench_srcdir/swtpm-ioctl.sh" "$long" "$W/f9b/state-sb" ::: \
+	    sh "$bench_srcdir/swtpm-ioctl.sh" "$W/f9b/swtpm.sock" "$W/f9b/state-plain"
+}
+if want 9; then
+	figure 9 fig9b
 fi
