@@ -876,41 +876,47 @@ json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static void
-list_json(const struct list_acc *a, time_t now)
+/*
+ * list --json is printed as the entries come (a list of a million entries
+ * starts at once and is never held whole): "[" at the first entry, "]" at
+ * the end. A request that fails midway leaves the array unclosed and says
+ * so on stderr, with a non-zero exit.
+ */
+struct list_json {
+	size_t	 n;
+	time_t	 now;
+};
+
+static int
+list_json_cb(const struct sb_entry_info *e, void *userdata)
 {
-	size_t i;
+	struct list_json *lj = userdata;
+	const char *t = type_name(e->type);
 
-	fputs("[", stdout);
-	for (i = 0; i < a->n; i++) {
-		const struct sb_entry_info *e = &a->v[i].info;
-		const char *t = type_name(e->type);
-
-		printf("%s\n  {\"key\": ", i ? "," : "");
-		json_string(stdout, a->v[i].key);
-		printf(", \"kind\": \"%s\", \"type\": ", kind_name(e->kind));
-		if (t != NULL)
-			printf("\"%s\"", t);
-		else
-			fputs("null", stdout);
-		printf(", \"lifetime\": \"%s\", \"uid\": %u, \"gid\": %u, \"pid\": ",
-		    lifetime_name(e->lifetime), (unsigned)e->uid, (unsigned)e->gid);
-		if (e->pid > 0)
-			printf("%ld", (long)e->pid);
-		else
-			fputs("null", stdout);
-		printf(", \"mode\": \"%04o\", \"ctime\": %" PRIu64 ", \"age\": %" PRIu64 ", "
-		    "\"holders\": %u, \"listening\": %s, \"short_path\": ",
-		    (unsigned)e->mode, e->ctime,
-		    (uint64_t)now > e->ctime ? (uint64_t)now - e->ctime : 0,
-		    e->holders, e->listening ? "true" : "false");
-		if (a->v[i].short_path != NULL)
-			json_string(stdout, a->v[i].short_path);
-		else
-			fputs("null", stdout);
-		fputs("}", stdout);
-	}
-	fputs(a->n ? "\n]\n" : "]\n", stdout);
+	printf("%s\n  {\"key\": ", lj->n++ ? "," : "[");
+	json_string(stdout, e->key != NULL ? e->key : "");
+	printf(", \"kind\": \"%s\", \"type\": ", kind_name(e->kind));
+	if (t != NULL)
+		printf("\"%s\"", t);
+	else
+		fputs("null", stdout);
+	printf(", \"lifetime\": \"%s\", \"uid\": %u, \"gid\": %u, \"pid\": ",
+	    lifetime_name(e->lifetime), (unsigned)e->uid, (unsigned)e->gid);
+	if (e->pid > 0)
+		printf("%ld", (long)e->pid);
+	else
+		fputs("null", stdout);
+	printf(", \"mode\": \"%04o\", \"ctime\": %" PRIu64 ", \"age\": %" PRIu64 ", "
+	    "\"holders\": %u, \"listening\": %s, \"short_path\": ",
+	    (unsigned)e->mode, e->ctime,
+	    (uint64_t)lj->now > e->ctime ? (uint64_t)lj->now - e->ctime : 0,
+	    e->holders, e->listening ? "true" : "false");
+	if (e->short_path != NULL)
+		json_string(stdout, e->short_path);
+	else
+		fputs("null", stdout);
+	fputs("}", stdout);
+	return 0;
 }
 
 /* The PID column: the live owner process, "-" if none. */
@@ -977,16 +983,23 @@ cmd_list(int argc, char **argv)
 		return r;
 	if ((r = client_open("list", &c)) != 0)
 		return r;
-	r = sb_list(c, list_collect, &a);
-	if (r < 0)
+	if (opts[0].value != NULL) {
+		struct list_json lj = { 0, time(NULL) };
+
+		if ((r = sb_list(c, list_json_cb, &lj)) < 0) {
+			fflush(stdout);
+			r = fail_request("list", NULL, c, r);
+		} else {
+			fputs(lj.n ? "\n]\n" : "[]\n", stdout);
+			r = SB_EXIT_OK;
+		}
+	} else if ((r = sb_list(c, list_collect, &a)) < 0)
 		r = fail_request("list", NULL, c, r);
 	else if (a.oom) {
 		errmsg("list", NULL, "%s", strerror(ENOMEM));
 		r = SB_EXIT_SYSTEM;
 	} else {
-		if (opts[0].value != NULL)
-			list_json(&a, time(NULL));
-		else if (!quiet)
+		if (!quiet)
 			list_text(&a, time(NULL));
 		r = SB_EXIT_OK;
 	}
