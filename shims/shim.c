@@ -1569,29 +1569,40 @@ renameat2(int fdfrom, const char *from, int fdto, const char *to, unsigned flags
 
 /*
  * connect to a short path of the table failed: a server in direct mode
- * listens at the long path itself. Try it there.
+ * listens at the long path itself. Try it there. The path is found under
+ * the lock; the connect, which may block (a full backlog), is made after
+ * it, with the program's own signal mask: a signal interrupts it (EINTR)
+ * and its handler may connect too. Where a socket listens at the long
+ * path, its errno is the answer (EAGAIN, EINTR, EACCES); where none does,
+ * the first one's.
  */
 static int
 connect_fallback(int fd, const char *path)
 {
-	char out[SB_SHORT_PATH_MAX];
+	char out[SB_SHORT_PATH_MAX], key[PATH_MAX];
 	struct sockaddr_un sun;
 	struct entry *e;
 	sigset_t old;
-	int r = -1, err = errno;
+	int r = -1, found = 0, err = errno;
 
 	if (!own_process())
 		return -1;
 	lock(&old);
-	if ((e = table_find_locked(path)) != NULL &&
+	if ((e = table_find_locked(path)) != NULL && strlen(e->key) < sizeof(key) &&
 	    direct_path_locked(e->key, out, sizeof(out), 1) == 0) {
-		r = real_connect(fd, (struct sockaddr *)&sun, make_addr(&sun, out));
-		if (r == 0 && shim.debug)
-			say("connect '%s': through '%s'", e->key, out);
+		strcpy(key, e->key);
+		found = 1;
 	}
 	unlock(&old);
-	if (r < 0)
+	if (!found) {
 		errno = err;
+		return -1;
+	}
+	r = real_connect(fd, (struct sockaddr *)&sun, make_addr(&sun, out));
+	if (r == 0 && shim.debug)
+		say("connect '%s': through '%s'", key, out);
+	if (r < 0 && (errno == ENOENT || errno == ECONNREFUSED || errno == ENOTDIR))
+		errno = err;	/* nothing listens at the long path either */
 	return r;
 }
 
