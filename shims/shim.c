@@ -1568,6 +1568,41 @@ renameat2(int fdfrom, const char *from, int fdto, const char *to, unsigned flags
 }
 
 /*
+ * The long path of the table's short path path, in direct mode's form
+ * (/proc/self/fd/N/base), into *sun: where a server in direct mode
+ * listens. 1, or 0 if there is none. key: the long path, for messages.
+ */
+static int
+fallback_addr(const char *path, struct sockaddr_un *sun, socklen_t *ret_len, char *key,
+    size_t ksize)
+{
+	char out[SB_SHORT_PATH_MAX];
+	struct entry *e;
+	sigset_t old;
+	int found = 0;
+
+	if (!own_process())
+		return 0;
+	lock(&old);
+	if ((e = table_find_locked(path)) != NULL && strlen(e->key) < ksize &&
+	    direct_path_locked(e->key, out, sizeof(out), 1) == 0) {
+		strcpy(key, e->key);
+		found = 1;
+	}
+	unlock(&old);
+	if (found)
+		*ret_len = make_addr(sun, out);
+	return found;
+}
+
+/* Nothing at the long path either: the first attempt's errno stands. */
+static inline int
+nothing_there(int e)
+{
+	return e == ENOENT || e == ECONNREFUSED || e == ENOTDIR;
+}
+
+/*
  * connect to a short path of the table failed: a server in direct mode
  * listens at the long path itself. Try it there. The path is found under
  * the lock; the connect, which may block (a full backlog), is made after
@@ -1579,30 +1614,20 @@ renameat2(int fdfrom, const char *from, int fdto, const char *to, unsigned flags
 static int
 connect_fallback(int fd, const char *path)
 {
-	char out[SB_SHORT_PATH_MAX], key[PATH_MAX];
+	char key[PATH_MAX];
 	struct sockaddr_un sun;
-	struct entry *e;
-	sigset_t old;
-	int r = -1, found = 0, err = errno;
+	socklen_t len;
+	int r, err = errno;
 
-	if (!own_process())
-		return -1;
-	lock(&old);
-	if ((e = table_find_locked(path)) != NULL && strlen(e->key) < sizeof(key) &&
-	    direct_path_locked(e->key, out, sizeof(out), 1) == 0) {
-		strcpy(key, e->key);
-		found = 1;
-	}
-	unlock(&old);
-	if (!found) {
+	if (!fallback_addr(path, &sun, &len, key, sizeof(key))) {
 		errno = err;
 		return -1;
 	}
-	r = real_connect(fd, (struct sockaddr *)&sun, make_addr(&sun, out));
+	r = real_connect(fd, (struct sockaddr *)&sun, len);
 	if (r == 0 && shim.debug)
-		say("connect '%s': through '%s'", key, out);
-	if (r < 0 && (errno == ENOENT || errno == ECONNREFUSED || errno == ENOTDIR))
-		errno = err;	/* nothing listens at the long path either */
+		say("connect '%s': through '%s'", key, sun.sun_path);
+	if (r < 0 && nothing_there(errno))
+		errno = err;
 	return r;
 }
 
@@ -1770,13 +1795,48 @@ connect(int fd, const struct sockaddr *addr, socklen_t len)
 	return connect_fallback(fd, path);
 }
 
+/*
+ * The destination of a datagram to an over-long address, as connect
+ * finds it: the short path the link at the long path names in this view,
+ * or, where it names none, the long path itself (direct mode's form).
+ * 0: not over-long (the caller's errno is the answer); 1: *addr and *len
+ * set; 2: set to the long path, and *ret_err is the errno if nothing is
+ * there either; -1 with errno.
+ */
+static int
+send_dest(const struct sockaddr **addr, socklen_t *len, struct sockaddr_un *sun,
+    const char *what, int *ret_err)
+{
+	char key[PATH_MAX], vpath[SB_SHORT_PATH_MAX + 1];
+	struct sockaddr_un vsun;
+	int r;
+
+	if ((r = fix_overlong_key(addr, len, sun, what, key)) <= 0 || key[0] == '\0')
+		return r;
+	path_copy(vpath, sun->sun_path, strnlen(sun->sun_path, sizeof(sun->sun_path)));
+	if (view_link(key, vpath, addr, len, &vsun) < 0) {
+		*ret_err = errno;
+		if (!fallback_addr(vpath, sun, len, key, sizeof(key))) {
+			errno = *ret_err;
+			return -1;
+		}
+		*addr = (const struct sockaddr *)sun;
+		return 2;
+	}
+	if (*addr == (const struct sockaddr *)&vsun) {
+		*sun = vsun;
+		*addr = (const struct sockaddr *)sun;
+	}
+	return 1;
+}
+
 SHIM_EXPORT ssize_t
 sendto(int fd, const void *buf, size_t size, int flags, const struct sockaddr *addr,
     socklen_t len)
 {
 	struct sockaddr_un sun;
 	ssize_t n;
-	int r, err, saved = errno;
+	int r, err, verr = 0, saved = errno;
 
 	resolve();
 	/* the kernel first: it refuses an over-long address with EINVAL */
@@ -1785,12 +1845,15 @@ sendto(int fd, const void *buf, size_t size, int flags, const struct sockaddr *a
 		return n;
 	err = errno;
 	errno = saved;
-	if ((r = fix_overlong(&addr, &len, &sun, "sendto")) <= 0) {
+	if ((r = send_dest(&addr, &len, &sun, "sendto", &verr)) <= 0) {
 		if (r == 0)
 			errno = err;
 		return -1;
 	}
-	return real_sendto(fd, buf, size, flags, addr, len);
+	n = real_sendto(fd, buf, size, flags, addr, len);
+	if (n < 0 && r == 2 && nothing_there(errno))
+		errno = verr;
+	return n;
 }
 
 SHIM_EXPORT ssize_t
@@ -1801,7 +1864,7 @@ sendmsg(int fd, const struct msghdr *msg, int flags)
 	struct msghdr copy;
 	socklen_t len;
 	ssize_t n;
-	int r, err, saved = errno;
+	int r, err, verr = 0, saved = errno;
 
 	resolve();
 	/* the kernel first: EINVAL for an over-long address, and it read msg */
@@ -1816,14 +1879,17 @@ sendmsg(int fd, const struct msghdr *msg, int flags)
 	addr = copy.msg_name;
 	len = copy.msg_namelen;
 	errno = saved;
-	if ((r = fix_overlong(&addr, &len, &sun, "sendmsg")) <= 0) {
+	if ((r = send_dest(&addr, &len, &sun, "sendmsg", &verr)) <= 0) {
 		if (r == 0)
 			errno = err;
 		return -1;
 	}
 	copy.msg_name = (void *)addr;
 	copy.msg_namelen = len;
-	return real_sendmsg(fd, &copy, flags);
+	n = real_sendmsg(fd, &copy, flags);
+	if (n < 0 && r == 2 && nothing_there(errno))
+		errno = verr;
+	return n;
 }
 
 /* Release key (the unlink of its path): a round trip, no table lock. */

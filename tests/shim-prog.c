@@ -51,6 +51,12 @@
  *                                 fork: the parent and the first child exit,
  *                                 the grandchild prints its pid and answers
  *                                 clients (as "serve") until killed
+ *   shim-prog viewsend PATH       bind a datagram socket at PATH, sendto it
+ *                                 and receive; print "waiting", read a line
+ *                                 from stdin (the caller replaces the link
+ *                                 at PATH meanwhile), then sendto and sendmsg
+ *                                 PATH again: what each answered, and whether
+ *                                 the socket got it
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -889,6 +895,53 @@ cmd_daemon(const char *path)
 		echo_one(lfd);
 }
 
+/* sendto and sendmsg of "again" to a, and whether rfd got it */
+static void
+viewsend_one(int sfd, int rfd, const struct big_sun *a, socklen_t len)
+{
+	char buf[64];
+	struct msghdr mh;
+	struct iovec iov;
+	ssize_t n;
+
+	n = sendto(sfd, "again", 5, 0, (const struct sockaddr *)a, len);
+	report("sendto", n);
+	n = recv(rfd, buf, sizeof(buf), MSG_DONTWAIT);
+	printf("received %s\n", n > 0 ? "it" : "nothing");
+	iov.iov_base = (void *)"again";
+	iov.iov_len = 5;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_name = (void *)a;
+	mh.msg_namelen = len;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	n = sendmsg(sfd, &mh, 0);
+	report("sendmsg", n);
+	n = recv(rfd, buf, sizeof(buf), MSG_DONTWAIT);
+	printf("received %s\n", n > 0 ? "it" : "nothing");
+}
+
+static int
+cmd_viewsend(const char *path)
+{
+	struct big_sun a;
+	socklen_t len = addr_of(&a, path);
+	int rfd = listen_at(path, SOCK_DGRAM), sfd;
+	char buf[64];
+
+	if ((sfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		die("socket");
+	if (sendto(sfd, "first", 5, 0, (struct sockaddr *)&a, len) != 5)
+		die("sendto %s", path);
+	if (read_some(rfd, buf, sizeof(buf)) != 5 || strcmp(buf, "first") != 0)
+		die("recv");
+	printf("waiting\n");
+	if (fgets(buf, sizeof(buf), stdin) == NULL)
+		die("stdin");
+	viewsend_one(sfd, rfd, &a, len);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -932,8 +985,10 @@ main(int argc, char **argv)
 		return cmd_bind(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "daemon") == 0)
 		return cmd_daemon(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "viewsend") == 0)
+		return cmd_viewsend(argv[2]);
 	fprintf(stderr, "usage: shim-prog serve|call|threads|fork|dgram|tcp|serve-trunc|call-trunc|"
 	    "efault|addrinuse|"
-	    "forkclose|vfork|threadfork|sigunlink|closefrom|bind|daemon ...\n");
+	    "forkclose|vfork|threadfork|sigunlink|closefrom|bind|daemon|viewsend ...\n");
 	return 100;
 }
