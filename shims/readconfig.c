@@ -354,7 +354,13 @@ sbrc_rewrite(const char *in, size_t len, sbrw_map_fn map, void *ctx, char **ret_
 	return count;
 }
 
-/* Read a regular file of at most SBRC_FILE_MAX bytes. */
+/*
+ * Read a regular file of at most SBRC_FILE_MAX bytes. Anything else
+ * (a FIFO, a device) is QEMU's to open: a stat first, so that a device
+ * whose open does something (a serial line, a tape) is not opened, and
+ * O_NONBLOCK, so that a FIFO put there since is not waited for; fstat
+ * decides, and nothing is read from anything but a regular file.
+ */
 static int
 read_file(const char *path, char **ret_buf, size_t *ret_len)
 {
@@ -364,7 +370,11 @@ read_file(const char *path, char **ret_buf, size_t *ret_len)
 	ssize_t r;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > SBRC_FILE_MAX) {
 		close(fd);

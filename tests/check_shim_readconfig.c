@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check-common.h"
@@ -265,6 +266,58 @@ START_TEST(argv_memfd)
 }
 END_TEST
 
+/*
+ * -readconfig of a FIFO or a device: QEMU's to open, not the shim's. The
+ * shim's open must not wait for a FIFO's writer (a hang before main) nor
+ * read what a writer sent; argv stays as it is and nothing is mapped.
+ */
+START_TEST(not_regular)
+{
+	const char *p = long_path(170, "qemu.monitor");
+	char dir[] = "/tmp/check-readconfig.XXXXXX", fifo[256], text[4096], got[4096];
+	char a0[] = "qemu-system-x86_64", a1[] = "-readconfig", a2[256];
+	char *argv[4];
+	struct rec r;
+	ssize_t n;
+	int fd;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/qemu.conf", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	argv[0] = a0, argv[1] = a1, argv[2] = a2, argv[3] = NULL;
+
+	/* no writer: an open for reading without O_NONBLOCK waits for one */
+	snprintf(a2, sizeof(a2), "%s", fifo);
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(sbrc_argv(3, argv, rec_map, &r, NULL), 0);
+	ck_assert_str_eq(argv[2], fifo);
+	ck_assert_int_eq(r.calls, 0);
+
+	/* a writer's text is left for QEMU to read */
+	snprintf(text, sizeof(text),
+	    "[chardev \"monitor\"]\nbackend = \"socket\"\npath = \"%s\"\n", p);
+	fd = open(fifo, O_RDWR | O_NONBLOCK);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	ck_assert_int_eq(sbrc_argv(3, argv, rec_map, &r, NULL), 0);
+	ck_assert_str_eq(argv[2], fifo);
+	ck_assert_int_eq(r.calls, 0);
+	n = read(fd, got, sizeof(got) - 1);
+	ck_assert_int_eq(n, (ssize_t)strlen(text));
+	got[n] = '\0';
+	ck_assert_str_eq(got, text);
+	close(fd);
+
+	/* a character device */
+	snprintf(a2, sizeof(a2), "/dev/null");
+	ck_assert_int_eq(sbrc_argv(3, argv, rec_map, &r, NULL), 0);
+	ck_assert_str_eq(argv[2], "/dev/null");
+	ck_assert_int_eq(r.calls, 0);
+	unlink(fifo);
+	rmdir(dir);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -276,6 +329,7 @@ main(void)
 	tcase_add_test(tc, left_alone);
 	tcase_add_test(tc, long_line);
 	tcase_add_test(tc, argv_memfd);
+	tcase_add_test(tc, not_regular);
 	suite_add_tcase(s, tc);
 	return check_run(s, CK_FORK_GETENV);
 }
