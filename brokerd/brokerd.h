@@ -133,16 +133,24 @@ struct entry	*entry_find(const char *key, struct entry **ret_collision);
 /*
  * Views (a path key claimed by different uids in different mount
  * namespaces): each claim is an entry of its own, at its own short path.
- * entry_new_view makes view n of key; entry_find_view finds it;
- * entry_find_for the one a request of uid by key alone means: uid's own,
- * else root's, else the lowest view; entry_view_free the lowest view no
- * entry of key nor another key's id takes (-1: all SB_VIEW_MAX + 1 taken).
+ * View 0 is the host's: only a claim whose proof link is the very file the
+ * broker sees at that path in its own view gets it; a claim proved in
+ * another view gets a view from 1 up. entry_new_view makes view n of key;
+ * entry_find_view finds it; entry_find_for the one a request of uid by key
+ * alone may reach: uid's own, else the host's (view 0), never another view
+ * (that takes the caller's own link, request.c); entry_views_other whether
+ * key has a claim in a view other than the host's and none of uid (then
+ * the caller's link decides); entry_find_sole the entry of key if it has
+ * one only; entry_view_free the lowest view from "from" that no entry of
+ * key nor another key's id takes (-1: all up to SB_VIEW_MAX taken).
  */
 struct entry	*entry_new_view(const char *key, unsigned view);
 struct entry	*entry_find_view(const char *key, unsigned view);
 struct entry	*entry_find_uid(const char *key, uid_t uid);
 struct entry	*entry_find_for(const char *key, uid_t uid);
-int		 entry_view_free(const char *key);
+int		 entry_views_other(const char *key, uid_t uid);
+struct entry	*entry_find_sole(const char *key);
+int		 entry_view_free(const char *key, unsigned from);
 struct entry	*entry_by_id(const char *id);
 void		 entry_insert(struct entry *e);
 void		 entry_unlink(struct entry *e);
@@ -234,6 +242,7 @@ struct server_ops {
 	/* proof checks of path binds: results came, one timed out, its peer went */
 	void	(*proofs_poll)(void);
 	void	(*proof_timeout)(struct peer *p);
+	/* p goes while its proof check, or a waiter's lookup, may run */
 	void	(*peer_gone)(struct peer *p);
 	/* fill p's output with ENTRY messages from *cursor; 1 when END was sent */
 	int	(*list_fill)(struct peer *p, uint32_t id, struct entry **cursor, int room);
@@ -258,6 +267,7 @@ void		 peer_wait(struct peer *p, uint32_t id, const char *key, uint32_t timeout_
 void		 peer_list(struct peer *p, uint32_t id);
 void		 peer_proof_wait(struct peer *p, uint32_t id, unsigned ms);
 void		 peer_proof_done(struct peer *p);
+void		 peer_wait_done(struct peer *p);
 int		 peer_root_open(struct peer *p);
 void		 server_wake(const struct entry *e);
 void		 server_entry_gone(struct entry *e);

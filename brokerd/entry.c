@@ -327,26 +327,50 @@ entry_find_for(const char *key, uid_t uid)
 {
 	size_t len = strlen(key);
 	uint64_t h = siphash13(key, len);
-	struct entry *e = NULL, *root = NULL, *low = NULL;
+	struct entry *e = NULL, *host = NULL;
 
 	while ((e = key_next(key, len, h, e)) != NULL) {
 		if (e->uid == uid)
 			return e;
-		if (e->uid == 0 && root == NULL)
-			root = e;
-		if (low == NULL || e->view < low->view)
-			low = e;
+		if (e->view == 0)
+			host = e;
 	}
-	return root != NULL ? root : low;
+	return host;
 }
 
 int
-entry_view_free(const char *key)
+entry_views_other(const char *key, uid_t uid)
+{
+	size_t len = strlen(key);
+	uint64_t h = siphash13(key, len);
+	struct entry *e = NULL;
+	int n = 0;
+
+	while ((e = key_next(key, len, h, e)) != NULL) {
+		if (e->uid == uid)
+			return 0;
+		n += e->view != 0;
+	}
+	return n > 0;
+}
+
+struct entry *
+entry_find_sole(const char *key)
+{
+	size_t len = strlen(key);
+	uint64_t h = siphash13(key, len);
+	struct entry *first = key_next(key, len, h, NULL);
+
+	return first != NULL && key_next(key, len, h, first) == NULL ? first : NULL;
+}
+
+int
+entry_view_free(const char *key, unsigned from)
 {
 	char hex[3], hash[SB_HASH_CHARS + 1], id[ENTRY_ID_LEN + 1];
 	unsigned v;
 
-	for (v = 0; v <= SB_VIEW_MAX; v++) {
+	for (v = from; v <= SB_VIEW_MAX; v++) {
 		if (entry_find_view(key, v) != NULL)
 			continue;
 		sb_key_hash_view(key, v, hex, hash);

@@ -7,7 +7,11 @@
  * the peer, taken while its pidfd shows the process alive) with openat2()
  * and RESOLVE_IN_ROOT, so a service in its own mount namespace (systemd's
  * PrivateTmp=, a container) proves the path it sees, and a path another
- * uid makes in another view proves nothing here. The thread alone touches
+ * uid makes in another view proves nothing here. It also says whether the
+ * link is the very file at the key in the broker's own view (the host's
+ * claim, view 0). A lookup (a job without a proof) reads, the same way,
+ * the link at a key in the caller's view: which claim of a path key held
+ * in several views a request by key alone means. The thread alone touches
  * the client's file system: a FUSE mount or a hung NFS server delays it,
  * never the event loop; past the deadline the job is left to finish alone
  * and its person may not start another check until it does.
@@ -72,7 +76,9 @@ struct proof {
 	uid_t		 uid;
 	uid_t		 person;
 	uid_t		 link_uid;	/* the owner of the link: which view */
-	int		 fd;		/* the thread's own dups */
+	int		 host;		/* the link is the file at key in our view */
+	int		 view;		/* a lookup (fd < 0): what the link names */
+	int		 fd;		/* the thread's own dups; -1: a lookup */
 	int		 rootfd;
 	char		*key;
 	char		 sp[SB_SHORT_PATH_MAX];
@@ -81,7 +87,7 @@ struct proof {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static uid_t stuck[STUCK_MAX];
-static int nstuck, nrunning, evfd = -1;
+static int nstuck, nrunning, evfd = -1, hostfd = -1;
 static struct proof *jobs;
 /* jobs for waiting threads; nidle: threads waiting that no job is promised to */
 static struct proof *queue, **queue_tail = &queue;
@@ -143,6 +149,35 @@ check(struct proof *j)
 		    "sees it)");
 		return 0;
 	}
+	/* the host's claim (view 0) only if the broker sees this very link there */
+	j->host = 0;
+	if ((kfd = open_in_view(hostfd, j->key)) >= 0) {
+		j->host = fstat(kfd, &at) == 0 && at.st_dev == st.st_dev && at.st_ino == st.st_ino;
+		close(kfd);
+	}
+	return 1;
+}
+
+/* A lookup: the view whose short path the link at key names, in the client's view. */
+static int
+lookup(struct proof *j)
+{
+	char target[SB_SHORT_PATH_MAX + 1];
+	struct stat st;
+	ssize_t n;
+	int kfd;
+
+	j->view = -1;
+	if ((kfd = open_in_view(j->rootfd, j->key)) < 0)
+		return 1;
+	if (fstatat(kfd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISLNK(st.st_mode) && (n = readlinkat(kfd, "", target, sizeof(target))) > 0 &&
+	    (size_t)n < sizeof(target)) {
+		target[n] = '\0';
+		j->view = sb_short_path_view_of(cfg.root, j->key, target);
+		j->link_uid = st.st_uid;
+	}
+	close(kfd);
 	return 1;
 }
 
@@ -152,7 +187,8 @@ unref_locked(struct proof *j)
 {
 	if (--j->refs > 0)
 		return;
-	close(j->fd);
+	if (j->fd >= 0)
+		close(j->fd);
 	close(j->rootfd);
 	free(j->key);
 	free(j);
@@ -197,7 +233,7 @@ static void
 job_run(struct proof *j)
 {
 	uint64_t one = 1;
-	int ok = check(j);
+	int ok = j->fd >= 0 ? check(j) : lookup(j);
 
 	pthread_mutex_lock(&lock);
 	j->ok = ok;
@@ -253,6 +289,9 @@ proof_event_fd(void)
 {
 	if (evfd < 0)
 		evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	/* the broker's own view, for the host's claims: opened once, at start */
+	if (hostfd < 0)
+		hostfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	return evfd;
 }
 
@@ -282,6 +321,11 @@ proof_start(uid_t uid, const char *key, const char *short_path, int fd, int root
 		snprintf(why, len, "no eventfd: %s", strerror(errno));
 		return NULL;
 	}
+	if (hostfd < 0) {
+		*ret_err = errno;
+		snprintf(why, len, "unable to open /: %s", strerror(errno));
+		return NULL;
+	}
 	pthread_mutex_lock(&lock);
 	if (stuck_has_locked(person) || nstuck >= STUCK_MAX) {
 		pthread_mutex_unlock(&lock);
@@ -304,9 +348,9 @@ proof_start(uid_t uid, const char *key, const char *short_path, int fd, int root
 		*ret_err = ENOMEM;
 		return NULL;
 	}
-	j->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	j->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
 	j->rootfd = fcntl(rootfd, F_DUPFD_CLOEXEC, 0);
-	if (j->fd < 0 || j->rootfd < 0) {
+	if ((fd >= 0 && j->fd < 0) || j->rootfd < 0) {
 		*ret_err = errno;
 		if (j->fd >= 0)
 			close(j->fd);
@@ -320,7 +364,7 @@ proof_start(uid_t uid, const char *key, const char *short_path, int fd, int root
 	j->uid = uid;
 	j->person = person;
 	j->refs = 2;
-	snprintf(j->sp, sizeof(j->sp), "%s", short_path);
+	snprintf(j->sp, sizeof(j->sp), "%s", short_path != NULL ? short_path : "");
 
 	pthread_mutex_lock(&lock);
 	j->next = jobs;
@@ -359,15 +403,17 @@ proof_start(uid_t uid, const char *key, const char *short_path, int fd, int root
 }
 
 int
-proof_result(struct proof *j, int *ret_ok, uid_t *ret_link_uid, char *why, size_t len)
+proof_result(struct proof *j, struct proof_outcome *ret)
 {
 	int done;
 
 	pthread_mutex_lock(&lock);
 	if ((done = j->done)) {
-		*ret_ok = j->ok;
-		*ret_link_uid = j->link_uid;
-		snprintf(why, len, "%s", j->why);
+		ret->ok = j->ok;
+		ret->link_uid = j->link_uid;
+		ret->host = j->host;
+		ret->view = j->view;
+		snprintf(ret->why, sizeof(ret->why), "%s", j->why);
 	}
 	pthread_mutex_unlock(&lock);
 	return done;

@@ -15,24 +15,37 @@
 
 struct proof;
 
+/* What a job found (proof_result) */
+struct proof_outcome {
+	int		 ok;		/* a proof: it holds */
+	uid_t		 link_uid;	/* the link's owner: the claim's uid */
+	int		 host;		/* a proof: the link is the file the broker sees */
+	int		 view;		/* a lookup: the view the caller's link names, or -1 */
+	char		 why[256];	/* a proof refused: why */
+};
+
 /*
  * Start checking that fd (an O_PATH fd of a symlink) is the proof that uid
  * may create key: a symlink owned by uid (any owner for root) pointing at
- * short_path, and the very file at key as the client sees it, looked up
- * from rootfd (the client's root directory, in its mount namespace;
- * borrowed). Returns the job, or NULL with a positive errno in *ret_err
- * and why filled: EAGAIN if a check of uid's person is stuck or too many
- * run, ENOMEM. proof_event_fd() becomes readable when a job is done.
+ * one of key's short paths (short_path, view 0's, names them in messages),
+ * and the very file at key as the client sees it, looked up from rootfd
+ * (the client's root directory, in its mount namespace; borrowed). It also
+ * says whether that link is the very file at key in the broker's own view
+ * (host: the claim is the host's, view 0; else another view's).
+ *
+ * With fd < 0 the job is a lookup instead: which view's short path the
+ * link at key names in the client's view (rootfd), and who owns the link,
+ * for a request by key alone of a key claimed in several views; view -1 if
+ * there is no such link.
+ *
+ * Returns the job, or NULL with a positive errno in *ret_err and why
+ * filled: EAGAIN if a check of uid's person is stuck or too many run,
+ * ENOMEM. proof_event_fd() becomes readable when a job is done.
  */
 struct proof	*proof_start(uid_t uid, const char *key, const char *short_path, int fd,
 		    int rootfd, int *ret_err, char *why, size_t len);
-/*
- * 1 and *ret_ok (1 yes, 0 no; why says what failed) once done, else 0.
- * The link may point at any view's short path of the key (sb-internal.h):
- * *ret_link_uid is its owner, the view's discriminator.
- */
-int		 proof_result(struct proof *j, int *ret_ok, uid_t *ret_link_uid, char *why,
-		    size_t len);
+/* 1 and *ret filled once done, else 0 */
+int		 proof_result(struct proof *j, struct proof_outcome *ret);
 /*
  * Forget j (done or not). stuck: it ran past the deadline; while it stays
  * stuck in the file system, further checks of that person are refused.

@@ -15,6 +15,13 @@
  * A caller with no right at all to an entry is told what it would be told
  * if there were none: ENOENT (wait waits as for an absent key).
  * Every refusal names the key and, where one applies, the limit.
+ *
+ * A path key may be claimed in several views (mount namespaces), each claim
+ * an entry of its own; view 0 is the host's (proved with the very file the
+ * broker sees at the path). A request by key alone reaches the caller's own
+ * claim, else the one the link at the path in the caller's view stands for
+ * (read on the proof thread when the key has a claim of another view),
+ * else the host's: never a claim another uid made in another view.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -140,20 +147,29 @@ req_key(struct peer *p, const struct sb_msg *m)
 	return key;
 }
 
+static int	lookup_needed(struct peer *p, const struct sb_msg *m, const char *key,
+		    const struct proof_outcome *po);
+static struct entry *entry_for(const struct peer_cred *c, const char *key,
+		    const struct proof_outcome *po, unsigned need);
+
 /*
  * The entry of key on which c has the right need (RIGHT_*), or NULL after
  * a refusal: ENOENT if there is none or c has no right at all to it (a
- * stranger learns nothing more), EACCES if c may see it but not do op.
+ * stranger learns nothing more), EACCES if c may see it but not do op. Also
+ * NULL when the caller's link must say which claim of a path key it means
+ * (lookup_needed): the request is done again with po once it does.
  */
 static struct entry *
 req_entry(struct peer *p, const struct sb_msg *m, const char *key, unsigned need,
-    const char *op)
+    const char *op, const struct proof_outcome *po)
 {
 	const struct peer_cred *c = peer_cred(p);
 	struct entry *e;
 	unsigned r;
 
-	if ((e = entry_find_for(key, c->uid)) == NULL || (r = rights(c, e)) == 0) {
+	if (lookup_needed(p, m, key, po))
+		return NULL;
+	if ((e = entry_for(c, key, po, need)) == NULL || (r = rights(c, e)) == 0) {
 		refuse(p, m->id, ENOENT, 0, "no entry for %s", kfmt(key));
 		return NULL;
 	}
@@ -238,19 +254,68 @@ struct pending {
 	struct pending	*next;
 	struct peer	*p;
 	struct proof	*job;
+	int		 waiting;	/* a lookup for a waiter (P_WAIT), not P_PROOF */
 	size_t		 len;
 	uint8_t		 buf[SB_MSG_MAX];
 };
 static struct pending *pendings;
 
-/* What a proof check said, for the second pass of a path bind */
-struct outcome {
-	int		 ok;
-	uid_t		 link_uid;	/* the owner of the link: the claim's view */
-	char		 why[256];
-};
+/* What a proof check or a lookup said, for the second pass of a request */
+#define outcome proof_outcome
 
-static void	bind_request(struct peer *p, struct sb_msg *m, const struct outcome *po);
+static void	redo(struct peer *p, struct sb_msg *m, const struct outcome *po, int waiting);
+
+/*
+ * A job for p's request m on the proof thread: m is kept encoded and done
+ * again (redo) once the job answers. waiting: p waits on the key (P_WAIT,
+ * its wait's own deadline), else it takes no other request (P_PROOF) until
+ * the job answers or PROOF_DEADLINE_MS pass. 0, or -errno after a refusal.
+ */
+static int
+pending_begin(struct peer *p, const struct sb_msg *m, const char *key, const char *sp,
+    int waiting)
+{
+	const struct peer_cred *c = peer_cred(p);
+	const char *what = m->fd >= 0 ? "may not claim" : "cannot be told which claim of";
+	struct pending *pd;
+	char why[256];
+	ssize_t len;
+	int rootfd, err;
+
+	if ((pd = malloc(sizeof(*pd))) == NULL ||
+	    (len = sb_msg_encode(m, pd->buf, sizeof(pd->buf))) < 0) {
+		free(pd);
+		if (!waiting)
+			refuse(p, m->id, ENOMEM, 0, "out of memory");
+		return -ENOMEM;
+	}
+	pd->len = (size_t)len;
+	pd->p = p;
+	pd->waiting = waiting;
+	/* a waiter is refused nothing here: it waits on, its next wake tries again */
+	if ((rootfd = peer_root_open(p)) < 0) {
+		free(pd);
+		if (!waiting)
+			refuse(p, m->id, -rootfd, 0, "uid %lu %s %s: unable to see the file system "
+			    "of pid %ld: %s", (unsigned long)c->uid, what, kfmt(key), (long)c->pid,
+			    strerror(-rootfd));
+		return rootfd;
+	}
+	pd->job = proof_start(c->uid, key, sp, m->fd, rootfd, &err, why, sizeof(why));
+	close(rootfd);
+	if (pd->job == NULL) {
+		free(pd);
+		if (!waiting)
+			refuse(p, m->id, err, 0, "uid %lu %s %s: %s", (unsigned long)c->uid, what,
+			    kfmt(key), why);
+		return -err;
+	}
+	pd->next = pendings;
+	pendings = pd;
+	if (!waiting)
+		peer_proof_wait(p, m->id, PROOF_DEADLINE_MS);
+	return 0;
+}
 
 /*
  * Start checking the proof of a path bind: fd is an O_PATH fd of a symlink
@@ -261,11 +326,9 @@ static void
 proof_begin(struct peer *p, const struct sb_msg *m, const char *key, const struct entry *e)
 {
 	const struct peer_cred *c = peer_cred(p);
-	char sp[SB_SHORT_PATH_MAX], why[256];
+	char sp[SB_SHORT_PATH_MAX];
 	struct entry *probe = NULL;
-	struct pending *pd;
-	ssize_t len;
-	int fl, rootfd, err;
+	int fl;
 
 	if (m->fd < 0 || (fl = fcntl(m->fd, F_GETFL)) < 0 || !(fl & O_PATH)) {
 		/* nothing but an O_PATH fd: any other kind could make us wait on its owner */
@@ -280,32 +343,47 @@ proof_begin(struct peer *p, const struct sb_msg *m, const char *key, const struc
 	}
 	entry_short_path(e, sp, sizeof(sp));
 	entry_free(probe);
-	if ((pd = malloc(sizeof(*pd))) == NULL ||
-	    (len = sb_msg_encode(m, pd->buf, sizeof(pd->buf))) < 0) {
-		free(pd);
-		refuse(p, m->id, ENOMEM, 0, "out of memory");
-		return;
-	}
-	pd->len = (size_t)len;
-	pd->p = p;
-	if ((rootfd = peer_root_open(p)) < 0) {
-		free(pd);
-		refuse(p, m->id, -rootfd, 0, "uid %lu may not claim %s: unable to see the file "
-		    "system of pid %ld: %s", (unsigned long)c->uid, kfmt(key), (long)c->pid,
-		    strerror(-rootfd));
-		return;
-	}
-	pd->job = proof_start(c->uid, key, sp, m->fd, rootfd, &err, why, sizeof(why));
-	close(rootfd);
-	if (pd->job == NULL) {
-		free(pd);
-		refuse(p, m->id, err, 0, "uid %lu may not claim %s: %s", (unsigned long)c->uid,
-		    kfmt(key), why);
-		return;
-	}
-	pd->next = pendings;
-	pendings = pd;
-	peer_proof_wait(p, m->id, PROOF_DEADLINE_MS);
+	pending_begin(p, m, key, sp, 0);
+}
+
+/*
+ * A request by key alone (get, resolve, wait, release, BOUND) of a path key
+ * that has a claim in a view other than the host's and none of the caller:
+ * which one it means is what the caller's own view shows, the link at the
+ * long path, read on the proof thread (a user's path: never here). 1 if a
+ * lookup was started (or refused): the request is done again with its
+ * outcome; 0 if the key needs none.
+ */
+static int
+lookup_needed(struct peer *p, const struct sb_msg *m, const char *key, const struct outcome *po)
+{
+	if (po != NULL || !sb_key_is_path(key) || !entry_views_other(key, peer_cred(p)->uid))
+		return 0;
+	pending_begin(p, m, key, NULL, 0);
+	return 1;
+}
+
+/*
+ * The entry a request of c by key alone reaches: c's own, else the claim
+ * the link in c's view stands for (po, after a lookup: its owner's claim,
+ * as a bind judges it, else the view its target names; a client repoints
+ * its proof link at its view's short path only after the reply), else the
+ * host's (view 0), never a claim of another view by another uid; root may
+ * release a key's only claim, whatever its view (an admin cleans up).
+ */
+static struct entry *
+entry_for(const struct peer_cred *c, const char *key, const struct outcome *po, unsigned need)
+{
+	struct entry *e = entry_find_uid(key, c->uid);
+
+	if (e == NULL && po != NULL && po->view >= 0 &&
+	    (e = entry_find_uid(key, po->link_uid)) == NULL)
+		e = entry_find_view(key, (unsigned)po->view);
+	if (e == NULL && (po == NULL || po->view < 0))
+		e = entry_find_view(key, 0);
+	if (e == NULL && c->uid == 0 && need == RIGHT_OWN)
+		e = entry_find_sole(key);
+	return e;
 }
 
 static struct pending *
@@ -325,7 +403,7 @@ request_proofs_poll(void)
 	struct sb_msg m;
 
 	for (pp = &pendings; (pd = *pp) != NULL; ) {
-		if (!proof_result(pd->job, &o.ok, &o.link_uid, o.why, sizeof(o.why))) {
+		if (!proof_result(pd->job, &o)) {
 			pp = &pd->next;
 			continue;
 		}
@@ -333,9 +411,12 @@ request_proofs_poll(void)
 		proof_release(pd->job, 0);
 		m.fd = -1;
 		if (sb_msg_decode(&m, pd->buf, pd->len) == 0)
-			bind_request(pd->p, &m, &o);
-		peer_proof_done(pd->p);
+			redo(pd->p, &m, &o, pd->waiting);
+		if (!pd->waiting)
+			peer_proof_done(pd->p);
 		free(pd);
+		/* redo may have changed the list (a waiter answered): from the top */
+		pp = &pendings;
 	}
 }
 
@@ -347,7 +428,7 @@ request_proof_timeout(struct peer *p)
 	struct sb_msg m;
 
 	for (pp = &pendings; (pd = *pp) != NULL; pp = &pd->next)
-		if (pd->p == p)
+		if (pd->p == p && !pd->waiting)
 			break;
 	if (pd == NULL)
 		return;
@@ -355,24 +436,32 @@ request_proof_timeout(struct peer *p)
 	proof_release(pd->job, 1);
 	m.fd = -1;
 	if (sb_msg_decode(&m, pd->buf, pd->len) == 0)
-		refuse(p, m.id, ETIMEDOUT, 0, "uid %lu may not claim %s: its file system did not "
-		    "answer within %d ms", (unsigned long)c->uid, kfmt(m.str[SB_F_KEY]),
-		    PROOF_DEADLINE_MS);
+		refuse(p, m.id, ETIMEDOUT, 0, "uid %lu %s %s: its file system did not answer "
+		    "within %d ms", (unsigned long)c->uid, m.type == SB_MSG_BIND &&
+		    !(sb_msg_u32(&m, SB_F_FLAGS, 0) & SB_BIND_BOUND) ? "may not claim" :
+		    "cannot be told which claim of", kfmt(m.str[SB_F_KEY]), PROOF_DEADLINE_MS);
 	free(pd);
 }
 
-void
-request_peer_gone(struct peer *p)
+/* Forget p's pending job; stuck: it ran past p's deadline */
+static void
+pending_drop(struct peer *p, int stuck)
 {
 	struct pending **pp, *pd;
 
 	for (pp = &pendings; (pd = *pp) != NULL; pp = &pd->next)
 		if (pd->p == p) {
 			pending_take(pp);
-			proof_release(pd->job, 0);
+			proof_release(pd->job, stuck);
 			free(pd);
 			return;
 		}
+}
+
+void
+request_peer_gone(struct peer *p)
+{
+	pending_drop(p, 0);
 }
 
 /* Socket type of a BIND, 0 after a refusal. */
@@ -511,7 +600,7 @@ bind_existing(struct peer *p, const struct sb_msg *m, struct entry *e, unsigned 
 
 /* BIND FLAGS=BOUND: the client bound its socket in a prepared directory. */
 static void
-bind_bound(struct peer *p, const struct sb_msg *m, const char *key)
+bind_bound(struct peer *p, const struct sb_msg *m, const char *key, const struct outcome *po)
 {
 	char sp[SB_SHORT_PATH_MAX];
 	struct sockaddr_un sa;
@@ -526,7 +615,7 @@ bind_bound(struct peer *p, const struct sb_msg *m, const char *key)
 		refuse(p, m->id, EINVAL, 0, "a BOUND bind carries only KEY and FLAGS");
 		return;
 	}
-	if ((e = req_entry(p, m, key, RIGHT_OWN, "bind")) == NULL)
+	if ((e = req_entry(p, m, key, RIGHT_OWN, "bind", po)) == NULL)
 		return;
 	entry_short_path(e, sp, sizeof(sp));
 	if (!(e->flags & EF_PREPARED)) {
@@ -596,7 +685,7 @@ bind_request(struct peer *p, struct sb_msg *m, const struct outcome *po)
 		return;
 	}
 	if (flags & SB_BIND_BOUND) {
-		bind_bound(p, m, key);
+		bind_bound(p, m, key, po);
 		return;
 	}
 	is_path = sb_key_is_path(key);
@@ -628,18 +717,22 @@ bind_request(struct peer *p, struct sb_msg *m, const struct outcome *po)
 		return;
 	}
 	view = 0;
-	if (is_path && e != NULL) {
+	if (is_path && (e != NULL || !po->host)) {
 		/*
 		 * The link proved in the caller's view decides which claim of
 		 * the string this is: the one of the link's owner. Another
 		 * uid's entry of the key was proved with another file (that
 		 * uid's link), so in another view: this claim gets a view of
 		 * its own, at a short path of its own (sockbrokerd(8), VIEWS).
+		 * View 0 is the host's: only a link the broker sees at that
+		 * path in its own view gets it, so that a request by key alone
+		 * (which reaches view 0) never meets a claim made in a private
+		 * view.
 		 */
 		if ((e = entry_find_uid(key, po->link_uid)) == NULL &&
-		    (view = entry_view_free(key)) < 0) {
-			refuse(p, m->id, EADDRINUSE, SB_VIEW_MAX + 1, "%s is claimed in %d other "
-			    "views already (the limit)", kfmt(key), SB_VIEW_MAX + 1);
+		    (view = entry_view_free(key, po->host ? 0 : 1)) < 0) {
+			refuse(p, m->id, EADDRINUSE, SB_VIEW_MAX + 1, "%s is claimed in every view "
+			    "already (%d views, the limit)", kfmt(key), SB_VIEW_MAX + 1);
 			return;
 		}
 	}
@@ -677,13 +770,14 @@ bind_request(struct peer *p, struct sb_msg *m, const struct outcome *po)
 }
 
 static void
-req_get(struct peer *p, struct sb_msg *m)
+get_request(struct peer *p, struct sb_msg *m, const struct outcome *po)
 {
 	char sp[SB_SHORT_PATH_MAX];
 	const char *key;
 	struct entry *e;
 
-	if ((key = req_key(p, m)) == NULL || (e = req_entry(p, m, key, RIGHT_GET, "get")) == NULL)
+	if ((key = req_key(p, m)) == NULL ||
+	    (e = req_entry(p, m, key, RIGHT_GET, "get", po)) == NULL)
 		return;
 	if (e->fd < 0) {
 		entry_short_path(e, sp, sizeof(sp));
@@ -766,23 +860,64 @@ req_put(struct peer *p, struct sb_msg *m)
 }
 
 static void
-req_resolve(struct peer *p, struct sb_msg *m)
+resolve_request(struct peer *p, struct sb_msg *m, const struct outcome *po)
 {
 	const char *key;
 	struct entry *e;
 
-	if ((key = req_key(p, m)) != NULL && (e = req_entry(p, m, key, RIGHT_CONNECT, "resolve")) != NULL)
+	if ((key = req_key(p, m)) != NULL &&
+	    (e = req_entry(p, m, key, RIGHT_CONNECT, "resolve", po)) != NULL)
 		reply_entry(p, m->id, e, -1);
+}
+
+/* The entry of key a waiter c may be answered with now, or NULL */
+static struct entry *
+wait_ready(const struct peer_cred *c, const char *key, const struct outcome *po)
+{
+	struct entry *e = entry_for(c, key, po, RIGHT_CONNECT);
+
+	/* an entry c has no right to is, for c, not there: wait on */
+	return e != NULL && (e->flags & EF_READY) && may_use(c, e) ? e : NULL;
+}
+
+/* Is a claim of key ready that only the waiter's link can say is its own? */
+static int
+wait_other_ready(const struct peer_cred *c, const char *key)
+{
+	unsigned v;
+
+	if (!sb_key_is_path(key) || !entry_views_other(key, c->uid))
+		return 0;
+	for (v = 1; v <= SB_VIEW_MAX; v++) {
+		const struct entry *e = entry_find_view(key, v);
+
+		if (e != NULL && (e->flags & EF_READY) && may_use(c, e))
+			return 1;
+	}
+	return 0;
+}
+
+static int
+pending_of(const struct peer *p)
+{
+	const struct pending *pd;
+
+	for (pd = pendings; pd != NULL; pd = pd->next)
+		if (pd->p == p)
+			return 1;
+	return 0;
 }
 
 int
 request_wait_check(struct peer *p, uint32_t id, const char *key, int final)
 {
 	const struct peer_cred *c = peer_cred(p);
-	struct entry *e = entry_find_for(key, peer_cred(p)->uid);
+	struct entry *e = wait_ready(c, key, NULL);
+	struct sb_msg m;
 
-	/* an entry c has no right to is, for c, not there: wait on */
-	if (e != NULL && (e->flags & EF_READY) && may_use(c, e)) {
+	if (e != NULL || final)
+		pending_drop(p, final);	/* its lookup, if one runs: answered without it */
+	if (e != NULL) {
 		reply_entry(p, id, e, -1);
 		return 1;
 	}
@@ -790,24 +925,51 @@ request_wait_check(struct peer *p, uint32_t id, const char *key, int final)
 		refuse(p, id, ETIMEDOUT, 0, "%s did not appear in time", kfmt(key));
 		return 1;
 	}
+	if (!pending_of(p) && wait_other_ready(c, key)) {
+		/* another view's claim is ready: is it the one c's view shows? */
+		sb_msg_init(&m, SB_MSG_WAIT, id);
+		sb_msg_set_str(&m, SB_F_KEY, key);
+		m.fd = -1;
+		pending_begin(p, &m, key, NULL, 1);
+	}
 	return 0;
 }
 
 static void
-req_wait(struct peer *p, struct sb_msg *m)
+wait_request(struct peer *p, struct sb_msg *m, const struct outcome *po, int waiting)
 {
+	const struct peer_cred *c = peer_cred(p);
 	uint64_t t = sb_msg_u32(m, SB_F_TIMEOUT_MS, 0);
 	const char *key;
+	struct entry *e;
 
-	if ((key = req_key(p, m)) == NULL || request_wait_check(p, m->id, key, t == 0))
+	if ((key = req_key(p, m)) == NULL)
 		return;
+	if (waiting) {
+		/* the lookup of a waiter: answered if its view names a ready claim */
+		if ((e = wait_ready(c, key, po)) != NULL) {
+			reply_entry(p, m->id, e, -1);
+			peer_wait_done(p);
+		}
+		return;
+	}
+	if (lookup_needed(p, m, key, po))
+		return;
+	if ((e = wait_ready(c, key, po)) != NULL) {
+		reply_entry(p, m->id, e, -1);
+		return;
+	}
+	if (t == 0) {
+		refuse(p, m->id, ETIMEDOUT, 0, "%s did not appear in time", kfmt(key));
+		return;
+	}
 	if (t > SB_WAIT_TIMEOUT_MAX_MS)
 		t = SB_WAIT_TIMEOUT_MAX_MS;
 	peer_wait(p, m->id, key, (uint32_t)t);
 }
 
 static void
-req_release(struct peer *p, struct sb_msg *m)
+release_request(struct peer *p, struct sb_msg *m, const struct outcome *po)
 {
 	const char *key;
 	struct entry *e;
@@ -819,7 +981,7 @@ req_release(struct peer *p, struct sb_msg *m)
 		refuse(p, m->id, EINVAL, 0, "unknown release flags 0x%x", flags & ~SB_RELEASE__ALL);
 		return;
 	}
-	if ((key = req_key(p, m)) == NULL || (e = req_entry(p, m, key, RIGHT_OWN, "release")) == NULL)
+	if ((key = req_key(p, m)) == NULL || (e = req_entry(p, m, key, RIGHT_OWN, "release", po)) == NULL)
 		return;
 	if ((flags & SB_RELEASE_IF_OWNER) && e->lifetime == SB_LT_HOLD) {
 		/* a server's unlink of a held socket: the socket stays for the next one */
@@ -939,6 +1101,53 @@ static void
 req_bind(struct peer *p, struct sb_msg *m)
 {
 	bind_request(p, m, NULL);
+}
+
+static void
+req_get(struct peer *p, struct sb_msg *m)
+{
+	get_request(p, m, NULL);
+}
+
+static void
+req_resolve(struct peer *p, struct sb_msg *m)
+{
+	resolve_request(p, m, NULL);
+}
+
+static void
+req_wait(struct peer *p, struct sb_msg *m)
+{
+	wait_request(p, m, NULL, 0);
+}
+
+static void
+req_release(struct peer *p, struct sb_msg *m)
+{
+	release_request(p, m, NULL);
+}
+
+/* A request again, with what its job on the proof thread found */
+static void
+redo(struct peer *p, struct sb_msg *m, const struct outcome *po, int waiting)
+{
+	switch (m->type) {
+	case SB_MSG_BIND:
+		bind_request(p, m, po);
+		break;
+	case SB_MSG_GET:
+		get_request(p, m, po);
+		break;
+	case SB_MSG_RESOLVE:
+		resolve_request(p, m, po);
+		break;
+	case SB_MSG_WAIT:
+		wait_request(p, m, po, waiting);
+		break;
+	case SB_MSG_RELEASE:
+		release_request(p, m, po);
+		break;
+	}
 }
 
 static void

@@ -195,8 +195,8 @@ peer_drop(struct peer *p)
 
 	if (p->dead)
 		return;
-	if (p->state == P_PROOF)
-		up->peer_gone(p);
+	if (p->state == P_PROOF || p->state == P_WAIT)
+		up->peer_gone(p);	/* its proof check, or a waiter's lookup */
 	p->dead = 1;
 	event_del(p->ev_read);
 	event_del(p->ev_write);
@@ -437,6 +437,14 @@ peer_proof_wait(struct peer *p, uint32_t id, unsigned ms)
 	p->req_id = id;
 	peer_set_state(p, P_PROOF);
 	timer_ms(p->ev_timer, ms);
+}
+
+/* p's wait is answered (by request.c, after a lookup): take requests again */
+void
+peer_wait_done(struct peer *p)
+{
+	if (p->state == P_WAIT)
+		peer_set_state(p, P_IDLE);
 }
 
 /* p's proof check is answered: take requests again */

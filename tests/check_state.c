@@ -347,7 +347,7 @@ START_TEST(views)
 
 	a = add(key, 1001);
 	ck_assert_int_eq(state_set(a), 0);
-	ck_assert_int_eq(entry_view_free(key), 1);
+	ck_assert_int_eq(entry_view_free(key, 0), 1);
 	b = entry_new_view(key, 1);
 	ck_assert_ptr_nonnull(b);
 	b->kind = SB_KIND_SOCKET;
@@ -386,6 +386,50 @@ START_TEST(views)
 	ck_assert_int_eq(state_load(), 0);
 	ck_assert_uint_eq(entries_total(), 1);
 	ck_assert_ptr_nonnull(entry_find_view(key, 0));
+}
+END_TEST
+
+/*
+ * A claim made in a private view only (view 1, not the host's): kept as
+ * such by the journal, and a request by key alone of another uid, root
+ * included, never reaches it; only its own uid does, or root's release of
+ * the key's only claim.
+ */
+START_TEST(views_private)
+{
+	static const char key[] = "/tmp/priv/private.sock";
+	struct entry *b;
+
+	ck_assert_int_eq(entry_view_free(key, 1), 1);
+	b = entry_new_view(key, 1);
+	ck_assert_ptr_nonnull(b);
+	b->kind = SB_KIND_SOCKET;
+	b->socktype = SOCK_STREAM;
+	b->lifetime = SB_LT_HOLD;
+	b->flags = EF_READY;
+	b->uid = b->gid = 1002;
+	b->mode = 0666;
+	entry_insert(b);
+	ck_assert_int_eq(state_set(b), 0);
+
+	stub_entries_clear();
+	ck_assert_int_eq(state_load(), 0);
+	ck_assert_ptr_nonnull(b = entry_find_view(key, 1));
+	ck_assert_ptr_null(entry_find_view(key, 0));
+	ck_assert_ptr_eq(entry_find_for(key, 1002), b);
+	ck_assert_ptr_null(entry_find_for(key, 4242));
+	ck_assert_ptr_null(entry_find_for(key, 0));
+	/* the caller's own link must say: another uid, or root */
+	ck_assert_int_eq(entry_views_other(key, 4242), 1);
+	ck_assert_int_eq(entry_views_other(key, 0), 1);
+	ck_assert_int_eq(entry_views_other(key, 1002), 0);
+	ck_assert_ptr_eq(entry_find_sole(key), b);
+	/* the host's claim would get view 0, another private one view 2 */
+	ck_assert_int_eq(entry_view_free(key, 0), 0);
+	ck_assert_int_eq(entry_view_free(key, 1), 2);
+	ck_assert_ptr_eq(add(key, 1001), entry_find_view(key, 0));
+	ck_assert_uint_eq(entry_find_for(key, 4242)->uid, 1001);
+	ck_assert_ptr_null(entry_find_sole(key));
 }
 END_TEST
 
@@ -463,6 +507,7 @@ state_suite(void)
 	tcase_add_test(tc, version1);
 	tcase_add_test(tc, write_fails);
 	tcase_add_test(tc, views);
+	tcase_add_test(tc, views_private);
 	suite_add_tcase(s, tc);
 	return s;
 }
