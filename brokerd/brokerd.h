@@ -290,12 +290,15 @@ int		 linger_adopt(struct entry *e);
 
 /*
  * linkrm.c: remove e's link at its long path (a path key) on a thread,
- * as its owner, beneath rootfd (the creator's root directory, borrowed):
- * prepare before e is destroyed, start once its directory is gone.
+ * as its owner (no supplementary group), beneath rootfd (the creator's
+ * root directory, borrowed): prepare before e is destroyed (NULL and errno
+ * EAGAIN if 8 removals of e's person are pending), start once its directory
+ * is gone. linkrm_pending: how many are prepared and not finished.
  */
 struct linkrm;
 struct linkrm	*linkrm_prepare(int rootfd, const struct entry *e);
 void		 linkrm_start(struct linkrm *job);
+unsigned	 linkrm_pending(void);
 
 /* holders.c: which entries' socket files still have a bound socket */
 struct holder_id {

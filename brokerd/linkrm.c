@@ -6,7 +6,11 @@
  *
  * The link is in a user's directory, so the work is the user's, never the
  * event loop's: a thread per job, with every signal blocked, takes the
- * entry owner's fsuid and fsgid (per thread on Linux), opens the link's
+ * entry owner's fsuid and fsgid and drops every supplementary group (per
+ * thread on Linux: the raw system calls, which glibc does not broadcast to
+ * the other threads), so that it may do no more than the owner could with
+ * its own uid and group (a directory writable through a group of the
+ * owner's is left alone: the link stays), opens the link's
  * directory beneath the root directory of the client's own mount
  * namespace (an O_PATH fd taken when it bound: /proc/PID/root), refusing
  * every symlink and magic link on the way (openat2 RESOLVE_IN_ROOT |
@@ -14,8 +18,13 @@
  * if it is still a symlink owned by that uid whose target is this entry's
  * short path, and no new entry of the key has made that short directory
  * again (a restarted server that reused the link keeps it). Nothing is
- * followed. A job stuck in a hung file system costs only its uid: at most
- * LINKRM_PER_UID_MAX run per uid, further ones are dropped (the link
+ * followed. The name checked is the name removed: the link is first renamed
+ * aside to a name of the broker's own in the same directory (renameat2
+ * RENAME_NOREPLACE), checked again there, and only then unlinked; a file
+ * someone put at the name between the check and the rename is renamed back,
+ * never removed. A job stuck in a hung file system costs only its person:
+ * at most LINKRM_PER_PERSON_MAX are pending per person (person.c: a uid and
+ * its subordinate range), further ones are refused with EAGAIN (the link
  * stays, as it did before).
  */
 #ifdef HAVE_CONFIG_H
@@ -39,11 +48,16 @@
 #include "brokerd.h"
 #include "sockbroker.h"
 
-#define LINKRM_PER_UID_MAX	8
-#define LINKRM_UIDS_MAX		64
+#define LINKRM_PER_PERSON_MAX	8
+#define LINKRM_PERSONS_MAX	64
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE	(1 << 0)
+#endif
 
 struct job {
 	int		 rootfd;	/* the client's /proc/PID/root, ours */
+	uid_t		 person;	/* what it is charged to */
 	uid_t		 uid;
 	gid_t		 gid;
 	char		 sp[SB_SHORT_PATH_MAX];
@@ -53,32 +67,46 @@ struct job {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
-	uid_t		 uid;
+	uid_t		 person;
 	unsigned	 n;
-} running[LINKRM_UIDS_MAX];
+} pending[LINKRM_PERSONS_MAX];
+static unsigned npending;
+static unsigned long serial;	/* for the names links are renamed to */
 
-/* Count a job of uid in (+1) or out (-1); 0 if uid is at its cap. */
+/* Count a job of person in (+1) or out (-1); 0 if person is at its cap. */
 static int
-charge(uid_t uid, int delta)
+charge(uid_t person, int delta)
 {
 	int i, free_slot = -1, ok = 0;
 
 	pthread_mutex_lock(&lock);
-	for (i = 0; i < LINKRM_UIDS_MAX; i++) {
-		if (running[i].n > 0 && running[i].uid == uid)
+	for (i = 0; i < LINKRM_PERSONS_MAX; i++) {
+		if (pending[i].n > 0 && pending[i].person == person)
 			break;
-		if (running[i].n == 0 && free_slot < 0)
+		if (pending[i].n == 0 && free_slot < 0)
 			free_slot = i;
 	}
-	if (i == LINKRM_UIDS_MAX)
+	if (i == LINKRM_PERSONS_MAX)
 		i = free_slot;
-	if (i >= 0 && (delta < 0 || running[i].n < LINKRM_PER_UID_MAX)) {
-		running[i].uid = uid;
-		running[i].n = (unsigned)((int)running[i].n + delta);
+	if (i >= 0 && (delta < 0 || pending[i].n < LINKRM_PER_PERSON_MAX)) {
+		pending[i].person = person;
+		pending[i].n = (unsigned)((int)pending[i].n + delta);
+		npending = (unsigned)((int)npending + delta);
 		ok = 1;
 	}
 	pthread_mutex_unlock(&lock);
 	return ok;
+}
+
+unsigned
+linkrm_pending(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&lock);
+	n = npending;
+	pthread_mutex_unlock(&lock);
+	return n;
 }
 
 static int
@@ -93,21 +121,48 @@ open_beneath(int rootfd, const char *rel)
 	return r < 0 ? -errno : (int)r;
 }
 
+/* Is dfd/name a symlink of j's owner to j's short path? */
+static int
+is_ours(const struct job *j, int dfd, const char *name)
+{
+	char target[SB_SHORT_PATH_MAX + 1];
+	struct stat st;
+	ssize_t n;
+
+	n = readlinkat(dfd, name, target, sizeof(target));
+	return n > 0 && (size_t)n == strlen(j->sp) && memcmp(target, j->sp, (size_t)n) == 0 &&
+	    fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode) &&
+	    (j->uid == 0 || st.st_uid == j->uid);
+}
+
+/* Take the owner's file system identity, this thread only; 0 or -1. */
+static int
+become_owner(const struct job *j)
+{
+	/* no supplementary group of the broker's: only what the owner may do */
+	if (syscall(SYS_setgroups, 0, NULL) < 0 && geteuid() == 0)
+		return -1;
+	syscall(SYS_setfsgid, j->gid);
+	syscall(SYS_setfsuid, j->uid);
+	if ((uid_t)syscall(SYS_setfsuid, -1) != j->uid ||
+	    (gid_t)syscall(SYS_setfsgid, -1) != j->gid ||
+	    (geteuid() == 0 && syscall(SYS_getgroups, 0, NULL) != 0))
+		return -1;
+	return 0;
+}
+
 /* The removal itself, with the owner's file system identity. */
 static void
 run(struct job *j)
 {
-	char dir[PATH_MAX], target[SB_SHORT_PATH_MAX + 1];
+	char dir[PATH_MAX], aside[64];
 	const char *slash = strrchr(j->key, '/'), *base = slash + 1;
 	struct stat st;
-	ssize_t n;
+	unsigned long n;
 	size_t dlen;
 	int dfd;
 
-	/* per thread (the raw calls: glibc broadcasts nothing for these) */
-	syscall(SYS_setfsgid, j->gid);
-	syscall(SYS_setfsuid, j->uid);
-	if ((uid_t)syscall(SYS_setfsuid, -1) != j->uid)
+	if (become_owner(j) < 0)
 		return;
 	dlen = (size_t)(slash - j->key);
 	if (dlen == 0)
@@ -116,13 +171,24 @@ run(struct job *j)
 		snprintf(dir, sizeof(dir), "%.*s", (int)dlen - 1, j->key + 1);
 	if ((dfd = open_beneath(j->rootfd, dir)) < 0)
 		return;
-	n = readlinkat(dfd, base, target, sizeof(target));
-	if (n > 0 && (size_t)n == strlen(j->sp) && memcmp(target, j->sp, (size_t)n) == 0 &&
-	    fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode) &&
-	    (j->uid == 0 || st.st_uid == j->uid) &&
+	if (!is_ours(j, dfd, base) ||
 	    /* a new entry of the key made its directory again: the link is its own */
-	    fstatat(cfg.root_fd, j->rel, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
-		unlinkat(dfd, base, 0);
+	    fstatat(cfg.root_fd, j->rel, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+		goto out;
+	/* the name checked is the name removed: aside first, checked again there */
+	pthread_mutex_lock(&lock);
+	n = ++serial;
+	pthread_mutex_unlock(&lock);
+	snprintf(aside, sizeof(aside), ".sockbroker-rm.%ld.%lu", (long)getpid(), n);
+	if (syscall(SYS_renameat2, dfd, base, dfd, aside, RENAME_NOREPLACE) < 0)
+		goto out;
+	if (is_ours(j, dfd, aside))
+		unlinkat(dfd, aside, 0);
+	else if (syscall(SYS_renameat2, dfd, aside, dfd, base, RENAME_NOREPLACE) < 0)
+		/* what replaced the link, and a new file at its name since: both stay */
+		log_warn("entry %s: a file replaced its link while it was removed; it is kept "
+		    "as %s beside it (%s)", j->key, aside, strerror(errno));
+out:
 	close(dfd);
 }
 
@@ -133,7 +199,7 @@ linkrm_main(void *arg)
 
 	run(j);
 	close(j->rootfd);
-	charge(j->uid, -1);
+	charge(j->person, -1);
 	free(j);
 	return NULL;
 }
@@ -141,18 +207,25 @@ linkrm_main(void *arg)
 struct linkrm *
 linkrm_prepare(int rootfd, const struct entry *e)
 {
+	uid_t person = person_of(e->uid);
+	char who[96];
 	struct job *j;
 
-	if (rootfd < 0 || e->kind != SB_KIND_SOCKET || !sb_key_is_path(e->key))
+	if (rootfd < 0 || e->kind != SB_KIND_SOCKET || !sb_key_is_path(e->key)) {
+		errno = EINVAL;
 		return NULL;
-	if (!charge(e->uid, +1)) {
-		log_info("entry %s: too many link removals of uid %lu under way: its link stays",
-		    e->key, (unsigned long)e->uid);
+	}
+	if (!charge(person, +1)) {
+		person_name(e->uid, who, sizeof(who));
+		log_info("entry %s: %d link removals of %s are pending (the limit): its link "
+		    "stays (EAGAIN)", e->key, LINKRM_PER_PERSON_MAX, who);
+		errno = EAGAIN;
 		return NULL;
 	}
 	if ((j = calloc(1, sizeof(*j) + strlen(e->key) + 1)) == NULL)
 		goto fail;
 	strcpy(j->key, e->key);
+	j->person = person;
 	j->uid = e->uid;
 	j->gid = e->gid != (gid_t)-1 ? e->gid : (gid_t)e->uid;
 	entry_short_path(e, j->sp, sizeof(j->sp));
@@ -162,7 +235,8 @@ linkrm_prepare(int rootfd, const struct entry *e)
 	return (struct linkrm *)j;
 fail:
 	free(j);
-	charge(e->uid, -1);
+	charge(person, -1);
+	errno = ENOMEM;
 	return NULL;
 }
 
@@ -187,6 +261,6 @@ linkrm_start(struct linkrm *job)
 	if (r == 0)
 		return;
 	close(j->rootfd);
-	charge(j->uid, -1);
+	charge(j->person, -1);
 	free(j);
 }

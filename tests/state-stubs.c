@@ -93,10 +93,11 @@ stub_entries_clear(void)
 	}
 }
 
+/* uids 200000 to 265535 are uid 1000's subordinate range; any other is its own */
 uid_t
 person_of(uid_t uid)
 {
-	return uid;
+	return uid >= 200000 && uid < 265536 ? 1000 : uid;
 }
 
 void
