@@ -119,7 +119,7 @@ static struct {
 	int		 ndirs;
 	sb_client	*client;
 	int		 rt_busy;	/* round trips under way (atomic) */
-	pid_t		 pid;		/* this process, 0 until needed (atomic) */
+	pid_t		 pid;		/* this process: set in init and fork_child (atomic) */
 	int		 configured;	/* configure() ran; under the lock */
 	int		 in_init;	/* the constructor runs */
 	char		*keys_env;	/* SOCKBROKER_SHIM_KEYS being built */
@@ -217,7 +217,10 @@ unlock(const sigset_t *old)
 /*
  * Is this the process whose state the shim holds? Not in a vfork child
  * (or a child of a raw clone without fork handlers): it shares or copied
- * the memory of a process with another pid, and must leave it alone.
+ * the memory of a process with another pid, and must leave it alone. The
+ * pid is set by the constructor and by the fork handler in the child, so
+ * a vfork child is never the first to claim it: only a call made before
+ * the constructor ran claims it here.
  */
 static int
 own_process(void)
@@ -344,7 +347,7 @@ resolve_real(void)
 
 /*
  * Once, without pthread_once (its completion always costs a futex wake:
- * the constructor makes no system call of its own when nothing is to be
+ * the constructor makes one system call, getpid, when nothing is to be
  * rewritten). A second thread waits for the first.
  */
 static void
@@ -2161,7 +2164,7 @@ fork_child(void)
 	 * trip of another thread was under way: its locks stay taken in this
 	 * copy, so the child forgets that client and makes its own.
 	 */
-	__atomic_store_n(&shim.pid, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&shim.pid, getpid(), __ATOMIC_RELEASE);
 	if (__atomic_load_n(&shim.rt_busy, __ATOMIC_ACQUIRE) > 0) {
 		abandoned = shim.client;
 		shim.client = NULL;
@@ -2219,7 +2222,8 @@ configure(void)
  * the rule files), the rewrite, and the argument area made contiguous
  * again so that /proc/PID/cmdline shows no fragment of a long path. Only
  * when an argument is long enough to hold an over-long path (or is a
- * -readconfig): a program with nothing to rewrite costs no system call.
+ * -readconfig): a program with nothing to rewrite costs no system call
+ * but the constructor's getpid.
  */
 static void
 rules_error(void *ctx, const char *msg)
@@ -2335,6 +2339,7 @@ init(int argc, char **argv, char **envp)
 	resolve();
 	if (inert())
 		return;	/* the real calls only: nothing else ever runs */
+	own_process();	/* this pid, before any vfork child can claim it */
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	pthread_mutex_lock(&shim.lock);
 	shim.in_init = 1;

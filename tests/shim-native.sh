@@ -5,7 +5,8 @@
 # it and a short path: bad pointers (EFAULT, never SIGSEGV), a second bind
 # of the same path (EADDRINUSE, the first listener still answers), binds
 # the kernel refuses (nothing left at the path, no entry), a child that
-# closes every fd and binds (its own fds stay its own), a vfork child, a
+# closes every fd and binds (its own fds stay its own), a vfork child (also
+# one that makes the first call the shim sees), a
 # fork while another thread waits for a stopped broker, a SIGTERM handler
 # that unlinks while the main thread waits for a stopped broker, binds after
 # closefrom (direct and broker mode).
@@ -58,6 +59,13 @@ assert_contains "$out" "parent bind+listen ok" "the parent binds after a vfork c
 assert_contains "$out" "parent log ok" "the parent's own file stays open"
 assert_contains "$out" "parent stderr ok" "the parent's stderr stays its own"
 assert_contains "$out" "parent listener ok" "the parent's listener stays its own"
+
+# a vfork child makes the first call the shim sees: the parent's shim still works
+for mode in broker direct; do
+	out=$(SOCKBROKER_MODE=$mode same vforkfirst)
+	assert_contains "$out" "parent bind+listen ok" "$mode: the parent binds after a vfork child went first"
+	assert_contains "$out" "parent call hi" "$mode: the parent connects after a vfork child went first"
+done
 
 # after closefrom the shim works again, in both modes (in direct mode its
 # directory fd may be a file of the program's now)

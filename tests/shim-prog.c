@@ -38,6 +38,10 @@
  *   shim-prog vfork P Q           bind P; a vfork child closes all its fds
  *                                 and binds Q; the parent opens a socket and
  *                                 a file and binds Q: are its fds its own
+ *   shim-prog vforkfirst P Q      before the program has made any call the
+ *                                 shim handles, a vfork child binds P; then
+ *                                 the parent binds, listens on and connects
+ *                                 to Q: does the shim still work for it
  *   shim-prog threadfork P Q      bind P, wait for "go" on stdin; a thread
  *                                 binds Q while the main thread forks
  *   shim-prog sigunlink P Q       bind P and Q, a SIGTERM handler unlinks P;
@@ -755,6 +759,41 @@ wait_go(void)
 }
 
 static int
+cmd_vforkfirst(const char *p, const char *q)
+{
+	char buf[16];
+	int st, s, c;
+	pid_t pid;
+
+	if ((pid = vfork()) < 0)
+		die("vfork");
+	if (pid == 0) {
+		int cs = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		/* the first call the shim sees is the child's: it is not the program's */
+		if (cs >= 0)
+			bind_path(cs, p);
+		_exit(0);
+	}
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		die("child");
+	if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		die("socket");
+	if (listen_or_report("parent bind+listen", s, q) < 0)
+		return 0;
+	c = connect_to(q);
+	if (write(c, "hi", 2) != 2)
+		die("write");
+	echo_one(s);
+	printf("parent call %s\n", read_some(c, buf, sizeof(buf)) == 2 ? buf : "failed");
+	close(c);
+	close(s);
+	unlink(q);
+	unlink(p);
+	return 0;
+}
+
+static int
 cmd_threadfork(const char *p, const char *q)
 {
 	struct tf t = { q, 0, 0, 0 };
@@ -975,6 +1014,8 @@ main(int argc, char **argv)
 		return cmd_forkclose(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "vfork") == 0)
 		return cmd_vfork(argv[2], argv[3]);
+	if (argc == 4 && strcmp(argv[1], "vforkfirst") == 0)
+		return cmd_vforkfirst(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "threadfork") == 0)
 		return cmd_threadfork(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "sigunlink") == 0)
@@ -989,6 +1030,6 @@ main(int argc, char **argv)
 		return cmd_viewsend(argv[2]);
 	fprintf(stderr, "usage: shim-prog serve|call|threads|fork|dgram|tcp|serve-trunc|call-trunc|"
 	    "efault|addrinuse|"
-	    "forkclose|vfork|threadfork|sigunlink|closefrom|bind|daemon|viewsend ...\n");
+	    "forkclose|vfork|vforkfirst|threadfork|sigunlink|closefrom|bind|daemon|viewsend ...\n");
 	return 100;
 }
