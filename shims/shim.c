@@ -17,8 +17,9 @@
  * Everything else passes straight through, mostly without reading the
  * caller's memory: a call the kernel may refuse first (an over-long
  * address) is made first, and an address or path the shim must read
- * before the call is copied with process_vm_readv, so a bad pointer gets
- * the kernel's EFAULT, never SIGSEGV.
+ * before the call is copied with process_vm_readv (or, under a seccomp
+ * filter, through a pipe), so a bad pointer gets the kernel's EFAULT,
+ * never SIGSEGV.
  *
  * Locking: the table of short paths is guarded by one mutex, held only for
  * table work (never across a broker round trip or a blocking call), with
@@ -236,9 +237,73 @@ own_process(void)
 /*
  * Copy n bytes of the caller's memory at p, as the kernel would read them:
  * the number of bytes readable (less than n at an unmapped page), or -1.
- * Where process_vm_readv is not allowed (a seccomp filter), a plain copy.
+ * Never a plain copy: a bad pointer must get the kernel's EFAULT, never
+ * SIGSEGV.
+ *
+ * process_vm_readv where it may be called: a seccomp filter may refuse
+ * it (systemd's SystemCallFilter=@system-service leaves out @debug) or
+ * kill the process that calls it. So it is called only by a process that
+ * had no filter when the shim first needed it (/proc/self/status), and
+ * given up for good at the first EPERM or ENOSYS (a filter installed
+ * since). Otherwise the memory goes through a pipe of the shim's own,
+ * page by page: write(2) reads it as the kernel does (EFAULT at a bad
+ * page) and read(2) takes it back.
  */
 #define USER_READ_MAX	(PATH_MAX + 2 * 4096)
+
+enum { VM_UNKNOWN = 0, VM_READV, VM_PIPE };
+static int vm_how;	/* atomic */
+
+/* Has this process no seccomp filter? 0 if it has one, or if /proc says nothing. */
+static int
+seccomp_free(void)
+{
+	char buf[4096], *p;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return (p = strstr(buf, "\nSeccomp:")) != NULL && strtol(p + 9, NULL, 10) == 0;
+}
+
+static ssize_t
+pipe_read(const void *p, void *buf, size_t n)
+{
+	uintptr_t a = (uintptr_t)p;
+	size_t done = 0;
+	ssize_t w, r;
+	int fds[2], saved = errno;
+
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -1;
+	while (done < n) {
+		size_t chunk = ((a + done) | 4095) + 1 - (a + done);	/* to the page's end */
+
+		if (chunk > n - done)
+			chunk = n - done;
+		if ((w = write(fds[1], (const char *)p + done, chunk)) <= 0)
+			break;
+		if ((r = read(fds[0], (char *)buf + done, (size_t)w)) != w)
+			break;
+		done += (size_t)w;
+		if ((size_t)w < chunk)
+			break;
+	}
+	close(fds[0]);
+	close(fds[1]);
+	if (done == 0) {
+		errno = EFAULT;
+		return -1;
+	}
+	errno = saved;
+	return (ssize_t)done;
+}
 
 static ssize_t
 user_read(const void *p, void *buf, size_t n)
@@ -246,13 +311,22 @@ user_read(const void *p, void *buf, size_t n)
 	/* one remote element per page: a partial read stops at the bad page */
 	struct iovec local = { buf, n }, remote[USER_READ_MAX / 4096 + 2];
 	uintptr_t a = (uintptr_t)p, end;
-	int k = 0;
+	int k = 0, how;
 	ssize_t r;
 
 	if (p == NULL)
 		return -1;
 	if (n > USER_READ_MAX)
 		n = local.iov_len = USER_READ_MAX;
+	if ((how = __atomic_load_n(&vm_how, __ATOMIC_RELAXED)) == VM_UNKNOWN) {
+		int saved = errno;
+
+		how = seccomp_free() ? VM_READV : VM_PIPE;
+		__atomic_store_n(&vm_how, how, __ATOMIC_RELAXED);
+		errno = saved;
+	}
+	if (how == VM_PIPE)
+		return pipe_read(p, buf, n);
 	for (end = a + n; a < end; k++) {
 		uintptr_t next = (a | 4095) + 1;
 
@@ -264,8 +338,8 @@ user_read(const void *p, void *buf, size_t n)
 	}
 	r = process_vm_readv(getpid(), &local, 1, remote, (unsigned long)k, 0);
 	if (r < 0 && (errno == ENOSYS || errno == EPERM)) {
-		memcpy(buf, p, n);
-		return (ssize_t)n;
+		__atomic_store_n(&vm_how, VM_PIPE, __ATOMIC_RELAXED);
+		return pipe_read(p, buf, n);
 	}
 	return r;
 }

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: ISC
 # Native semantics under the shim (broker mode, paths of 150+ bytes): a C
 # program gives the same answers with the shim and a long path as without
-# it and a short path: bad pointers (EFAULT, never SIGSEGV), a second bind
+# it and a short path: bad pointers (EFAULT, never SIGSEGV; also where a
+# seccomp filter refuses process_vm_readv or kills its caller), a second bind
 # of the same path (EADDRINUSE, the first listener still answers), binds
 # the kernel refuses (nothing left at the path, no entry), a child that
 # closes every fd and binds (its own fds stay its own), a vfork child (also
@@ -40,6 +41,18 @@ native=$("$SHIM_PROG" efault "$SHORTD/p" 2>&1) || fail "efault: native run faile
 assert_eq "$out" "$native" "bad pointers: shimmed vs native"
 assert_contains "$out" "bound unlinkat-null EFAULT" "unlinkat(AT_FDCWD, NULL, 0)"
 assert_contains "$out" "bound bind-bad-16 EFAULT" "bind(fd, (void *)8, 16)"
+
+# the same under a seccomp filter that refuses process_vm_readv, or kills
+# the process that calls it (systemd's SystemCallFilter=@system-service
+# leaves out @debug): the shim copies no other way than the kernel would
+for action in errno kill; do
+	out=$(shimmed "$SHIM_PROG" seccomp $action "$P" 2>&1) ||
+		fail "seccomp $action: the shimmed program failed (exit $?): $out"
+	[ "$out" = "no filter" ] && { sb_log "no seccomp filter here: skipped"; break; }
+	native=$("$SHIM_PROG" seccomp $action "$SHORTD/p" 2>&1) || fail "seccomp $action: native run failed"
+	assert_eq "$out" "$native" "seccomp $action: shimmed vs native"
+	assert_contains "$out" "bound bind-bad-16 EFAULT" "seccomp $action: bind(fd, (void *)8, 16)"
+done
 
 out=$(same addrinuse)
 assert_contains "$out" "second bind EADDRINUSE" "a second bind of the same path"

@@ -30,6 +30,10 @@
  * as without it and a short path):
  *   shim-prog efault PATH         bad pointers to every call the shim
  *                                 touches, before and after a bind of PATH
+ *   shim-prog seccomp errno|kill PATH  "efault" under a seccomp filter that
+ *                                 refuses process_vm_readv (EPERM) or kills
+ *                                 the process that calls it; "no filter"
+ *                                 where none can be made here
  *   shim-prog addrinuse P Q       a second bind of P, a bind of Q on a bound
  *                                 socket, on a non-socket; is P's first
  *                                 listener still reachable; is Q left alone
@@ -77,6 +81,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -546,6 +554,42 @@ cmd_efault(const char *path)
 	return 0;
 }
 
+#if defined(__x86_64__)
+#define SECCOMP_ARCH	AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define SECCOMP_ARCH	AUDIT_ARCH_AARCH64
+#endif
+
+static int
+cmd_seccomp(const char *action, const char *path)
+{
+#if defined(SECCOMP_ARCH) && defined(SYS_process_vm_readv)
+	unsigned ret = strcmp(action, "kill") == 0 ? SECCOMP_RET_KILL_PROCESS :
+	    SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA);
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_ARCH, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_process_vm_readv, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, ret),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { (unsigned short)(sizeof(f) / sizeof(f[0])), f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) {
+		printf("no filter\n");
+		return 0;
+	}
+	return cmd_efault(path);
+#else
+	(void)action, (void)path;
+	printf("no filter\n");
+	return 0;
+#endif
+}
+
 static int
 bind_path(int fd, const char *path)
 {
@@ -1008,6 +1052,8 @@ main(int argc, char **argv)
 		return cmd_call_trunc(atoi(argv[2]), argv[3], argv[4]);
 	if (argc == 3 && strcmp(argv[1], "efault") == 0)
 		return cmd_efault(argv[2]);
+	if (argc == 4 && strcmp(argv[1], "seccomp") == 0)
+		return cmd_seccomp(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "addrinuse") == 0)
 		return cmd_addrinuse(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "forkclose") == 0)
@@ -1029,7 +1075,7 @@ main(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "viewsend") == 0)
 		return cmd_viewsend(argv[2]);
 	fprintf(stderr, "usage: shim-prog serve|call|threads|fork|dgram|tcp|serve-trunc|call-trunc|"
-	    "efault|addrinuse|"
+	    "efault|seccomp|addrinuse|"
 	    "forkclose|vfork|vforkfirst|threadfork|sigunlink|closefrom|bind|daemon|viewsend ...\n");
 	return 100;
 }
