@@ -242,7 +242,7 @@ struct server_ops {
 	/* proof checks of path binds: results came, one timed out, its peer went */
 	void	(*proofs_poll)(void);
 	void	(*proof_timeout)(struct peer *p);
-	/* p goes while its proof check, or a waiter's lookup, may run */
+	/* p goes (its proof check or a waiter's lookup may be pending) */
 	void	(*peer_gone)(struct peer *p);
 	/* fill p's output with ENTRY messages from *cursor; 1 when END was sent */
 	int	(*list_fill)(struct peer *p, uint32_t id, struct entry **cursor, int room);
@@ -267,6 +267,7 @@ void		 peer_wait(struct peer *p, uint32_t id, const char *key, uint32_t timeout_
 void		 peer_list(struct peer *p, uint32_t id);
 void		 peer_proof_wait(struct peer *p, uint32_t id, unsigned ms);
 void		 peer_proof_done(struct peer *p);
+int		 peer_is_waiting(const struct peer *p);
 void		 peer_wait_done(struct peer *p);
 int		 peer_root_open(struct peer *p);
 void		 server_wake(const struct entry *e);

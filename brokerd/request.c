@@ -947,7 +947,7 @@ wait_request(struct peer *p, struct sb_msg *m, const struct outcome *po, int wai
 		return;
 	if (waiting) {
 		/* the lookup of a waiter: answered if its view names a ready claim */
-		if ((e = wait_ready(c, key, po)) != NULL) {
+		if (peer_is_waiting(p) && (e = wait_ready(c, key, po)) != NULL) {
 			reply_entry(p, m->id, e, -1);
 			peer_wait_done(p);
 		}

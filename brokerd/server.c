@@ -195,8 +195,7 @@ peer_drop(struct peer *p)
 
 	if (p->dead)
 		return;
-	if (p->state == P_PROOF || p->state == P_WAIT)
-		up->peer_gone(p);	/* its proof check, or a waiter's lookup */
+	up->peer_gone(p);	/* its proof check or lookup, if one is pending */
 	p->dead = 1;
 	event_del(p->ev_read);
 	event_del(p->ev_write);
@@ -437,6 +436,13 @@ peer_proof_wait(struct peer *p, uint32_t id, unsigned ms)
 	p->req_id = id;
 	peer_set_state(p, P_PROOF);
 	timer_ms(p->ev_timer, ms);
+}
+
+/* Does p still wait (for request.c's lookups of a waiter's link)? */
+int
+peer_is_waiting(const struct peer *p)
+{
+	return !p->dead && p->state == P_WAIT;
 }
 
 /* p's wait is answered (by request.c, after a lookup): take requests again */
