@@ -46,7 +46,8 @@ static const char exec_usage[] =
     "                             the broker if one answers (SOCKBROKER_MODE)\n"
     "  --shim PATH                the shim library (SOCKBROKER_SHIM)\n"
     "\n"
-    "Exit: that of CMD; 100 usage, 111 CMD could not be run, 127 CMD not found.\n";
+    "Exit: that of CMD; 100 usage, 111 system error, 126 CMD cannot be executed,\n"
+    "127 CMD not found.\n";
 
 struct exec_ctx {
 	const char	*root;
@@ -382,5 +383,5 @@ cmd_exec(int argc, char **argv, const char *root)
 	execvp(argv[i], argv + i);
 	r = errno;
 	fprintf(stderr, "sockbroker: exec: unable to run '%s': %s\n", argv[i], strerror(r));
-	return r == ENOENT ? SB_EXIT_NOTFOUND : SB_EXIT_SYSTEM;
+	return sb_exit_exec(r);
 }

@@ -58,7 +58,7 @@ static const char usage_text[] =
 "KEY is a name ([A-Za-z0-9._:@+-], at most 200 bytes) or, if it contains\n"
 "'/', a path (made absolute; at most 4095 bytes).\n"
 "Exit: 0 ok, 1 refused by the broker, 2 wait timed out, 100 usage,\n"
-"111 system error, 127 command not found.\n";
+"111 system error, 126 command cannot be executed, 127 command not found.\n";
 
 /* Messages */
 
@@ -424,7 +424,7 @@ exec_with_fd(const char *cmd, const char *key, int fd, int target, char **argv)
 	execvp(argv[0], argv);
 	e = errno;
 	errmsg(cmd, argv[0], "cannot execute: %s", strerror(e));
-	return e == ENOENT ? SB_EXIT_NOTFOUND : SB_EXIT_SYSTEM;
+	return sb_exit_exec(e);
 }
 
 /* Commands */

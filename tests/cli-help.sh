@@ -115,9 +115,23 @@ $SB wait nothing-here --timeout 0 2>/dev/null; assert_eq $? 2 "exit 2: wait time
 $SB bind 'bad key' 2>/dev/null; assert_eq $? 100 "exit 100: invalid key"
 $SB --root "$T/elsewhere" status 2>/dev/null; assert_eq $? 111 "exit 111: no broker"
 : >"$T/not-executable"
-$SB exec -- "$T/not-executable" 2>/dev/null; assert_eq $? 111 "exit 111: cmd cannot be executed"
-$SB exec -- sockbroker-no-such-command 2>"$T/err"; assert_eq $? 127 "exit 127: exec, no such cmd"
-assert_contains "$(cat "$T/err")" "sockbroker-no-such-command" "exec names the missing command"
-$SB get s -- sockbroker-no-such-command 2>/dev/null; assert_eq $? 127 "exit 127: get -- cmd"
+# a command that is found but cannot be executed: 126, as a shell says
+mkdir "$T/a-directory"
+for cmd in "$T/not-executable" "$T/a-directory"; do
+	$SB exec -- "$cmd" 2>"$T/err"; assert_eq $? 126 "exit 126: exec, $cmd cannot be executed"
+	assert_contains "$(cat "$T/err")" "$cmd" "exec names the command it cannot execute"
+	$SB get s -- "$cmd" 2>/dev/null; assert_eq $? 126 "exit 126: get -- $cmd"
+	$SB bind cannot-exec --listen --lifetime owner -- "$cmd" 2>/dev/null
+	assert_eq $? 126 "exit 126: bind -- $cmd"
+	sh -c "'$cmd'" 2>/dev/null; assert_eq $? 126 "a shell's exit for $cmd (the convention)"
+done
+# not found: 127, on PATH or as a path
+for cmd in sockbroker-no-such-command "$T/no-such-command"; do
+	$SB exec -- "$cmd" 2>"$T/err"; assert_eq $? 127 "exit 127: exec, no such $cmd"
+	assert_contains "$(cat "$T/err")" "$cmd" "exec names the missing command"
+	$SB get s -- "$cmd" 2>/dev/null; assert_eq $? 127 "exit 127: get -- $cmd"
+	$SB bind not-found --listen --lifetime owner -- "$cmd" 2>/dev/null
+	assert_eq $? 127 "exit 127: bind -- $cmd"
+done
 $SB exec -- sh -c 'exit 42'; assert_eq $? 42 "exec exits with cmd's status"
 exit 0
