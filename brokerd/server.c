@@ -843,6 +843,13 @@ peer_new(int fd)
 	    (unsigned long)p->cred.uid, (unsigned long)p->cred.gid);
 	peer_set_state(p, P_IDLE);
 	server_stats_changed();
+	/*
+	 * A client sends its first request right after connect(), so it is
+	 * usually queued by now: read it at once rather than sleep in
+	 * epoll_wait and be woken for it (a get on a new connection waited
+	 * for that wakeup). If nothing is there yet, one recvmsg is lost.
+	 */
+	peer_read_cb(fd, EV_READ, p);
 }
 
 /*
