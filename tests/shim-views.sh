@@ -16,15 +16,18 @@ L=$(sb_long_path "views-dgram.sock" 160)
 coproc VS { "${SHIMMED_VG[@]}" "$SHIM_PROG" viewsend "$L" 2>>"$T/shim.log"; }
 vspid=$VS_PID
 sb_bg $vspid
-read -r -t 60 line <&"${VS[0]}" || fail "viewsend did not start: $(cat "$T/shim.log")"
+# bash unsets VS once the coprocess is reaped: its own copies of the pipes
+exec {vs_out}<&"${VS[0]}" {vs_in}>&"${VS[1]}"
+read -r -t 60 line <&$vs_out || fail "viewsend did not start: $(cat "$T/shim.log")"
 assert_eq "$line" waiting "viewsend's first datagram"
 sp=$(readlink "$L") || fail "no link at the long path"
 [ -S "$sp" ] || fail "no socket at $sp"
 # another view's name there now: a plain file, no link (not through the shim)
 rm -f "$L"
 : >"$L"
-echo go >&"${VS[1]}"
-out=$(timeout 60 cat <&"${VS[0]}")
+echo go >&$vs_in
+exec {vs_in}>&-
+out=$(timeout 60 cat <&$vs_out)
 wait $vspid || fail "viewsend failed: $(cat "$T/shim.log")"
 assert_eq "$out" "sendto ECONNREFUSED
 received nothing
