@@ -507,16 +507,29 @@ broker_uid(void)
 	return uid;
 }
 
+/*
+ * The fan-out directories this process has checked (ours, not writable by
+ * others): only the broker can replace one (the root is its own and not
+ * writable by others), so each is checked once, not at every bind.
+ */
+static uint8_t fanout_checked[256];
+
+static int fanout_index(const struct entry *e);
+
 static int
 fanout_open(const struct entry *e, char *err, size_t errlen)
 {
 	char xx[3] = { e->id[0], e->id[1], '\0' };
+	int i = fanout_index(e);
 	struct stat st;
 	int fd;
 
 	/* it is there but for the first entry of its 256th: open first, make if missing */
 	fd = openat(cfg.root_fd, xx, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && fanout_checked[i])
+		return fd;
 	if (fd < 0 && errno == ENOENT) {
+		fanout_checked[i] = 0;
 		if (mkdirat(cfg.root_fd, xx, 0711) < 0 && errno != EEXIST) {
 			snprintf(err, errlen, "unable to create %s/%s: %s", cfg.root, xx,
 			    strerror(errno));
@@ -538,6 +551,7 @@ fanout_open(const struct entry *e, char *err, size_t errlen)
 	/* one made by an older broker (0755) */
 	if ((st.st_mode & 07777) != 0711)
 		fchmod(fd, 0711);
+	fanout_checked[i] = 1;
 	return fd;
 }
 
@@ -705,14 +719,18 @@ entry_dir_reclaim(const struct entry *e, int dirfd)
  * names the short path, which QEMU unlinks at exit), with e's mode and
  * owner, listening if asked. The path walk only crosses the root (ours,
  * checked), ROOT/xx (ours) and dirfd (ours until entry_dir_finish); the
- * socket is checked to be in dirfd after bind.
+ * socket is checked to be in dirfd after bind: dirfd is new and only the
+ * broker may write in it, so a "sock" there is the one just bound, and the
+ * chown of dirfd's "sock" is that check (ENOENT: it landed elsewhere).
+ *
+ * The socket file's mode is the socket's own, set with fchmod() before
+ * bind (the process umask is 0, main.c): no umask() around bind, which
+ * changed it for every thread of the broker.
  */
 int
 entry_sock_make(struct entry *e, int dirfd, int *ret_fd, char *err, size_t errlen)
 {
 	struct sockaddr_un sa;
-	struct stat st;
-	mode_t old;
 	int s, r;
 
 	memset(&sa, 0, sizeof(sa));
@@ -722,23 +740,24 @@ entry_sock_make(struct entry *e, int dirfd, int *ret_fd, char *err, size_t errle
 		snprintf(err, errlen, "unable to create a socket for %s: %s", e->key, strerror(errno));
 		return -errno;
 	}
-	old = umask(~(mode_t)e->mode & 0777);
-	r = bind(s, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (r < 0) {
+	if (fchmod(s, (mode_t)e->mode & 0777) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "unable to set the mode of a socket for %s: %s", e->key,
+		    strerror(errno));
+		goto fail;
+	}
+	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "unable to bind %s for %s: %s", sa.sun_path, e->key, strerror(errno));
 		goto fail;
 	}
-	if (fstatat(dirfd, SB_SOCK_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISSOCK(st.st_mode)) {
-		r = -EXDEV;
-		snprintf(err, errlen, "%s did not land in the entry directory of %s",
-		    sa.sun_path, e->key);
-		goto fail;
-	}
 	if (fchownat(dirfd, SB_SOCK_NAME, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "unable to chown %s: %s", sa.sun_path, strerror(errno));
+		r = errno == ENOENT ? -EXDEV : -errno;
+		if (r == -EXDEV)
+			snprintf(err, errlen, "%s did not land in the entry directory of %s",
+			    sa.sun_path, e->key);
+		else
+			snprintf(err, errlen, "unable to chown %s: %s", sa.sun_path, strerror(errno));
 		goto fail;
 	}
 	if ((e->flags & EF_LISTENING) && listen(s, SOMAXCONN) < 0) {
