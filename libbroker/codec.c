@@ -191,6 +191,7 @@ sb_msg_encode(const struct sb_msg *m, uint8_t *buf, size_t cap)
 {
 	const struct type_desc *t = type_lookup(m->type);
 	size_t off = SB_HDR_SIZE, vlen;
+	uint64_t bits;
 	unsigned f;
 
 	if (t == NULL || (m->present & ~t->allowed) != 0 ||
@@ -200,9 +201,11 @@ sb_msg_encode(const struct sb_msg *m, uint8_t *buf, size_t cap)
 		cap = SB_MSG_MAX;
 	if (cap < SB_HDR_SIZE)
 		return -EMSGSIZE;
-	for (f = 1; f < SB_F__MAX; f++) {
-		if (!SB_HAS(m, f))
-			continue;
+	/* the fields present, in order (a reply has 3 or 4 of the 30-odd) */
+	for (bits = m->present; bits != 0; bits &= bits - 1) {
+		f = (unsigned)__builtin_ctzll(bits);
+		if (f >= SB_F__MAX)
+			return -EINVAL;
 		switch (fields[f].kind) {
 		case SB_FK_U32:
 			if (m->num[f] > UINT32_MAX)

@@ -204,11 +204,24 @@ sb_sha256(const void *data, size_t len, uint8_t out[32])
 
 /* Keys */
 
+/*
+ * A name's bytes: [A-Za-z0-9._:@+-]. Compared, not searched with strchr():
+ * every request's key goes through here (callgrind: 115 instructions of
+ * an 8-byte name's check, of ~2,000 per GET in the broker).
+ */
+static inline int
+key_name_char(unsigned char c)
+{
+	unsigned char l = c | 0x20;	/* ASCII letters to lower case */
+
+	return (l >= 'a' && l <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+	    c == ':' || c == '@' || c == '+' || c == '-';
+}
+
 int
 sb_key_name_char(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || (c != '\0' && strchr("._:@+-", c) != NULL);
+	return key_name_char(c);
 }
 
 int
@@ -229,7 +242,7 @@ sb_key_check(const char *key)
 		if (n > SB_NAME_MAX)
 			return -ENAMETOOLONG;
 		for (i = 0; i < n; i++)
-			if (!sb_key_name_char((unsigned char)key[i]))
+			if (!key_name_char((unsigned char)key[i]))
 				return -EINVAL;
 		return 0;
 	}
