@@ -13,16 +13,30 @@
  * other uid's fds are still closed. A uid has at most CLOSER_PENDING_MAX
  * fds waiting (closer_pending() lets the server refuse more of it). The
  * uids of a subordinate range count as their owner's (person.c).
+ *
+ * The last close of an AF_UNIX socket also closes every fd queued in it
+ * (SCM_RIGHTS in flight) and every connection waiting to be accepted: a
+ * user who can send to a socket of root's makes root's close linger. So a
+ * socket whose only copy is the broker's (closer_close_last: a client's
+ * connection, a socket the broker made and never gave out) is drained
+ * first, on the closer thread: shut down for reading (nothing more comes
+ * in), its queued fds received and each queued for closing under the uid
+ * that sent it (SCM_CREDENTIALS, else the peer's SO_PEERCRED, else
+ * CLOSER_FOREIGN), its waiting connections accepted and queued to be
+ * drained in turn under their uid, at most DRAIN_MAX of each. A close that
+ * then lingers holds a thread of the uid that made it linger.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "brokerd.h"
@@ -31,13 +45,24 @@
 #define CLOSER_MIN	2
 #define CLOSER_MAX	72
 #define CLOSER_ROOT_SPARE 8	/* of CLOSER_MAX: never taken by uids other than root */
+#define DRAIN_MAX	4096	/* messages or connections taken out of one socket */
+#define SCM_FDS_MAX	253	/* the kernel's SCM_MAX_FD */
+
+enum { HOW_CLOSE, HOW_DRAIN, HOW_REPLACE };
+
+struct item {
+	int		 fd;
+	int		 how;		/* HOW_* */
+	int		 src;		/* HOW_REPLACE: dup3(src, fd), then *publish = fd */
+	int		*publish;
+};
 
 struct uq {
 	struct uq	*next;
 	uid_t		 uid;
 	int		 busy;		/* a thread is closing one of its fds */
 	unsigned	 head, n, cap;	/* ring of fds */
-	int		*fds;
+	struct item	*fds;
 };
 
 static pthread_mutex_t	 lock = PTHREAD_MUTEX_INITIALIZER;
@@ -95,10 +120,141 @@ uq_next_locked(int spare)
 	return NULL;
 }
 
+static int	push_locked(const struct item *it, uid_t uid);
+
+/* Queue it under uid from a closer thread; closed here if that fails. */
+static void
+push(const struct item *it, uid_t uid)
+{
+	int r;
+
+	if (uid != CLOSER_BROKER && uid != CLOSER_FOREIGN)
+		uid = person_of(uid);
+	pthread_mutex_lock(&lock);
+	r = push_locked(it, uid);
+	pthread_mutex_unlock(&lock);
+	if (r < 0)
+		close(it->fd);	/* out of memory: on this thread, rather than leak */
+}
+
+/* Who sent what fd holds (it is connected): SO_PEERCRED, or CLOSER_FOREIGN */
+static uid_t
+peer_uid(int fd)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0 || uc.pid <= 0 ||
+	    uc.uid == (uid_t)-1)
+		return CLOSER_FOREIGN;
+	return uc.uid;
+}
+
+/*
+ * Take out of fd, an AF_UNIX socket only the broker holds, what its last
+ * close would close on this thread: queued fds and waiting connections.
+ */
+static void
+drain(int fd)
+{
+	union {
+		struct cmsghdr	align;
+		char		buf[CMSG_SPACE(sizeof(int) * SCM_FDS_MAX) +
+				    CMSG_SPACE(sizeof(struct ucred))];
+	} cbuf;
+	char data[1024];
+	struct item it = { -1, HOW_CLOSE, -1, NULL };
+	struct iovec iov;
+	struct msghdr mh;
+	struct cmsghdr *cm;
+	struct ucred uc;
+	socklen_t len = sizeof(int);
+	int domain, listening = 0, type = 0, one = 1, i, c;
+	size_t j, nfd;
+	ssize_t n;
+	uid_t from, peer;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 || domain != AF_UNIX)
+		return;
+	len = sizeof(int);
+	getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len);
+	len = sizeof(int);
+	getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len);
+	/* nothing more comes in: connect is refused, a send fails with EPIPE */
+	shutdown(fd, SHUT_RD);
+	if (listening) {
+		for (i = 0; i < DRAIN_MAX; i++) {
+			if ((c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
+				break;
+			it.fd = c;
+			it.how = HOW_DRAIN;
+			push(&it, peer_uid(c));
+		}
+		return;
+	}
+	peer = peer_uid(fd);
+	/* the sender of each message, if the kernel noted it */
+	setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
+	for (i = 0; i < DRAIN_MAX; i++) {
+		memset(&mh, 0, sizeof(mh));
+		iov.iov_base = data;
+		iov.iov_len = sizeof(data);
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = cbuf.buf;
+		mh.msg_controllen = sizeof(cbuf.buf);
+		n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		from = peer;
+		nfd = 0;
+		for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level != SOL_SOCKET)
+				continue;
+			if (cm->cmsg_type == SCM_CREDENTIALS &&
+			    cm->cmsg_len >= CMSG_LEN(sizeof(uc))) {
+				memcpy(&uc, CMSG_DATA(cm), sizeof(uc));
+				if (uc.pid > 0)		/* 0: not noted at send */
+					from = uc.uid;
+			}
+		}
+		for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (j = 0; j < nfd; j++) {
+				/* maybe not the last copy: closed, not drained */
+				memcpy(&it.fd, CMSG_DATA(cm) + j * sizeof(int), sizeof(int));
+				it.how = HOW_CLOSE;
+				push(&it, from);
+			}
+		}
+		/* end of a stream or of a connected seqpacket */
+		if (n == 0 && nfd == 0 && type != SOCK_DGRAM)
+			break;
+	}
+}
+
+static void
+finish(const struct item *it)
+{
+	if (it->how != HOW_CLOSE)
+		drain(it->fd);
+	if (it->how == HOW_REPLACE && dup3(it->src, it->fd, O_CLOEXEC) == it->fd) {
+		/* the fd number is the caller's again, a copy of src */
+		__atomic_store_n(it->publish, it->fd, __ATOMIC_RELEASE);
+		return;
+	}
+	close(it->fd);
+}
+
 static void *
 closer_main(void *arg)
 {
-	int fd, spare = arg != NULL;
+	int spare = arg != NULL;
+	struct item it;
 	struct uq *q;
 
 	pthread_mutex_lock(&lock);
@@ -109,13 +265,13 @@ closer_main(void *arg)
 			idle--;
 			continue;
 		}
-		fd = q->fds[q->head];
+		it = q->fds[q->head];
 		q->head = (q->head + 1) % q->cap;
 		q->n--;
 		q->busy = 1;
 		ready_uids--;		/* it was ready: queued, not busy */
 		pthread_mutex_unlock(&lock);
-		close(fd);
+		finish(&it);
 		pthread_mutex_lock(&lock);
 		q->busy = 0;
 		if (q->n > 0)
@@ -164,12 +320,12 @@ closer_init(void)
 	return nthreads > 0 ? 0 : -r;
 }
 
-/* Append fd to q's ring (under lock); -ENOMEM if it cannot grow. */
+/* Append it to q's ring (under lock); -ENOMEM if it cannot grow. */
 static int
-uq_push_locked(struct uq *q, int fd)
+uq_push_locked(struct uq *q, const struct item *it)
 {
 	unsigned i, cap;
-	int *fds;
+	struct item *fds;
 
 	if (q->n == q->cap) {
 		cap = q->cap ? q->cap * 2 : 8;
@@ -182,39 +338,29 @@ uq_push_locked(struct uq *q, int fd)
 		q->cap = cap;
 		q->head = 0;
 	}
-	q->fds[(q->head + q->n) % q->cap] = fd;
+	q->fds[(q->head + q->n) % q->cap] = *it;
 	if (q->n++ == 0 && !q->busy)
 		ready_uids++;
 	return 0;
 }
 
-void
-closer_close_uid(int fd, uid_t uid)
+/* Queue it under uid (a person already) and wake a thread (under lock); 0 or -ENOMEM. */
+static int
+push_locked(const struct item *it, uid_t uid)
 {
 	struct uq *q;
 
-	if (fd < 0)
-		return;
-	if (uid != CLOSER_BROKER)
-		uid = person_of(uid);	/* a subordinate range is one person */
-	pthread_mutex_lock(&lock);
-	if (!started) {
-		/* before the event loop runs (start, tests): nothing waits on us */
-		pthread_mutex_unlock(&lock);
-		close(fd);
-		return;
-	}
 	if ((q = uq_find_locked(uid)) == NULL) {
 		if ((q = calloc(1, sizeof(*q))) == NULL)
-			goto nomem;
+			return -ENOMEM;
 		q->uid = uid;
 		q->next = uqs;
 		uqs = q;
 	}
-	if (uq_push_locked(q, fd) < 0) {
+	if (uq_push_locked(q, it) < 0) {
 		if (q->n == 0 && !q->busy)
 			uq_free_locked(q);
-		goto nomem;
+		return -ENOMEM;
 	}
 	/*
 	 * every thread busy (some perhaps stuck): one more, up to the cap; the
@@ -224,11 +370,50 @@ closer_close_uid(int fd, uid_t uid)
 	    ((uid == 0 || uid == CLOSER_BROKER) && nthreads < CLOSER_MAX)))
 		spawn_locked();
 	pthread_cond_broadcast(&cond);	/* a spare thread serves only root */
-	pthread_mutex_unlock(&lock);
-	return;
-nomem:
+	return 0;
+}
+
+static void
+queue(const struct item *it, uid_t uid)
+{
+	if (it->fd < 0)
+		return;
+	if (uid != CLOSER_BROKER && uid != CLOSER_FOREIGN)
+		uid = person_of(uid);	/* a subordinate range is one person */
+	pthread_mutex_lock(&lock);
+	if (!started) {
+		/* before the event loop runs (start, tests): nothing waits on us */
+		pthread_mutex_unlock(&lock);
+		finish(it);
+		return;
+	}
 	/* out of memory: the fd stays open rather than block the event loop */
+	push_locked(it, uid);
 	pthread_mutex_unlock(&lock);
+}
+
+void
+closer_close_uid(int fd, uid_t uid)
+{
+	struct item it = { fd, HOW_CLOSE, -1, NULL };
+
+	queue(&it, uid);
+}
+
+void
+closer_close_last(int fd, uid_t uid)
+{
+	struct item it = { fd, HOW_DRAIN, -1, NULL };
+
+	queue(&it, uid);
+}
+
+void
+closer_replace_last(int fd, uid_t uid, int src, int *publish)
+{
+	struct item it = { fd, HOW_REPLACE, src, publish };
+
+	queue(&it, uid);
 }
 
 void
@@ -243,7 +428,7 @@ closer_pending(uid_t uid)
 	struct uq *q;
 	unsigned n = 0;
 
-	if (uid != CLOSER_BROKER)
+	if (uid != CLOSER_BROKER && uid != CLOSER_FOREIGN)
 		uid = person_of(uid);
 	pthread_mutex_lock(&lock);
 	if ((q = uq_find_locked(uid)) != NULL)

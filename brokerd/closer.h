@@ -9,6 +9,8 @@
 
 /* The uid of fds that are the broker's own (not charged to a client) */
 #define CLOSER_BROKER		((uid_t)-1)
+/* The uid of fds whose sender is not known (a datagram that did not say) */
+#define CLOSER_FOREIGN		((uid_t)-2)
 /* fds of one uid waiting to be closed before its requests with fds are refused */
 #define CLOSER_PENDING_MAX	64
 
@@ -23,6 +25,20 @@ int		closer_init(void);
  * threads run.
  */
 void		closer_close_uid(int fd, uid_t uid);
+/*
+ * closer_close_uid of an fd whose only copy is the broker's: an AF_UNIX
+ * socket is first shut down for reading and drained (see closer.c), so its
+ * queued fds and waiting connections are closed under the uids that sent
+ * them, not under uid. Never for an fd others may hold: it takes what they
+ * would read.
+ */
+void		closer_close_last(int fd, uid_t uid);
+/*
+ * closer_close_last, but then the fd number becomes a copy of src
+ * (dup3) and is stored in *publish (atomically): a spare fd comes back
+ * only once the fd it made room for is gone.
+ */
+void		closer_replace_last(int fd, uid_t uid, int src, int *publish);
 /* closer_close_uid(fd, CLOSER_BROKER) */
 void		closer_close(int fd);
 /* fds of uid queued or being closed */

@@ -103,6 +103,7 @@ static const struct server_ops *up;	/* the layer above: request.c */
 /* The type of the request being dispatched, for the log; NULL outside */
 static const char	*cur_request;
 static int		 spare_fd = -1;	/* given up to refuse a client when out of fds */
+static int		 null_fd = -1;	/* /dev/null: what the spare becomes again */
 static struct peer	*peers;
 static unsigned		 npeers, nonroot_peers;
 static int		 stopping, reexec_wanted, early_close;
@@ -201,7 +202,8 @@ peer_drop(struct peer *p)
 	event_del(p->ev_write);
 	event_del(p->ev_close);
 	event_del(p->ev_timer);
-	close(p->fd);
+	/* what it queued may carry fds whose last close lingers: drained there */
+	closer_close_last(p->fd, p->cred.uid);
 	p->fd = -1;
 	if (p->prev != NULL)
 		p->prev->next = p->next;
@@ -697,27 +699,6 @@ peer_creds(struct peer *p)
 	return 0;
 }
 
-/* Refuse a new connection with a message, without making a peer of it. */
-/*
- * Close a refused client's connection after reading what it already sent:
- * an AF_UNIX socket closed with unread data resets its peer, and the reset
- * is reported before the queued ERROR that says why.
- */
-static void
-drain_close(int fd)
-{
-	struct sb_msg m;
-	int i, r;
-
-	for (i = 0; i < 16; i++) {
-		r = sb_msg_recv(fd, rbuf, sizeof(rbuf), &m, MSG_DONTWAIT);
-		closer_close(m.fd);
-		if (r < 0 && r != -EBADMSG && r != -EPROTO && r != -EPROTONOSUPPORT &&
-		    r != -EMSGSIZE && r != -EMFILE)
-			break;
-	}
-	close(fd);
-}
 
 static void
 logflush_cb(evutil_socket_t fd, short what, void *arg)
@@ -742,8 +723,16 @@ refusal(uid_t uid, pid_t pid, const char *what, int err, const char *msg)
 		server_refusal_dropped();
 }
 
+/*
+ * Refuse a new connection with a message, without making a peer of it. Its
+ * close drains what the client already sent on a closer thread (closer.c):
+ * an AF_UNIX socket closed with unread data resets its peer, and the reset
+ * is reported before the queued ERROR that says why; and what it sent may
+ * carry fds whose last close lingers. A spare fd given up to accept it
+ * comes back once it is closed (publish: &spare_fd), else publish is NULL.
+ */
 static void
-accept_refuse(int fd, int err, uint64_t limit, const char *msg)
+accept_refuse(int fd, uid_t uid, int err, uint64_t limit, const char *msg, int *publish)
 {
 	struct sb_msg m;
 
@@ -752,7 +741,10 @@ accept_refuse(int fd, int err, uint64_t limit, const char *msg)
 	sb_msg_set_str(&m, SB_F_MESSAGE, msg);
 	sb_msg_set_u64(&m, SB_F_LIMIT, limit);
 	sb_msg_send(fd, &m, -1);
-	drain_close(fd);
+	if (publish != NULL)
+		closer_replace_last(fd, uid, null_fd, publish);
+	else
+		closer_close_last(fd, uid);
 }
 
 static void
@@ -763,12 +755,12 @@ peer_new(int fd)
 	unsigned *nuid;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
-		close(fd);
+		closer_close_last(fd, CLOSER_FOREIGN);
 		return;
 	}
 	p->fd = fd;
 	if (peer_creds(p) < 0) {
-		close(fd);
+		closer_close_last(fd, CLOSER_FOREIGN);
 		free(p->cred.groups);
 		free(p);
 		return;
@@ -776,7 +768,7 @@ peer_new(int fd)
 	if ((nuid = uid_clients(p->cred.uid)) == NULL) {
 		snprintf(msg, sizeof(msg), "the broker is out of memory");
 		refusal(p->cred.uid, p->cred.pid, "connect", ENOMEM, msg);
-		accept_refuse(fd, ENOMEM, 0, msg);
+		accept_refuse(fd, p->cred.uid, ENOMEM, 0, msg, NULL);
 		free(p->cred.groups);
 		free(p);
 		return;
@@ -785,7 +777,7 @@ peer_new(int fd)
 		snprintf(msg, sizeof(msg), "the broker has %u clients: the limit is %u (--max-clients)",
 		    npeers, cfg.max_clients);
 		refusal(p->cred.uid, p->cred.pid, "connect", EUSERS, msg);
-		accept_refuse(fd, EUSERS, cfg.max_clients, msg);
+		accept_refuse(fd, p->cred.uid, EUSERS, cfg.max_clients, msg, NULL);
 		free(p->cred.groups);
 		free(p);
 		return;
@@ -795,7 +787,8 @@ peer_new(int fd)
 		    "of the %u (--max-clients), the rest is kept for root", nonroot_peers,
 		    cfg.max_clients - ROOT_RESERVE(cfg.max_clients), cfg.max_clients);
 		refusal(p->cred.uid, p->cred.pid, "connect", EUSERS, msg);
-		accept_refuse(fd, EUSERS, cfg.max_clients - ROOT_RESERVE(cfg.max_clients), msg);
+		accept_refuse(fd, p->cred.uid, EUSERS,
+		    cfg.max_clients - ROOT_RESERVE(cfg.max_clients), msg, NULL);
 		free(p->cred.groups);
 		free(p);
 		return;
@@ -805,7 +798,7 @@ peer_new(int fd)
 		snprintf(msg, sizeof(msg), "%s has %u clients: the limit is %u "
 		    "(--max-clients-per-uid)", who, *nuid, cfg.max_clients_per_uid);
 		refusal(p->cred.uid, p->cred.pid, "connect", EUSERS, msg);
-		accept_refuse(fd, EUSERS, cfg.max_clients_per_uid, msg);
+		accept_refuse(fd, p->cred.uid, EUSERS, cfg.max_clients_per_uid, msg, NULL);
 		free(p->cred.groups);
 		free(p);
 		return;
@@ -815,7 +808,7 @@ peer_new(int fd)
 		    "(the limit is %d): try again later", (unsigned long)p->cred.uid,
 		    closer_pending(p->cred.uid), CLOSER_PENDING_MAX);
 		refusal(p->cred.uid, p->cred.pid, "connect", EAGAIN, msg);
-		accept_refuse(fd, EAGAIN, CLOSER_PENDING_MAX, msg);
+		accept_refuse(fd, p->cred.uid, EAGAIN, CLOSER_PENDING_MAX, msg, NULL);
 		free(p->cred.groups);
 		free(p);
 		return;
@@ -860,20 +853,31 @@ static void
 accept_out_of_fds(int lfd)
 {
 	char msg[SB_MESSAGE_MAX];
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
 	struct rlimit rl;
 	int s;
 
 	close(spare_fd);
+	__atomic_store_n(&spare_fd, -1, __ATOMIC_RELEASE);
 	s = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (s >= 0) {
-		if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-			rl.rlim_cur = 0;
-		snprintf(msg, sizeof(msg), "the broker is out of file descriptors (its limit is "
-		    "%llu, RLIMIT_NOFILE): try again later", (unsigned long long)rl.rlim_cur);
-		refusal((uid_t)-1, 0, "connect", EMFILE, msg);
-		accept_refuse(s, EMFILE, (uint64_t)rl.rlim_cur, msg);
+	if (s < 0) {
+		spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		return;
 	}
-	spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
+		uc.uid = CLOSER_FOREIGN;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		rl.rlim_cur = 0;
+	snprintf(msg, sizeof(msg), "the broker is out of file descriptors (its limit is "
+	    "%llu, RLIMIT_NOFILE): try again later", (unsigned long long)rl.rlim_cur);
+	refusal((uid_t)-1, 0, "connect", EMFILE, msg);
+	/*
+	 * s is closed on a closer thread (what the client sent may linger),
+	 * and its fd number then becomes the spare again: the fds the closer
+	 * has yet to close never take the one the next refusal needs
+	 */
+	accept_refuse(s, uc.uid, EMFILE, (uint64_t)rl.rlim_cur, msg, &spare_fd);
 }
 
 static void
@@ -887,9 +891,15 @@ accept_cb(evutil_socket_t fd, short what, void *arg)
 			peer_new(s);
 			continue;
 		}
-		if (errno == EMFILE && spare_fd >= 0) {
+		if (errno == EMFILE && __atomic_load_n(&spare_fd, __ATOMIC_ACQUIRE) >= 0) {
 			accept_out_of_fds(fd);
 			continue;
+		}
+		if (errno == EMFILE) {
+			/* the spare is on its way back from the closer */
+			event_del(ev_accept);
+			timer_ms(ev_accept_backoff, 1);
+			return;
 		}
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 			log_warn("unable to accept a client: %s: backing off for 100 ms",
@@ -1494,6 +1504,8 @@ server_init(const struct server_ops *ops)
 	ev_accept = event_new(base, control_fd, EV_READ | EV_PERSIST, accept_cb, NULL);
 	ev_accept_backoff = evtimer_new(base, accept_backoff_cb, NULL);
 	if (spare_fd < 0 && (spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+		fatal("unable to open /dev/null: %s", strerror(errno));
+	if (null_fd < 0 && (null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
 		fatal("unable to open /dev/null: %s", strerror(errno));
 	ev_reap = event_new(base, -1, 0, reap_cb, NULL);
 	ev_drain = evtimer_new(base, drain_cb, NULL);

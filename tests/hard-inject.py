@@ -1,0 +1,95 @@
+# SPDX-License-Identifier: ISC
+"""hard-inject.py: fds whose last close lingers, sent where the broker
+closes them (run as the hostile uid; "sent" on stdout (twofds: then "refused"
+when the broker said why), then it keeps the
+receiving ends of its TCP connections open, unread, until stdin closes).
+
+  hard-inject.py inflight ROOT   a client that waits (WAIT: the broker does
+                                 not read it) queues messages carrying such
+                                 fds in its connection, then hangs up: the
+                                 broker drops it and closes the connection
+  hard-inject.py twofds ROOT     one PUT carrying two such fds (one allowed),
+                                 read once a short WAIT is over: the broker
+                                 refuses it and closes both
+
+Each fd is a TCP socket with SO_LINGER {1, 3600} and a full send buffer to a
+peer that never reads: its last close waits an hour. The broker must close
+them off its event loop and go on serving (checked by the .sh).
+"""
+import errno
+import os
+import socket
+import struct
+import sys
+
+sys.path.insert(0, os.path.join(os.environ["top_srcdir"], "tests"))
+from sbproto import Client, encode  # noqa: E402
+
+keep = []
+
+
+def lingering():
+    """A TCP socket whose close lingers: its fd (the peer side is kept)."""
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(1)
+    c = socket.create_connection(lst.getsockname())
+    a, _ = lst.accept()
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    c.setblocking(False)
+    try:
+        while True:
+            c.send(b"x" * 65536)
+    except BlockingIOError:
+        pass
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 3600))
+    keep.extend([lst, a])
+    return c
+
+
+def inflight(root):
+    cl = Client(root)
+    # a WAIT for a key nobody binds: the broker reads nothing more from cl
+    cl.send("wait", key="inject-never", timeout_ms=600000)
+    n = 0
+    for i in range(8):
+        c = lingering()
+        try:
+            socket.send_fds(cl.sock, [encode("status", mid=100 + i)], [c.fileno()],
+                            socket.MSG_DONTWAIT)
+            n += 1
+        except BlockingIOError:
+            pass
+        c.close()       # the copy in flight is the last one
+    assert n > 0, "no message could be queued"
+    cl.close()          # the broker drops it: its close frees what is queued
+    print("sent", flush=True)
+
+
+def twofds(root):
+    cl = Client(root)
+    # the broker reads the PUT only once this WAIT is over: the copies in
+    # flight are then the last ones (a close here would linger)
+    cl.send("wait", key="inject-never", timeout_ms=300)
+    a, b = lingering(), lingering()
+    socket.send_fds(cl.sock, [encode("put", mid=7, key="inject-two", has_fd=1)],
+                    [a.fileno(), b.fileno()])
+    a.close()
+    b.close()
+    print("sent", flush=True)
+    t, i, f, rfds = cl.recv()
+    assert t == "error" and f["errno"] == errno.ETIMEDOUT, (t, f)
+    t, i, f, rfds = cl.recv()
+    assert t == "error", (t, f)
+    assert f["errno"] == errno.EBADMSG and "more than 1 fd" in f["message"], f
+    print("refused", flush=True)
+    cl.close()
+
+
+def main():
+    mode, root = sys.argv[1], sys.argv[2]
+    {"inflight": inflight, "twofds": twofds}[mode](root)
+    sys.stdin.read()
+
+
+main()
