@@ -639,6 +639,15 @@ peer_read_one(struct peer *p, struct sb_msg *m, int r)
 	cur_request = NULL;
 }
 
+/* An fd of a message refused on receipt: its last close may block (closer.c) */
+static void
+peer_drop_fd(int fd, void *arg)
+{
+	const struct peer *p = arg;
+
+	closer_close_uid(fd, p->cred.uid);
+}
+
 static void
 peer_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -647,7 +656,7 @@ peer_read_cb(evutil_socket_t fd, short what, void *arg)
 	int i, r;
 
 	for (i = 0; i < READ_BURST && !p->dead && p->state == P_IDLE; i++) {
-		r = sb_msg_recv(p->fd, rbuf, sizeof(rbuf), &m, MSG_DONTWAIT);
+		r = sb_msg_recv_drop(p->fd, rbuf, sizeof(rbuf), &m, MSG_DONTWAIT, peer_drop_fd, p);
 		if (r == -EAGAIN || r == -EINTR)
 			return;
 		if (r == -ECONNRESET || r == -ENOTCONN || r == -EPIPE) {

@@ -106,5 +106,14 @@ SB_HIDDEN int	 sb_msg_send(int sock, const struct sb_msg *m, int fd);
  * (sb_msg_decode's among them).
  */
 SB_HIDDEN int	 sb_msg_recv(int sock, uint8_t *buf, size_t cap, struct sb_msg *m, int flags);
+/* The most fds one message can carry (the kernel's SCM_MAX_FD) */
+#define SB_SCM_FDS_MAX	253
+/*
+ * sb_msg_recv, but the fds of a message refused for carrying too many (or
+ * anything else wrong) go to drop(fd, arg) instead of close: the broker
+ * hands them to its closer, as their last close may block.
+ */
+SB_HIDDEN int	 sb_msg_recv_drop(int sock, uint8_t *buf, size_t cap, struct sb_msg *m, int flags,
+		    void (*drop)(int fd, void *arg), void *arg);
 
 #endif /* SB_INTERNAL_H */

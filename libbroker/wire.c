@@ -83,9 +83,9 @@ sb_msg_send(int sock, const struct sb_msg *m, int fd)
 	return 0;
 }
 
-/* Close every fd in the control part of mh. */
+/* Close every fd in the control part of mh, with drop if it is set. */
 static void
-close_cmsg_fds(struct msghdr *mh)
+close_cmsg_fds(struct msghdr *mh, void (*drop)(int, void *), void *arg)
 {
 	struct cmsghdr *cm;
 
@@ -99,7 +99,10 @@ close_cmsg_fds(struct msghdr *mh)
 			int fd;
 
 			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-			sb_io->close(fd);
+			if (drop != NULL)
+				drop(fd, arg);
+			else
+				sb_io->close(fd);
 		}
 	}
 }
@@ -121,10 +124,21 @@ header_id(struct sb_msg *m, const uint8_t *buf, size_t n)
 int
 sb_msg_recv(int sock, uint8_t *buf, size_t cap, struct sb_msg *m, int flags)
 {
-	/* room for more fds than allowed, so that extra ones are seen and closed */
+	return sb_msg_recv_drop(sock, buf, cap, m, flags, NULL, NULL);
+}
+
+int
+sb_msg_recv_drop(int sock, uint8_t *buf, size_t cap, struct sb_msg *m, int flags,
+    void (*drop)(int fd, void *arg), void *arg)
+{
+	/*
+	 * Room for as many fds as one message can carry (the kernel's
+	 * SCM_MAX_FD), so that extra ones are seen and closed with drop: those
+	 * that did not fit the kernel would close itself, on this thread.
+	 */
 	union {
 		struct cmsghdr	align;
-		char		buf[CMSG_SPACE(sizeof(int) * 8)];
+		char		buf[CMSG_SPACE(sizeof(int) * SB_SCM_FDS_MAX)];
 	} cbuf;
 	struct iovec iov;
 	struct msghdr mh;
@@ -156,15 +170,16 @@ sb_msg_recv(int sock, uint8_t *buf, size_t cap, struct sb_msg *m, int flags)
 			bad = 1;
 	}
 	if (bad || nfds > SB_FDS_MAX || (mh.msg_flags & MSG_TRUNC)) {
-		close_cmsg_fds(&mh);
+		close_cmsg_fds(&mh, drop, arg);
 		header_id(m, buf, (size_t)n);
 		if (mh.msg_flags & MSG_TRUNC)
 			return -EMSGSIZE;
 		/*
-		 * The control part had room for 8 fds: a truncation below that
-		 * is the kernel failing to install them, our fd table is full.
+		 * The control part had room for every fd a message can carry: a
+		 * truncation is the kernel failing to install them, our fd table
+		 * is full.
 		 */
-		if ((mh.msg_flags & MSG_CTRUNC) && nfds < 8)
+		if ((mh.msg_flags & MSG_CTRUNC) && nfds < SB_SCM_FDS_MAX)
 			return -EMFILE;
 		return -EBADMSG;
 	}

@@ -1,0 +1,34 @@
+#!/bin/bash
+# SPDX-License-Identifier: ISC
+# A message with more fds than allowed is refused and its fds are closed off
+# the event loop: two fds whose last close lingers for an hour, where one is
+# allowed, must not stall the broker (hard-inject.py twofds).
+. "$top_srcdir/tests/lib.sh"
+need python3 setpriv
+[ "$(id -u)" = 0 ] || skip "needs root (a second uid)"
+PY=$(command -v /usr/bin/python3 || command -v python3)
+$SB_NOBODY "$PY" -c '' 2>/dev/null || skip "setpriv cannot run $PY as uid 65534 here"
+chmod 755 "$T"
+sb_start
+base=$(sb_fd_count "$SB_PID")
+
+coproc INJECT { $SB_NOBODY "$PY" "$top_srcdir/tests/hard-inject.py" twofds "$ROOT" 2>&1; }
+sb_bg $INJECT_PID
+read -r -t 20 line <&"${INJECT[0]}" || fail "the hostile client did not start"
+assert_eq "$line" sent "the hostile client (a message with two lingering fds)"
+
+read -r -t 20 line <&"${INJECT[0]}" || fail "no refusal of a message with two lingering fds"
+assert_eq "$line" refused "the hostile client's PUT with two fds"
+
+# the broker still answers everyone (a hang detector, not a timing test)
+for i in 1 2 3; do
+	timeout 20 "$SOCKBROKER" status >/dev/null || fail "the broker stalls on a message with two lingering fds"
+done
+short=$(timeout 20 "$SOCKBROKER" bind after-inject --listen) || fail "bind after a message with two lingering fds"
+[ -S "$short" ] || fail "no socket at $short"
+timeout 20 "$SOCKBROKER" release after-inject || fail "release after a message with two lingering fds"
+# every other fd is closed: only the hostile uid's own lingering fds may
+# wait, on its closer thread, one closing (an hour), the rest queued behind
+_fds_le() { [ "$(sb_fd_count "$SB_PID")" -le $((base + 2)) ]; }
+sb_wait_for _fds_le || fail "broker fds $(sb_fd_count "$SB_PID"), baseline $base + 2"
+exit 0
