@@ -128,6 +128,7 @@ struct entry {
 
 /* entry.c: the table */
 void		 entries_init(void);
+void		 entries_reserve(size_t n);
 struct entry	*entry_new(const char *key);
 struct entry	*entry_find(const char *key, struct entry **ret_collision);
 /*

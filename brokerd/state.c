@@ -480,8 +480,13 @@ rec_apply(const uint8_t *p, size_t n)
 		return -1;
 	if ((ne = entry_new_view(key, view)) == NULL)
 		fatal("unable to allocate memory");
-	/* another key at the same short path: refused (the same key has the same id) */
-	if (e == NULL && entry_by_id(ne->id) != NULL) {
+	/*
+	 * another key at the same short path: refused (the same key has the
+	 * same id). After a re-exec the journal is the one the previous image
+	 * loaded (a record it refused made it compact at start, which dropped
+	 * it) and appended to after checking each new key: not again.
+	 */
+	if (e == NULL && !cfg.reexec && entry_by_id(ne->id) != NULL) {
 		entry_free(ne);
 		return -1;
 	}
@@ -522,6 +527,29 @@ rec_valid(const uint8_t *buf, size_t n, size_t off, int ver, const uint8_t *salt
 		return 0;
 	*ret_len = len;
 	return 1;
+}
+
+/*
+ * How many SET records the journal seems to have, from their headers alone
+ * (no checksum; it stops at the first that does not look whole): at most
+ * the number of entries it loads, so that the table is sized once.
+ */
+static size_t
+count_sets(const uint8_t *buf, size_t n, size_t off, int ver)
+{
+	uint32_t magic, len;
+	size_t k = 0;
+
+	while (n - off >= REC_HDR) {
+		memcpy(&magic, buf + off, 4);
+		memcpy(&len, buf + off + 4, 4);
+		if (magic != (ver == 1 ? REC_MAGIC1 : REC_MAGIC2) || len == 0 ||
+		    len > REC_MAX - REC_HDR || len > n - off - REC_HDR)
+			break;
+		k += buf[off + REC_HDR] == REC_SET;
+		off += REC_HDR + len;
+	}
+	return k < cfg.max_entries ? k : cfg.max_entries;
 }
 
 /* Keep the damaged journal for inspection, as ROOT/state.damaged.TIME. */
@@ -601,6 +629,7 @@ state_parse(const uint8_t *buf, size_t n)
 		log_warn("%s/%s: damaged file header repaired", cfg.root, STATE_NAME);
 		damaged++;
 	}
+	entries_reserve(count_sets(buf, n, off, ver));
 	while (off < n) {
 		if (rec_valid(buf, n, off, ver, jsalt, &len)) {
 			if (rec_apply(buf + off + REC_HDR, len) < 0) {
