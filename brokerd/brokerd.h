@@ -63,6 +63,7 @@ struct config {
 	unsigned	 max_entries;
 	unsigned	 max_entries_per_uid;
 	unsigned	 client_timeout_ms;
+	unsigned	 prepare_timeout_s;	/* a PREPAREd entry not BOUND is released */
 	unsigned	 idle_exit_s;
 	const char	*subuid;		/* the subordinate uid ranges */
 	int		 control_fd;		/* adopted control socket, or -1 */
@@ -121,6 +122,11 @@ struct entry {
 	int		 link_root;	/* lingering: the creator's /proc/PID/root, or -1 */
 	uint8_t		 in_fdholder;	/* its fd is in the s6-fdholderd (--fdholder) */
 	uint8_t		 view;		/* 0..SB_VIEW_MAX: which claim of a path key */
+	uint8_t		 adopted;	/* ADOPT: its directory stays the broker's */
+	uint8_t		 prep_pending;	/* on the list of pending PREPAREs */
+	uint8_t		 linked;	/* in the table (entry_insert) */
+	struct entry	*prep_prev, *prep_next;	/* that list, oldest first */
+	int64_t		 prep_deadline;	/* CLOCK_MONOTONIC ms: released if not BOUND */
 	uint16_t	 keylen;
 	char		 id[ENTRY_ID_LEN + 1];
 	char		 key[];
@@ -169,6 +175,24 @@ int		 entry_dir_make(struct entry *e, uid_t dir_uid, int *ret_dirfd,
 int		 entry_dir_open(const struct entry *e);
 void		 entry_dirs_scan(int (*want)(const struct entry *));
 int		 entry_dir_finish(struct entry *e, int dirfd);
+/*
+ * ADOPT: bind the client's socket s (unbound, checked by the caller) at
+ * e's short path in dirfd, the file e's uid's with e's mode; s is borrowed.
+ */
+int		 entry_sock_adopt(struct entry *e, int dirfd, int s, char *err, size_t errlen);
+/*
+ * Pending PREPAREs: an entry of the table that is prepared (its directory
+ * its client's), not adopted and not ready is on a list with a deadline
+ * (--prepare-timeout). entry_prepare_update() puts e on it or takes it off
+ * as its flags say (entry_insert and entry_unlink call it too);
+ * prepares_of() counts those of uid's person, prepares_nonroot() those
+ * of every uid but root; entry_prepares_expire() releases the entries
+ * whose deadline passed and returns the ms to the next deadline, or -1.
+ */
+void		 entry_prepare_update(struct entry *e);
+unsigned	 prepares_of(uid_t uid);
+unsigned	 prepares_nonroot(void);
+long		 entry_prepares_expire(void);
 int		 entry_dir_reclaim(const struct entry *e, int dirfd);
 int		 entry_sock_make(struct entry *e, int dirfd, int *ret_fd,
 		    char *err, size_t errlen);
@@ -281,6 +305,8 @@ int		 proc_adopt(struct entry *e);
 uint64_t	 proc_starttime(pid_t pid);
 void		 server_reexec_request(void);
 void		 server_stats_changed(void);
+/* a PREPARE is pending: make sure the timer that releases stale ones runs */
+void		 server_prepares_arm(void);
 /* log_refusal() left a line out: flush the count once its window is over */
 void		 server_refusal_dropped(void);
 

@@ -44,6 +44,7 @@ struct uidstat {
 	uid_t		 uid;
 	unsigned	 entries;
 	unsigned	 clients;
+	unsigned	 prepares;	/* pending PREPAREs */
 };
 #define UID_BUCKETS	256
 static struct uidstat	*uids[UID_BUCKETS];
@@ -115,6 +116,8 @@ seed_init(void)
 }
 
 static unsigned		  nonroot_entries;
+static unsigned		  nonroot_prepares;
+static struct entry	 *prep_head, *prep_tail;
 
 /* The counters of uid's person (its subordinate range's owner, or itself), or NULL. */
 static struct uidstat *
@@ -436,6 +439,8 @@ entry_insert(struct entry *e)
 	if ((u = uidstat_get(e->uid)) == NULL)
 		fatal("unable to allocate memory");
 	u->entries++;
+	e->linked = 1;
+	entry_prepare_update(e);
 }
 
 void
@@ -463,10 +468,90 @@ entry_unlink(struct entry *e)
 	else
 		tail = e->prev;
 	e->prev = e->next = e->hnext = e->inext = NULL;
+	e->linked = 0;
+	entry_prepare_update(e);
 	nentries--;
 	nonroot_entries -= e->uid != 0;
 	if ((u = uidstat_find(e->uid)) != NULL)	/* made by its entry_insert() */
 		u->entries--;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+entry_prepare_update(struct entry *e)
+{
+	int want = e->linked && (e->flags & (EF_PREPARED | EF_READY)) == EF_PREPARED &&
+	    !e->adopted && e->kind == SB_KIND_SOCKET;
+	struct uidstat *u;
+
+	if (want == e->prep_pending)
+		return;
+	u = uidstat_find(e->uid);
+	if (want) {
+		e->prep_deadline = now_ms() + (int64_t)cfg.prepare_timeout_s * 1000;
+		e->prep_next = NULL;
+		e->prep_prev = prep_tail;
+		if (prep_tail != NULL)
+			prep_tail->prep_next = e;
+		else
+			prep_head = e;
+		prep_tail = e;
+		if (u != NULL)
+			u->prepares++;
+		nonroot_prepares += e->uid != 0;
+	} else {
+		if (e->prep_prev != NULL)
+			e->prep_prev->prep_next = e->prep_next;
+		else
+			prep_head = e->prep_next;
+		if (e->prep_next != NULL)
+			e->prep_next->prep_prev = e->prep_prev;
+		else
+			prep_tail = e->prep_prev;
+		e->prep_prev = e->prep_next = NULL;
+		if (u != NULL && u->prepares > 0)
+			u->prepares--;
+		nonroot_prepares -= e->uid != 0;
+	}
+	e->prep_pending = (uint8_t)want;
+}
+
+unsigned
+prepares_of(uid_t uid)
+{
+	struct uidstat *u = uidstat_find(uid);
+
+	return u != NULL ? u->prepares : 0;
+}
+
+unsigned
+prepares_nonroot(void)
+{
+	return nonroot_prepares;
+}
+
+long
+entry_prepares_expire(void)
+{
+	int64_t now = now_ms();
+	struct entry *e;
+
+	/* one timeout for all: the list is in deadline order */
+	while ((e = prep_head) != NULL && e->prep_deadline <= now) {
+		log_info("%s was prepared by uid %lu pid %ld and not bound within %u s "
+		    "(--prepare-timeout): released", e->key, (unsigned long)e->uid,
+		    (long)e->pid, cfg.prepare_timeout_s);
+		entry_destroy(e, "not bound in time");
+	}
+	return e != NULL ? (long)(e->prep_deadline - now) : -1;
 }
 
 void
@@ -716,12 +801,13 @@ dir_mode(const struct entry *e)
  * Set e's directory up: the broker's (group the entry's), not writable or
  * listable by others, crossable by the classes its mode lets in. A
  * prepared entry's directory is its owner's until BOUND (the client binds
- * its own socket in it): entry_dir_reclaim() then takes it back.
+ * its own socket in it): entry_dir_reclaim() then takes it back. An
+ * adopted one (ADOPT: the broker bound the client's socket) stays ours.
  */
 int
 entry_dir_finish(struct entry *e, int dirfd)
 {
-	uid_t owner = (e->flags & EF_PREPARED) ? e->uid : broker_uid();
+	uid_t owner = (e->flags & EF_PREPARED) && !e->adopted ? e->uid : broker_uid();
 
 	if (fchown(dirfd, owner, e->gid) < 0 || fchmod(dirfd, dir_mode(e)) < 0)
 		return -errno;
@@ -793,6 +879,46 @@ entry_sock_make(struct entry *e, int dirfd, int *ret_fd, char *err, size_t errle
 fail:
 	close(s);
 	return r;
+}
+
+/*
+ * Bind the client's socket s at e's short path. The walk crosses only the
+ * root, ROOT/xx and dirfd, all ours and writable by no client; the
+ * socket file gets e's mode (umask), then e's uid and gid, so that the
+ * client may chmod it as a program does after bind (swtpm's mode=).
+ */
+int
+entry_sock_adopt(struct entry *e, int dirfd, int s, char *err, size_t errlen)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	mode_t old;
+	int r;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	entry_short_path(e, sa.sun_path, sizeof(sa.sun_path));
+	old = umask(~(mode_t)e->mode & 0777);
+	r = bind(s, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0) {
+		r = -errno;
+		snprintf(err, errlen, "unable to bind the client's socket at %s for %s: %s",
+		    sa.sun_path, e->key, strerror(errno));
+		return r;
+	}
+	if (fstatat(dirfd, SB_SOCK_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s did not land in the entry directory of %s",
+		    sa.sun_path, e->key);
+		return -EXDEV;
+	}
+	if (fchownat(dirfd, SB_SOCK_NAME, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "unable to chown %s: %s", sa.sun_path, strerror(errno));
+		unlinkat(dirfd, SB_SOCK_NAME, 0);
+		return r;
+	}
+	return 0;
 }
 
 /*

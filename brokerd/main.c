@@ -36,6 +36,7 @@ struct config cfg = {
 	.max_entries = SB_DEFAULT_MAX_ENTRIES,
 	.max_entries_per_uid = SB_DEFAULT_MAX_ENTRIES_PER_UID,
 	.client_timeout_ms = SB_DEFAULT_CLIENT_TIMEOUT_MS,
+	.prepare_timeout_s = SB_DEFAULT_PREPARE_TIMEOUT_S,
 	.subuid = "/etc/subuid",
 };
 
@@ -46,8 +47,8 @@ usage(FILE *f, int code)
 	    "usage: sockbrokerd [-v] [--root DIR] [--ready-fd N] [--max-clients N]\n"
 	    "                   [--max-clients-per-uid N] [--max-entries N]\n"
 	    "                   [--max-entries-per-uid N] [--client-timeout SEC]\n"
-	    "                   [--idle-exit SEC] [--fdholder PATH] [--subuid FILE]\n"
-	    "                   [--version] [--help]\n"
+	    "                   [--prepare-timeout SEC] [--idle-exit SEC]\n"
+	    "                   [--fdholder PATH] [--subuid FILE] [--version] [--help]\n"
 	    "Broker of AF_UNIX sockets with short paths under DIR (default: %s).\n"
 	    "Exit status: 0 stopped, 100 usage, 111 system error.\n",
 	    geteuid() == 0 ? "/run/sockbroker" : "$XDG_RUNTIME_DIR/sockbroker");
@@ -72,7 +73,7 @@ num_arg(const char *opt, const char *s, unsigned long max)
 
 enum {
 	O_ROOT = 256, O_READY_FD, O_MAX_CLIENTS, O_MAX_CLIENTS_UID, O_MAX_ENTRIES,
-	O_MAX_ENTRIES_UID, O_CLIENT_TIMEOUT, O_IDLE_EXIT, O_FDHOLDER, O_SUBUID, O_VERSION, O_HELP,
+	O_MAX_ENTRIES_UID, O_CLIENT_TIMEOUT, O_PREPARE_TIMEOUT, O_IDLE_EXIT, O_FDHOLDER, O_SUBUID, O_VERSION, O_HELP,
 };
 
 static const struct option longopts[] = {
@@ -83,6 +84,7 @@ static const struct option longopts[] = {
 	{ "max-entries", required_argument, NULL, O_MAX_ENTRIES },
 	{ "max-entries-per-uid", required_argument, NULL, O_MAX_ENTRIES_UID },
 	{ "client-timeout", required_argument, NULL, O_CLIENT_TIMEOUT },
+	{ "prepare-timeout", required_argument, NULL, O_PREPARE_TIMEOUT },
 	{ "idle-exit", required_argument, NULL, O_IDLE_EXIT },
 	{ "fdholder", required_argument, NULL, O_FDHOLDER },
 	{ "subuid", required_argument, NULL, O_SUBUID },
@@ -115,6 +117,14 @@ parse_args(int argc, char **argv)
 			cfg.client_timeout_ms = 1000 * num_arg("--client-timeout", optarg, 86400);
 			if (cfg.client_timeout_ms == 0) {
 				fprintf(stderr, "sockbrokerd: usage: --client-timeout must be at least 1\n");
+				exit(EXIT_USAGE);
+			}
+			break;
+		case O_PREPARE_TIMEOUT:
+			cfg.prepare_timeout_s = num_arg("--prepare-timeout", optarg, 86400);
+			if (cfg.prepare_timeout_s == 0) {
+				fprintf(stderr, "sockbrokerd: usage: --prepare-timeout must be at "
+				    "least 1\n");
 				exit(EXIT_USAGE);
 			}
 			break;

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "brokerd.h"
+#include "closer.h"
 #include "proof.h"
 #include "sb-internal.h"
 #include "sockbroker.h"
@@ -255,6 +256,7 @@ struct pending {
 	struct peer	*p;
 	struct proof	*job;
 	int		 waiting;	/* a lookup for a waiter (P_WAIT), not P_PROOF */
+	int		 sock;		/* ADOPT: the client's socket, or -1 */
 	size_t		 len;
 	uint8_t		 buf[SB_MSG_MAX];
 };
@@ -292,6 +294,7 @@ pending_begin(struct peer *p, const struct sb_msg *m, const char *key, const cha
 	pd->len = (size_t)len;
 	pd->p = p;
 	pd->waiting = waiting;
+	pd->sock = -1;
 	/* a waiter is refused nothing here: it waits on, its next wake tries again */
 	if ((rootfd = peer_root_open(p)) < 0) {
 		free(pd);
@@ -323,7 +326,7 @@ pending_begin(struct peer *p, const struct sb_msg *m, const char *key, const cha
  * be the very file at the key's path in c's view of the file system.
  */
 static void
-proof_begin(struct peer *p, const struct sb_msg *m, const char *key, const struct entry *e)
+proof_begin(struct peer *p, struct sb_msg *m, const char *key, const struct entry *e)
 {
 	const struct peer_cred *c = peer_cred(p);
 	char sp[SB_SHORT_PATH_MAX];
@@ -343,7 +346,10 @@ proof_begin(struct peer *p, const struct sb_msg *m, const char *key, const struc
 	}
 	entry_short_path(e, sp, sizeof(sp));
 	entry_free(probe);
-	pending_begin(p, m, key, sp, 0);
+	if (pending_begin(p, m, key, sp, 0) == 0) {
+		pendings->sock = m->fd2;	/* ADOPT: kept until the second pass */
+		m->fd2 = -1;
+	}
 }
 
 /*
@@ -395,6 +401,15 @@ pending_take(struct pending **pp)
 	return pd;
 }
 
+/* A pending bind goes: the socket it kept (ADOPT) with it */
+static void
+pending_free(struct pending *pd)
+{
+	if (pd->sock >= 0)
+		closer_close_uid(pd->sock, peer_cred(pd->p)->uid);
+	free(pd);
+}
+
 void
 request_proofs_poll(void)
 {
@@ -410,11 +425,14 @@ request_proofs_poll(void)
 		pending_take(pp);
 		proof_release(pd->job, 0);
 		m.fd = -1;
+		m.fd2 = pd->sock;
+		pd->sock = -1;
 		if (sb_msg_decode(&m, pd->buf, pd->len) == 0)
 			redo(pd->p, &m, &o, pd->waiting);
+		pd->sock = m.fd2;	/* unless the bind kept it */
 		if (!pd->waiting)
 			peer_proof_done(pd->p);
-		free(pd);
+		pending_free(pd);
 		/* redo may have changed the list (a waiter answered): from the top */
 		pp = &pendings;
 	}
@@ -434,13 +452,13 @@ request_proof_timeout(struct peer *p)
 		return;
 	pending_take(pp);
 	proof_release(pd->job, 1);
-	m.fd = -1;
+	m.fd = m.fd2 = -1;
 	if (sb_msg_decode(&m, pd->buf, pd->len) == 0)
 		refuse(p, m.id, ETIMEDOUT, 0, "uid %lu %s %s: its file system did not answer "
 		    "within %d ms", (unsigned long)c->uid, m.type == SB_MSG_BIND &&
 		    !(sb_msg_u32(&m, SB_F_FLAGS, 0) & SB_BIND_BOUND) ? "may not claim" :
 		    "cannot be told which claim of", kfmt(m.str[SB_F_KEY]), PROOF_DEADLINE_MS);
-	free(pd);
+	pending_free(pd);
 }
 
 /* Forget p's pending job; stuck: it ran past p's deadline */
@@ -453,7 +471,7 @@ pending_drop(struct peer *p, int stuck)
 		if (pd->p == p) {
 			pending_take(pp);
 			proof_release(pd->job, stuck);
-			free(pd);
+			pending_free(pd);
 			return;
 		}
 }
@@ -482,9 +500,12 @@ req_socktype(struct peer *p, const struct sb_msg *m, unsigned flags)
 	return t;
 }
 
-/* Make e's directory and, unless prepared, its socket; reply; keep e. */
+/*
+ * Make e's directory and, unless prepared, its socket (or bind the
+ * client's, *adopt: ADOPT, taken if e holds it); reply; keep e.
+ */
 static int
-bind_create(struct peer *p, const struct sb_msg *m, struct entry *e)
+bind_create(struct peer *p, const struct sb_msg *m, struct entry *e, int *adopt)
 {
 	char err[SB_MESSAGE_MAX];
 	int dirfd = -1, fd = -1, r;
@@ -493,8 +514,11 @@ bind_create(struct peer *p, const struct sb_msg *m, struct entry *e)
 		refuse(p, m->id, -r, 0, "%s", err);
 		return r;
 	}
-	if (!(e->flags & EF_PREPARED) &&
-	    (r = entry_sock_make(e, dirfd, &fd, err, sizeof(err))) < 0) {
+	if (adopt != NULL)
+		r = entry_sock_adopt(e, dirfd, *adopt, err, sizeof(err));
+	else if (!(e->flags & EF_PREPARED))
+		r = entry_sock_make(e, dirfd, &fd, err, sizeof(err));
+	if (r < 0) {
 		refuse(p, m->id, -r, 0, "%s", err);
 		goto fail;
 	}
@@ -512,10 +536,23 @@ bind_create(struct peer *p, const struct sb_msg *m, struct entry *e)
 	}
 	if (fd >= 0)
 		e->flags |= EF_READY | (e->lifetime == SB_LT_HOLD ? EF_HELD : 0);
+	if (adopt != NULL) {
+		/* a datagram socket is ready once bound; others once BOUND (listening) */
+		if (e->socktype == SOCK_DGRAM)
+			e->flags |= EF_READY;
+		if (e->lifetime == SB_LT_HOLD)
+			e->flags |= EF_HELD;
+	}
 	if ((r = state_set(e)) < 0) {
 		e->flags &= (uint8_t)~(EF_READY | EF_HELD);
 		refuse_journal(p, m, e, r);
 		goto fail;
+	}
+	entry_prepare_update(e);
+	if (adopt != NULL && e->lifetime == SB_LT_HOLD) {
+		e->fd = *adopt;		/* the client listens on it: the same socket */
+		*adopt = -1;
+		systemd_fdstore_add(e);
 	}
 	if (fd >= 0 && e->lifetime == SB_LT_HOLD) {
 		e->fd = fd;
@@ -526,6 +563,8 @@ bind_create(struct peer *p, const struct sb_msg *m, struct entry *e)
 		close(fd);
 	if (e->flags & EF_READY)
 		server_wake(e);
+	if (e->prep_pending)
+		server_prepares_arm();
 	return 0;
 fail:
 	if (fd >= 0)
@@ -537,9 +576,89 @@ fail:
 	return r;
 }
 
+/*
+ * Room for one more pending PREPARE of c? Refuses if not: a prepared
+ * directory is its client's until BOUND (or --prepare-timeout).
+ */
+static int
+prepare_ok(struct peer *p, const struct sb_msg *m, const char *key)
+{
+	const struct peer_cred *c = peer_cred(p);
+	char who[96];
+	unsigned n;
+
+	if (c->uid == 0)
+		return 1;
+	if (prepares_nonroot() >= SB_PREPARES_MAX) {
+		refuse(p, m->id, EAGAIN, SB_PREPARES_MAX, "uids other than root have %u prepared "
+		    "entries not bound yet (the limit is %d); %s refused: try again later",
+		    prepares_nonroot(), SB_PREPARES_MAX, kfmt(key));
+		return 0;
+	}
+	if ((n = prepares_of(c->uid)) >= SB_PREPARES_PER_PERSON) {
+		person_name(c->uid, who, sizeof(who));
+		refuse(p, m->id, EAGAIN, SB_PREPARES_PER_PERSON, "%s has %u prepared entries not "
+		    "bound yet (the limit is %d, each released after %u s, --prepare-timeout); "
+		    "%s refused", who, n, SB_PREPARES_PER_PERSON, cfg.prepare_timeout_s, kfmt(key));
+		return 0;
+	}
+	return 1;
+}
+
+/* The socket an ADOPT brings (after the proof, for a path key), or -1 */
+static int *
+adopt_sock(struct sb_msg *m)
+{
+	int *s = SB_HAS(m, SB_F_PROOF) ? &m->fd2 : &m->fd;
+
+	return *s >= 0 ? s : NULL;
+}
+
+/*
+ * May s be ADOPTed as a socket of type? An AF_UNIX socket of that type,
+ * neither bound nor connected (nor listening). 0 after a refusal.
+ */
+static int
+adopt_ok(struct peer *p, const struct sb_msg *m, int s, int type, const char *key)
+{
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(int), slen = sizeof(sa);
+	struct stat st;
+	int v;
+
+	if (fstat(s, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		refuse(p, m->id, ENOTSOCK, 0, "the fd sent to adopt for %s is not a socket",
+		    kfmt(key));
+		return 0;
+	}
+	if (getsockopt(s, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0 || v != AF_UNIX) {
+		refuse(p, m->id, EAFNOSUPPORT, 0, "the socket sent to adopt for %s is not "
+		    "AF_UNIX", kfmt(key));
+		return 0;
+	}
+	len = sizeof(int);
+	if (getsockopt(s, SOL_SOCKET, SO_TYPE, &v, &len) < 0 || v != type) {
+		refuse(p, m->id, EPROTOTYPE, 0, "the socket sent to adopt for %s is of type %d, "
+		    "the request says %d", kfmt(key), v, type);
+		return 0;
+	}
+	if (getsockname(s, (struct sockaddr *)&sa, &slen) < 0 || slen > sizeof(sa_family_t)) {
+		refuse(p, m->id, EINVAL, 0, "the socket sent to adopt for %s is bound already",
+		    kfmt(key));
+		return 0;
+	}
+	slen = sizeof(sa);
+	if (getpeername(s, (struct sockaddr *)&sa, &slen) == 0) {
+		refuse(p, m->id, EISCONN, 0, "the socket sent to adopt for %s is connected",
+		    kfmt(key));
+		return 0;
+	}
+	return 1;
+}
+
 /* BIND of a key that has an entry. */
 static void
-bind_existing(struct peer *p, const struct sb_msg *m, struct entry *e, unsigned flags, int type)
+bind_existing(struct peer *p, struct sb_msg *m, struct entry *e, unsigned flags, int type)
 {
 	const struct peer_cred *c = peer_cred(p);
 	int r;
@@ -588,11 +707,15 @@ bind_existing(struct peer *p, const struct sb_msg *m, struct entry *e, unsigned 
 		return;
 	}
 	/* nothing held (prepared, or owner lifetime of this very process): again */
+	if ((flags & SB_BIND_PREPARE) && !e->prep_pending && !prepare_ok(p, m, e->key))
+		return;
 	proc_untrack(e);
 	e->pid = c->pid;
-	e->flags = (uint8_t)((flags & SB_BIND_PREPARE) ? EF_PREPARED :
+	e->flags = (uint8_t)((flags & (SB_BIND_PREPARE | SB_BIND_ADOPT)) ? EF_PREPARED :
 	    ((flags & SB_BIND_LISTEN) ? EF_LISTENING : 0));
-	if (bind_create(p, m, e) < 0) {
+	e->adopted = (flags & SB_BIND_ADOPT) != 0;
+	entry_prepare_update(e);
+	if (bind_create(p, m, e, (flags & SB_BIND_ADOPT) ? adopt_sock(m) : NULL) < 0) {
 		entry_destroy(e, "bind failed");
 		return;
 	}
@@ -662,6 +785,7 @@ bind_bound(struct peer *p, const struct sb_msg *m, const char *key, const struct
 		e->fd = fd;
 		systemd_fdstore_add(e);
 	}
+	entry_prepare_update(e);
 	reply_entry(p, m->id, e, -1);
 	server_wake(e);
 }
@@ -684,11 +808,21 @@ bind_request(struct peer *p, struct sb_msg *m, const struct outcome *po)
 		refuse(p, m->id, EINVAL, 0, "unknown bind flags 0x%x", flags & ~SB_BIND__ALL);
 		return;
 	}
+	is_path = sb_key_is_path(key);
+	if (m->fd2 >= 0 && !((flags & SB_BIND_ADOPT) && is_path)) {
+		refuse(p, m->id, EINVAL, 0, "two fds go only with an ADOPT of a path key");
+		return;
+	}
 	if (flags & SB_BIND_BOUND) {
 		bind_bound(p, m, key, po);
 		return;
 	}
-	is_path = sb_key_is_path(key);
+	if ((flags & SB_BIND_ADOPT) &&
+	    (flags & (SB_BIND_LISTEN | SB_BIND_PREPARE | SB_BIND_BOUND))) {
+		refuse(p, m->id, EINVAL, 0, "ADOPT goes without LISTEN, PREPARE or BOUND: the "
+		    "client listens on its socket itself");
+		return;
+	}
 	if ((type = req_socktype(p, m, flags)) == 0 || !req_mode_gid(p, m, &mode, &gid))
 		return;
 	lifetime = (int)sb_msg_u32(m, SB_F_LIFETIME, is_path ? SB_LT_OWNER : SB_LT_HOLD);
@@ -707,6 +841,15 @@ bind_request(struct peer *p, struct sb_msg *m, const struct outcome *po)
 		    kfmt(key), kfmt(coll->key), cfg.root, coll->id, coll->id + 2);
 		return;
 	}
+	if ((flags & SB_BIND_ADOPT) && (is_path ? m->fd2 < 0 && po == NULL :
+	    m->fd < 0)) {
+		refuse(p, m->id, EINVAL, 0, "ADOPT of %s: no socket came with it (HAS_FD=%d: "
+		    "the proof first, then the socket, for a path key)", kfmt(key), is_path ? 2 : 1);
+		return;
+	}
+	if ((flags & SB_BIND_ADOPT) && adopt_sock(m) != NULL &&
+	    !adopt_ok(p, m, *adopt_sock(m), type, key))
+		return;
 	if (is_path && po == NULL) {
 		proof_begin(p, m, key, e);	/* bind_request again once it is checked */
 		return;
@@ -740,8 +883,12 @@ bind_request(struct peer *p, struct sb_msg *m, const struct outcome *po)
 		bind_existing(p, m, e, flags, type);
 		return;
 	}
-	if (!quota_ok(p, m, key))
+	if (!quota_ok(p, m, key) || ((flags & SB_BIND_PREPARE) && !prepare_ok(p, m, key)))
 		return;
+	if ((flags & SB_BIND_ADOPT) && adopt_sock(m) == NULL) {
+		refuse(p, m->id, EINVAL, 0, "ADOPT of %s: no socket came with it", kfmt(key));
+		return;
+	}
 	if ((e = entry_new_view(key, (unsigned)view)) == NULL) {
 		refuse(p, m->id, ENOMEM, 0, "out of memory");
 		return;
@@ -754,12 +901,13 @@ bind_request(struct peer *p, struct sb_msg *m, const struct outcome *po)
 	e->pid = c->pid;
 	e->mode = (uint16_t)mode;
 	e->ctime = (int64_t)time(NULL);
-	if (flags & SB_BIND_PREPARE)
+	if (flags & (SB_BIND_PREPARE | SB_BIND_ADOPT))
 		e->flags = EF_PREPARED;
 	else if (flags & SB_BIND_LISTEN)
 		e->flags = EF_LISTENING;
+	e->adopted = (flags & SB_BIND_ADOPT) != 0;
 	entry_insert(e);
-	if (bind_create(p, m, e) < 0) {
+	if (bind_create(p, m, e, (flags & SB_BIND_ADOPT) ? adopt_sock(m) : NULL) < 0) {
 		entry_unlink(e);
 		entry_free(e);
 		return;
@@ -1166,7 +1314,7 @@ static const struct request_desc {
 	void		(*handler)(struct peer *p, struct sb_msg *m);
 } requests[] = {
 	{ SB_MSG_HELLO,		0,		req_hello },
-	{ SB_MSG_BIND,		RQ_FD,		req_bind },	/* a path proof, or BOUND */
+	{ SB_MSG_BIND,		RQ_FD,		req_bind },	/* a proof, BOUND's, ADOPT's */
 	{ SB_MSG_GET,		0,		req_get },
 	{ SB_MSG_PUT,		RQ_FD,		req_put },
 	{ SB_MSG_RESOLVE,	0,		req_resolve },
@@ -1196,6 +1344,9 @@ request_dispatch(struct peer *p, struct sb_msg *m)
 
 	if (m->fd >= 0 && (rq == NULL || !(rq->flags & RQ_FD)))
 		refuse(p, m->id, EINVAL, 0, "a %s request takes no fd", sb_msg_type_name(m->type));
+	else if (m->fd2 >= 0 && m->type != SB_MSG_BIND)
+		refuse(p, m->id, EINVAL, 0, "a %s request takes one fd at most",
+		    sb_msg_type_name(m->type));
 	else if (rq == NULL)
 		refuse(p, m->id, EPROTO, 0, "%s is not a request", sb_msg_type_name(m->type));
 	else if ((rq->flags & RQ_ADMIN) && c->uid != 0 && c->uid != geteuid())

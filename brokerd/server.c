@@ -98,6 +98,7 @@ static struct event_base *base;
 static struct event	*ev_accept, *ev_accept_backoff, *ev_reap, *ev_drain, *ev_proof;
 static struct peer	*reap_list;
 static struct event	*ev_sigs[4], *ev_watchdog, *ev_status, *ev_idle, *ev_logflush;
+static struct event	*ev_prepares;
 static int		 control_fd = -1, control_made;
 static const struct server_ops *up;	/* the layer above: request.c */
 /* The type of the request being dispatched, for the log; NULL outside */
@@ -619,7 +620,7 @@ peer_read_one(struct peer *p, struct sb_msg *m, int r)
 	}
 	if (r < 0) {
 		peer_protocol_error(p, m->id, -r, "malformed message: bad magic or length, "
-		    "a truncated field, or more than %d fd", SB_FDS_MAX);
+		    "a truncated field, or more than %d fds", SB_FDS_MAX);
 		return;
 	}
 	if (!sb_msg_is_request(m->type)) {
@@ -661,6 +662,7 @@ peer_read_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		if (r == -ECONNRESET || r == -ENOTCONN || r == -EPIPE) {
 			closer_close_uid(m.fd, p->cred.uid);
+			closer_close_uid(m.fd2, p->cred.uid);
 			peer_drop(p);
 			return;
 		}
@@ -668,6 +670,7 @@ peer_read_cb(evutil_socket_t fd, short what, void *arg)
 		    closer_pending(p->cred.uid) >= CLOSER_PENDING_MAX) {
 			/* its earlier fds are not closed yet (a close that hangs): no more */
 			closer_close_uid(m.fd, p->cred.uid);
+			closer_close_uid(m.fd2, p->cred.uid);
 			peer_protocol_error(p, m.id, EAGAIN, "uid %lu has %u fds the broker could "
 			    "not close yet (the limit is %d): try again later",
 			    (unsigned long)p->cred.uid, closer_pending(p->cred.uid),
@@ -677,6 +680,7 @@ peer_read_cb(evutil_socket_t fd, short what, void *arg)
 		peer_read_one(p, &m, r);
 		/* what no handler kept: its last close may block (see closer.c) */
 		closer_close_uid(m.fd, p->cred.uid);
+		closer_close_uid(m.fd2, p->cred.uid);
 	}
 }
 
@@ -1399,6 +1403,24 @@ server_stats_changed(void)
 	idle_check();
 }
 
+/* The next PREPAREd entry not bound is due: release those whose time is up */
+static void
+prepares_cb(evutil_socket_t fd, short what, void *arg)
+{
+	long ms = entry_prepares_expire();
+
+	if (ms >= 0)
+		timer_ms(ev_prepares, (unsigned)ms + 1);
+}
+
+void
+server_prepares_arm(void)
+{
+	/* the oldest is due within the timeout; the timer then finds when the next one is */
+	if (ev_prepares != NULL && !event_pending(ev_prepares, EV_TIMEOUT, NULL))
+		timer_ms(ev_prepares, cfg.prepare_timeout_s * 1000);
+}
+
 static void
 idle_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1521,11 +1543,12 @@ server_init(const struct server_ops *ops)
 	ev_status = evtimer_new(base, status_cb, NULL);
 	ev_logflush = evtimer_new(base, logflush_cb, NULL);
 	ev_linger = evtimer_new(base, linger_cb, NULL);
+	ev_prepares = evtimer_new(base, prepares_cb, NULL);
 	if (proof_event_fd() < 0)
 		fatal("unable to make an eventfd: %s", strerror(errno));
 	ev_proof = event_new(base, proof_event_fd(), EV_READ | EV_PERSIST, proof_cb, NULL);
 	if (!ev_accept || !ev_accept_backoff || !ev_reap || !ev_drain || !ev_status || !ev_proof ||
-	    !ev_logflush || !ev_linger || event_add(ev_proof, NULL) < 0)
+	    !ev_logflush || !ev_linger || !ev_prepares || event_add(ev_proof, NULL) < 0)
 		fatal("unable to allocate events");
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		ev_sigs[i] = evsignal_new(base, sigs[i], signal_cb, NULL);
@@ -1644,6 +1667,7 @@ server_start(void)
 			fatal("unable to arm the watchdog timer");
 	}
 	idle_check();
+	server_prepares_arm();	/* prepared entries of the journal */
 	log_info("ready on %s/%s: %u entries", cfg.root, SB_CONTROL_NAME, entries_total());
 	if (cfg.ready_fd >= 0) {
 		/*

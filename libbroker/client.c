@@ -210,15 +210,17 @@ client_refusal(sb_client *c, int r)
 			return client_error(c, &rep);
 		if (rep.fd >= 0)
 			sb_io->close(rep.fd);
+		if (rep.fd2 >= 0)
+			sb_io->close(rep.fd2);
 		if (q != -ECONNRESET)
 			break;
 	}
 	return r;
 }
 
-/* Send req (with fd attached if fd >= 0) under a fresh id. */
+/* Send req (with fd, then fd2, attached if >= 0) under a fresh id. */
 static int
-client_send(sb_client *c, struct sb_msg *req, int fd)
+client_send2(sb_client *c, struct sb_msg *req, int fd, int fd2)
 {
 	pid_t pid = getpid();	/* once per request: it is a system call */
 	int fresh, r;
@@ -231,7 +233,7 @@ client_send(sb_client *c, struct sb_msg *req, int fd)
 	if (++c->next_id == 0)
 		c->next_id = 1;		/* 0 is the id of a refusal at connect */
 	req->id = c->next_id;
-	r = sb_msg_send(c->fd, req, fd);
+	r = sb_msg_send2(c->fd, req, fd, fd2);
 	if (r == -EAGAIN && c->deadline_ms > 0)
 		r = -ETIMEDOUT;
 	if (r < 0 && !fresh && send_failed_closed(r)) {
@@ -239,13 +241,19 @@ client_send(sb_client *c, struct sb_msg *req, int fd)
 		client_disconnect(c);
 		if ((r = client_connect(c)) < 0)
 			return r;
-		r = sb_msg_send(c->fd, req, fd);
+		r = sb_msg_send2(c->fd, req, fd, fd2);
 	}
 	if (r < 0) {
 		r = client_refusal(c, r);
 		client_disconnect(c);
 	}
 	return r;
+}
+
+static int
+client_send(sb_client *c, struct sb_msg *req, int fd)
+{
+	return client_send2(c, req, fd, -1);
 }
 
 /*
@@ -272,6 +280,11 @@ client_recv(sb_client *c, const struct sb_msg *req, struct sb_msg *rep)
 		r = -ETIMEDOUT;		/* SO_RCVTIMEO: the broker did not answer in time */
 	if (r == -ECONNRESET)
 		r = client_refusal(c, r);
+	if (r == 0 && rep->fd2 >= 0) {
+		sb_io->close(rep->fd2);		/* no reply carries two */
+		rep->fd2 = -1;
+		r = -EPROTO;
+	}
 	/* id 0: the broker refused the connection itself (a client cap) */
 	if (r == 0 && rep->id != req->id && !(rep->id == 0 && rep->type == SB_MSG_ERROR))
 		r = -EPROTO;
@@ -310,11 +323,11 @@ client_error(sb_client *c, struct sb_msg *rep)
  * errno.
  */
 static int
-client_call(sb_client *c, struct sb_msg *req, int fd, struct sb_msg *rep, int want_fd)
+client_call2(sb_client *c, struct sb_msg *req, int fd, int fd2, struct sb_msg *rep, int want_fd)
 {
 	int r;
 
-	if ((r = client_send(c, req, fd)) < 0)
+	if ((r = client_send2(c, req, fd, fd2)) < 0)
 		return r;
 	if ((r = client_recv(c, req, rep)) < 0)
 		return r;
@@ -328,6 +341,12 @@ client_call(sb_client *c, struct sb_msg *req, int fd, struct sb_msg *rep, int wa
 		return -EPROTO;
 	}
 	return 0;
+}
+
+static int
+client_call(sb_client *c, struct sb_msg *req, int fd, struct sb_msg *rep, int want_fd)
+{
+	return client_call2(c, req, fd, -1, rep, want_fd);
 }
 
 /* Copy the SHORT_PATH of rep (or "" if it has none) to buf. */
@@ -527,8 +546,22 @@ link_remove_views(int dfd, const char *base, const char *root, const char *key)
 
 /* Public: requests */
 
+/*
+ * The refusal of an ADOPT by a broker that predates it: "unknown bind
+ * flags 0x8" (a name key), or the connection dropped with EBADMSG, two fds
+ * being more than it takes (a path key). A broker that knows ADOPT never
+ * says either to the library's well-formed request.
+ */
 static int
-bind_locked(sb_client *c, const char *key, const struct sb_bind_opts *o,
+adopt_unknown(sb_client *c, int r)
+{
+	static const char old[] = "unknown bind flags 0x8";
+
+	return r == -EBADMSG || (r == -EINVAL && strncmp(c->message, old, sizeof(old) - 1) == 0);
+}
+
+static int
+bind_locked(sb_client *c, const char *key, const struct sb_bind_opts *o, int sock,
     int *ret_fd, char *ret_short_path, size_t size)
 {
 	char short_path[SB_SHORT_PATH_MAX];
@@ -556,8 +589,10 @@ bind_locked(sb_client *c, const char *key, const struct sb_bind_opts *o,
 	}
 	if (o->type != 0)
 		sb_msg_set_u32(&req, SB_F_SOCKTYPE, (uint32_t)o->type);
-	if (o->flags != 0)
-		sb_msg_set_u32(&req, SB_F_FLAGS, o->flags);
+	if (o->flags != 0 || sock >= 0)
+		sb_msg_set_u32(&req, SB_F_FLAGS, o->flags | (sock >= 0 ? SB_BIND_ADOPT : 0));
+	if (sock >= 0)
+		sb_msg_set_u32(&req, SB_F_HAS_FD, 1);
 	if (o->mode != 0)
 		sb_msg_set_u32(&req, SB_F_MODE, (uint32_t)o->mode);
 	if (o->gid != (gid_t)-1)
@@ -575,11 +610,17 @@ bind_locked(sb_client *c, const char *key, const struct sb_bind_opts *o,
 			goto out;
 		}
 		sb_msg_set_u32(&req, SB_F_PROOF, 1);
-		sb_msg_set_u32(&req, SB_F_HAS_FD, 1);
+		sb_msg_set_u32(&req, SB_F_HAS_FD, sock >= 0 ? 2 : 1);
 	}
 	rep.fd = -1;
-	r = client_call(c, &req, proof, &rep, 1);
-	if (r == 0 && rep.fd < 0 && !(o->flags & SB_BIND_F_PREPARE))
+	/* the proof first, then the socket to adopt */
+	if (proof >= 0)
+		r = client_call2(c, &req, proof, sock, &rep, 1);
+	else
+		r = client_call(c, &req, sock, &rep, 1);
+	if (r < 0 && sock >= 0 && adopt_unknown(c, r))
+		r = -EOPNOTSUPP;
+	if (r == 0 && rep.fd < 0 && !(o->flags & SB_BIND_F_PREPARE) && sock < 0)
 		r = -EPROTO;	/* a bound socket must come back */
 	if (r == 0 && !SB_HAS(&rep, SB_F_SHORT_PATH))
 		r = -EPROTO;
@@ -636,8 +677,35 @@ sb_bind(sb_client *c, const char *key, const struct sb_bind_opts *opts,
 	    opts->mode > 0777 || (unsigned)opts->lifetime > SB_LIFETIME_OWNER)
 		return -EINVAL;
 	client_lock(c);
-	r = bind_locked(c, key, opts, ret_fd, ret_short_path, size);
+	r = bind_locked(c, key, opts, -1, ret_fd, ret_short_path, size);
 	client_unlock(c);
+	return r;
+}
+
+int
+sb_bind_socket(sb_client *c, const char *key, int fd, const struct sb_bind_opts *opts,
+    int *ret_fd, char *ret_short_path, size_t size)
+{
+	static const struct sb_bind_opts defaults = SB_BIND_OPTS_INIT;
+	struct sb_bind_opts o;
+	socklen_t len = sizeof(o.type);
+	int r, held = -1;
+
+	if (c == NULL || fd < 0 || ret_fd == NULL ||
+	    (ret_short_path != NULL && size < SB_SHORT_PATH_SIZE))
+		return -EINVAL;
+	if ((r = sb_key_check(key)) < 0)
+		return r;
+	o = opts != NULL ? *opts : defaults;
+	if (o.flags != 0 || o.mode > 0777 || (unsigned)o.lifetime > SB_LIFETIME_OWNER)
+		return -EINVAL;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &o.type, &len) < 0)
+		return -errno;
+	client_lock(c);
+	r = bind_locked(c, key, &o, fd, &held, ret_short_path, size);
+	client_unlock(c);
+	if (r == 0)
+		*ret_fd = held;
 	return r;
 }
 

@@ -129,6 +129,7 @@ sb_msg_init(struct sb_msg *m, uint16_t type, uint32_t id)
 	m->type = type;
 	m->id = id;
 	m->fd = -1;
+	m->fd2 = -1;
 }
 
 void
@@ -283,10 +284,11 @@ sb_msg_decode(struct sb_msg *m, const uint8_t *buf, size_t len)
 	const struct type_desc *t;
 	uint32_t total;
 	size_t off;
-	int fd = m->fd, r;
+	int fd = m->fd, fd2 = m->fd2, r;
 
 	memset(m, 0, sizeof(*m));
 	m->fd = fd;
+	m->fd2 = fd2;
 	if (len > SB_MSG_MAX)
 		return -EMSGSIZE;
 	if (len < SB_HDR_SIZE || get32(buf) != SB_PROTO_MAGIC)

@@ -92,15 +92,20 @@ SB_HIDDEN int	 sb_autostart(const char *root);
  * retried on EINTR. Returns the bytes sent or a negative errno.
  */
 SB_HIDDEN ssize_t sb_send_fd(int sock, const void *buf, size_t len, int fd, int flags);
+/* The same with n (0..SB_FDS_MAX) fds attached, in that order. */
+SB_HIDDEN ssize_t sb_send_fds(int sock, const void *buf, size_t len, const int *fds, int n,
+    int flags);
 /*
  * Send m (with fd attached if fd >= 0) on a SOCK_SEQPACKET socket.
  * Returns 0 or a negative errno.
  */
 SB_HIDDEN int	 sb_msg_send(int sock, const struct sb_msg *m, int fd);
+/* The same with fd and fd2 attached (each if >= 0, in that order). */
+SB_HIDDEN int	 sb_msg_send2(int sock, const struct sb_msg *m, int fd, int fd2);
 /*
- * Receive one message into buf and decode it into m. An attached fd (at
- * most SB_FDS_MAX, received close-on-exec) is stored in m->fd and belongs
- * to the caller, also when decoding fails; more fds than allowed, or a
+ * Receive one message into buf and decode it into m. Attached fds (at
+ * most SB_FDS_MAX, received close-on-exec) are stored in m->fd and m->fd2
+ * and belong to the caller, also when decoding fails; more fds than allowed, or a
  * truncated message or control part, close every fd and fail with
  * -EBADMSG. Returns 0, -ECONNRESET at end of stream, or a negative errno
  * (sb_msg_decode's among them).

@@ -7,7 +7,9 @@
  *
  * Transport: AF_UNIX SOCK_SEQPACKET on ROOT/control. One datagram is one
  * message; a message never spans two datagrams. Fds travel as SCM_RIGHTS
- * ancillary data on the message they belong to (at most SB_FDS_MAX).
+ * ancillary data on the message they belong to (at most SB_FDS_MAX; two
+ * only in a BIND with SB_BIND_ADOPT of a path key: its proof, then the
+ * socket).
  *
  * Message layout (all integers in host byte order: the socket is local):
  *
@@ -76,7 +78,7 @@
 
 /* Hard limits of the protocol itself. */
 #define SB_MSG_MAX		8192	/* bytes in one message, header included */
-#define SB_FDS_MAX		1	/* fds in one message */
+#define SB_FDS_MAX		2	/* fds in one message (2: ADOPT of a path key) */
 #define SB_NAME_MAX		200	/* bytes in a name key */
 #define SB_PATH_KEY_MAX		4095	/* bytes in a path key (PATH_MAX - 1) */
 #define SB_KEY_MAX		SB_PATH_KEY_MAX
@@ -103,6 +105,9 @@
 #define SB_DEFAULT_MAX_ENTRIES_PER_UID	1024	/* root is not capped */
 #define SB_DEFAULT_CLIENT_TIMEOUT_MS	(5 * 60 * 1000)	/* idle client */
 #define SB_DEFAULT_DRAIN_MS		2000	/* on SIGTERM */
+#define SB_DEFAULT_PREPARE_TIMEOUT_S	30	/* a PREPAREd entry not BOUND is reclaimed */
+#define SB_PREPARES_PER_PERSON		8	/* pending PREPAREs of one person (root: no cap) */
+#define SB_PREPARES_MAX			1024	/* pending PREPAREs of everyone but root */
 #define SB_WAIT_TIMEOUT_MAX_MS		(24u * 3600 * 1000)
 
 enum sb_msg_type {
@@ -154,7 +159,7 @@ enum sb_field {
 	SB_F_CLIENTS,		/* u32: client count (status) */
 	SB_F_UPTIME,		/* u64: seconds (status) */
 	SB_F_LIMIT,		/* u64: the limit an error refers to, if any */
-	SB_F_HAS_FD,		/* u32: 1 if an fd is attached (checked against cmsg) */
+	SB_F_HAS_FD,		/* u32: how many fds are attached, 0..SB_FDS_MAX (checked against cmsg) */
 	SB_F_PROOF,		/* u32: 1 if the attached fd is a path proof (bind) */
 	SB_F_LISTENING,		/* u32: 1 if the socket listens (entry) */
 	/* STATUS with SB_STATUS_DETAILS: who the broker is and its limits */
@@ -184,7 +189,12 @@ enum sb_field {
 #define SB_BIND_BOUND		0x4u	/* after PREPARE: the client's socket is bound
 					   (and listening, for stream/seqpacket) at the
 					   short path; the entry is ready, waiters wake */
-#define SB_BIND__ALL		(SB_BIND_LISTEN | SB_BIND_PREPARE | SB_BIND_BOUND)
+#define SB_BIND_ADOPT		0x8u	/* the client's own unbound socket is attached:
+					   the broker binds it at the short path in its
+					   own directory, gives the socket file to the
+					   client and sends it back to no one; the
+					   client listens, then sends BOUND */
+#define SB_BIND__ALL		(SB_BIND_LISTEN | SB_BIND_PREPARE | SB_BIND_BOUND | SB_BIND_ADOPT)
 
 /* SB_F_FLAGS of SB_MSG_RELEASE */
 #define SB_RELEASE_IF_OWNER	0x1u	/* only an owner-lifetime entry: a held one
@@ -217,6 +227,18 @@ enum sb_kind_wire {
  *             (PREPARE: HAS_FD=1 only if a held socket exists and is
  *             handed back; otherwise the directory is ready for the
  *             client's own bind at SHORT_PATH)
+ *          ADOPT: the client's unbound socket attached (HAS_FD=1; a
+ *          path key: HAS_FD=2, the proof first, the socket second); not
+ *          with LISTEN, PREPARE or BOUND. The broker binds that socket at
+ *          SHORT_PATH, in a directory that stays the broker's, and gives
+ *          the socket file to the caller -> OK SHORT_PATH, no fd. The
+ *          entry is ready once BOUND (after the client's listen); a dgram
+ *          socket is ready at once. A broker that predates ADOPT refuses
+ *          it with EINVAL "unknown bind flags" (a name) or drops the
+ *          connection with EBADMSG (two fds): the client PREPAREs then.
+ *          PREPARE: at most SB_PREPARES_PER_PERSON pending (not BOUND)
+ *          per person and SB_PREPARES_MAX for all non-root uids
+ *          (EAGAIN); one not BOUND within --prepare-timeout is released.
  *          BOUND: R KEY of an entry this client's process PREPAREd; no
  *          other field but FLAGS, and optionally HAS_FD=1 with the bound
  *          socket attached, which a hold entry keeps -> OK
@@ -252,6 +274,7 @@ struct sb_msg {
 	const char	*str[SB_F__MAX];	/* string fields */
 	uint16_t	 len[SB_F__MAX];	/* string lengths, NUL excluded */
 	int		 fd;			/* attached fd or -1 (owned by caller) */
+	int		 fd2;			/* a second fd (ADOPT of a path key) or -1 */
 };
 
 #define SB_HAS(m, f)	((unsigned)((m)->present >> (f)) & 1u)
@@ -270,16 +293,16 @@ sb_msg_u64(const struct sb_msg *m, enum sb_field f, uint64_t dflt)
 }
 
 /*
- * Does a received m's HAS_FD (absent or 0: no fd; 1: one fd) agree with
- * the fd that came with it (m->fd)? Checked where messages are received,
- * before anything reads m->fd.
+ * Does a received m's HAS_FD (absent or 0: no fd; 1: one fd; 2: two) agree
+ * with the fds that came with it (m->fd, m->fd2)? Checked where messages
+ * are received, before anything reads m->fd.
  */
 static inline int
 sb_msg_fd_matches(const struct sb_msg *m)
 {
 	uint32_t has = sb_msg_u32(m, SB_F_HAS_FD, 0);
 
-	return has <= 1 && (m->fd >= 0) == (has == 1);
+	return has <= SB_FDS_MAX && (m->fd >= 0) == (has >= 1) && (m->fd2 >= 0) == (has == 2);
 }
 
 void	 sb_msg_init(struct sb_msg *m, uint16_t type, uint32_t id);
@@ -295,7 +318,7 @@ void	 sb_msg_set_str(struct sb_msg *m, enum sb_field f, const char *s);
 ssize_t	 sb_msg_encode(const struct sb_msg *m, uint8_t *buf, size_t cap);
 
 /*
- * Decode len bytes of buf into m (m->fd is left as it is). Checks the
+ * Decode len bytes of buf into m (m->fd and m->fd2 are left as they are). Checks the
  * magic, the length against len, every field length against what remains,
  * field kinds and limits, and the required/allowed fields of the type.
  * Returns 0, -EBADMSG (not a message: bad magic, short header, length

@@ -150,6 +150,19 @@ SB_EXPORT uint64_t sb_client_limit(sb_client *client);
  */
 SB_EXPORT int sb_bind(sb_client *client, const char *key, const struct sb_bind_opts *opts,
     int *ret_fd, char *ret_short_path, size_t size);
+/*
+ * Bind the caller's own unbound AF_UNIX socket fd at key's short path: the
+ * broker binds that very socket in a directory that stays its own, and the
+ * socket file is the caller's (its mode from opts, which may chmod it). The
+ * caller then listens on fd itself and tells the broker with sb_bind() and
+ * SB_BIND_F_BOUND (a datagram socket is ready at once). opts->flags must be
+ * 0; the type is fd's. If the broker already holds a socket for key (a hold
+ * entry), fd stays unbound and *ret_fd is that socket (close-on-exec), to
+ * use in its place; otherwise *ret_fd is -1. -EOPNOTSUPP: the broker
+ * predates this (sb_bind() with SB_BIND_F_PREPARE, then bind(2), instead).
+ */
+SB_EXPORT int sb_bind_socket(sb_client *client, const char *key, int fd,
+    const struct sb_bind_opts *opts, int *ret_fd, char *ret_short_path, size_t size);
 SB_EXPORT int sb_get(sb_client *client, const char *key, int *ret_fd);
 SB_EXPORT int sb_put(sb_client *client, const char *name, int fd, mode_t mode, gid_t gid);
 SB_EXPORT int sb_resolve(sb_client *client, const char *key, char *ret_short_path, size_t size);

@@ -36,51 +36,70 @@ sb_set_io(const struct sb_io *io)
 }
 
 ssize_t
-sb_send_fd(int sock, const void *buf, size_t len, int fd, int flags)
+sb_send_fds(int sock, const void *buf, size_t len, const int *fds, int n, int flags)
 {
 	union {
 		struct cmsghdr	align;
-		char		buf[CMSG_SPACE(sizeof(int))];
+		char		buf[CMSG_SPACE(sizeof(int) * SB_FDS_MAX)];
 	} cbuf;
 	struct iovec iov;
 	struct msghdr mh;
 	struct cmsghdr *cm;
-	ssize_t n;
+	ssize_t r;
 
+	if (n < 0 || n > SB_FDS_MAX)
+		return -EINVAL;
 	memset(&mh, 0, sizeof(mh));
 	iov.iov_base = (void *)buf;
 	iov.iov_len = len;
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
-	if (fd >= 0) {
+	if (n > 0) {
 		memset(&cbuf, 0, sizeof(cbuf));
 		mh.msg_control = cbuf.buf;
-		mh.msg_controllen = sizeof(cbuf.buf);
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
 		cm = CMSG_FIRSTHDR(&mh);
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)n);
 	}
 	do
-		n = sb_io->sendmsg(sock, &mh, flags);
-	while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : n;
+		r = sb_io->sendmsg(sock, &mh, flags);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r;
+}
+
+ssize_t
+sb_send_fd(int sock, const void *buf, size_t len, int fd, int flags)
+{
+	return sb_send_fds(sock, buf, len, &fd, fd >= 0 ? 1 : 0, flags);
+}
+
+int
+sb_msg_send2(int sock, const struct sb_msg *m, int fd, int fd2)
+{
+	uint8_t buf[SB_MSG_MAX];
+	int fds[2], n = 0;
+	ssize_t len, r;
+
+	if (fd >= 0)
+		fds[n++] = fd;
+	if (fd2 >= 0)
+		fds[n++] = fd2;
+	if ((len = sb_msg_encode(m, buf, sizeof(buf))) < 0)
+		return (int)len;
+	if ((r = sb_send_fds(sock, buf, (size_t)len, fds, n, MSG_NOSIGNAL)) < 0)
+		return (int)r;
+	if (r != len)
+		return -EMSGSIZE;
+	return 0;
 }
 
 int
 sb_msg_send(int sock, const struct sb_msg *m, int fd)
 {
-	uint8_t buf[SB_MSG_MAX];
-	ssize_t len, n;
-
-	if ((len = sb_msg_encode(m, buf, sizeof(buf))) < 0)
-		return (int)len;
-	if ((n = sb_send_fd(sock, buf, (size_t)len, fd, MSG_NOSIGNAL)) < 0)
-		return (int)n;
-	if (n != len)
-		return -EMSGSIZE;
-	return 0;
+	return sb_msg_send2(sock, m, fd, -1);
 }
 
 /* Close every fd in the control part of mh, with drop if it is set. */
@@ -143,12 +162,14 @@ sb_msg_recv_drop(int sock, uint8_t *buf, size_t cap, struct sb_msg *m, int flags
 	struct iovec iov;
 	struct msghdr mh;
 	struct cmsghdr *cm;
+	int fds[SB_FDS_MAX];
 	ssize_t n;
 	int nfds = 0, bad = 0;
 
 	/* nothing of an earlier message survives: a reply to what cannot be read says id 0 */
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
+	m->fd2 = -1;
 	memset(&mh, 0, sizeof(mh));
 	iov.iov_base = buf;
 	iov.iov_len = cap;
@@ -164,9 +185,14 @@ sb_msg_recv_drop(int sock, uint8_t *buf, size_t cap, struct sb_msg *m, int flags
 	if (mh.msg_flags & MSG_CTRUNC)
 		bad = 1;	/* the kernel closed what did not fit; close the rest */
 	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-			nfds += (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		else
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			int i, k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+
+			for (i = 0; i < k; i++, nfds++)
+				if (nfds < SB_FDS_MAX)
+					memcpy(&fds[nfds], CMSG_DATA(cm) + (size_t)i * sizeof(int),
+					    sizeof(int));
+		} else
 			bad = 1;
 	}
 	if (bad || nfds > SB_FDS_MAX || (mh.msg_flags & MSG_TRUNC)) {
@@ -183,8 +209,10 @@ sb_msg_recv_drop(int sock, uint8_t *buf, size_t cap, struct sb_msg *m, int flags
 			return -EMFILE;
 		return -EBADMSG;
 	}
-	if (nfds == 1)
-		memcpy(&m->fd, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
+	if (nfds >= 1)
+		m->fd = fds[0];
+	if (nfds >= 2)
+		m->fd2 = fds[1];
 	if (n == 0 && nfds == 0)
 		return -ECONNRESET;
 	return sb_msg_decode(m, buf, (size_t)n);

@@ -8,7 +8,7 @@ receiving ends of its TCP connections open, unread, until stdin closes).
                                  not read it) queues messages carrying such
                                  fds in its connection, then hangs up: the
                                  broker drops it and closes the connection
-  hard-inject.py twofds ROOT     one PUT carrying two such fds (one allowed),
+  hard-inject.py twofds ROOT     one PUT carrying three such fds (two allowed),
                                  read once a short WAIT is over: the broker
                                  refuses it and closes both
 
@@ -71,17 +71,19 @@ def twofds(root):
     # the broker reads the PUT only once this WAIT is over: the copies in
     # flight are then the last ones (a close here would linger)
     cl.send("wait", key="inject-never", timeout_ms=300)
-    a, b = lingering(), lingering()
+    # more than SB_FDS_MAX (2: an ADOPT of a path key)
+    a, b, c = lingering(), lingering(), lingering()
     socket.send_fds(cl.sock, [encode("put", mid=7, key="inject-two", has_fd=1)],
-                    [a.fileno(), b.fileno()])
+                    [a.fileno(), b.fileno(), c.fileno()])
     a.close()
     b.close()
+    c.close()
     print("sent", flush=True)
     t, i, f, rfds = cl.recv()
     assert t == "error" and f["errno"] == errno.ETIMEDOUT, (t, f)
     t, i, f, rfds = cl.recv()
     assert t == "error", (t, f)
-    assert f["errno"] == errno.EBADMSG and "more than 1 fd" in f["message"], f
+    assert f["errno"] == errno.EBADMSG and "more than 2 fds" in f["message"], f
     print("refused", flush=True)
     cl.close()
 

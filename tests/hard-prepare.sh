@@ -1,0 +1,42 @@
+#!/bin/bash
+# SPDX-License-Identifier: ISC
+# Pending PREPAREs are bounded (hard-prepare.py): a prepared directory is
+# its client's until BOUND, so one person (uid 65534 and its subordinate
+# range, here uid 100000) may have 8 pending; the 9th, of either uid, is
+# refused with EAGAIN and the limit; root is served meanwhile. A prepared
+# entry that is not BOUND within --prepare-timeout is released, its
+# directory removed, and the person may PREPARE again; one that was BOUND
+# in time stays.
+. "$top_srcdir/tests/lib.sh"
+need python3 setpriv
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+[ "$(id -u)" = 0 ] || skip "needs root (a second uid)"
+$SB_NOBODY $PY -c '' 2>/dev/null || skip "setpriv cannot run $PY as uid 65534 here"
+SUB="setpriv --reuid=100000 --regid=100000 --clear-groups"
+export PYTHONPATH="$top_srcdir/tests" SOCKBROKER_ROOT="$ROOT"
+H="$top_srcdir/tests/hard-prepare.py"
+echo "65534:100000:65536" >"$T/subuid"
+sb_start --prepare-timeout 3 --subuid "$T/subuid"
+chmod 755 "$T"
+
+# one bound in time: not pending, never reclaimed
+$SB_NOBODY "$SOCKBROKER" bind kept --listen >/dev/null || fail "bind kept"
+$SB_NOBODY $PY "$H" fill p 7 || fail "7 PREPAREs of uid 65534"
+$SUB $PY "$H" fill q 1 || fail "an 8th PREPARE, of uid 100000 (the same person)"
+out=$($SB_NOBODY $PY "$H" over p8) || fail "a 9th PREPARE of uid 65534"
+assert_contains "$out" "the limit is 8" "the refusal"
+$SUB $PY "$H" over q1 >/dev/null || fail "a 9th PREPARE of uid 100000"
+$PY "$H" again rootkey >/dev/null || fail "root is refused a PREPARE"
+"$SOCKBROKER" release rootkey || fail "release rootkey"
+
+sp=$("$SOCKBROKER" resolve p0) || fail "resolve p0"
+d=$(dirname "$sp")
+[ -d "$d" ] || fail "no directory for p0"
+sb_wait_for sh -c "! '$SOCKBROKER' resolve p0" || fail "p0 was not released after --prepare-timeout"
+sb_wait_for test ! -e "$d" || fail "the directory of p0 is left"
+grep -q 'not bound within 3 s (--prepare-timeout): released' "$T/broker.log" ||
+	fail "no log of the release"
+$SB_NOBODY $PY "$H" again p8 >/dev/null || fail "a PREPARE after the others were released"
+"$SOCKBROKER" resolve kept >/dev/null || fail "the bound entry was released"
+exit 0
