@@ -1027,12 +1027,39 @@ bind_refused_anyway(int fd)
 }
 
 /*
- * bind of a short path in the table (key is its long path): ask the
- * broker for the directory, then bind. A bind that then fails is rolled
- * back: the entry and the link at the long path are released. temp: the
- * address is another name in the entry's directory, which the program
- * will link or rename to the short path: its own socket is bound there,
- * a held one is not handed back.
+ * The mode bind(2) would have given the socket file: 0777 less the umask,
+ * read from /proc (umask(2) would change it under other threads); -1 if
+ * it cannot be read.
+ */
+static int
+native_sock_mode(void)
+{
+	char buf[2048], *p;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if ((p = strstr(buf, "\nUmask:")) == NULL)
+		return -1;
+	return (int)(0777 & ~strtoul(p + 8, NULL, 8));
+}
+
+/*
+ * bind of a short path in the table (key is its long path). The broker
+ * binds the program's own socket in its directory (ADOPT, one round
+ * trip), the socket file the program's with the mode its umask gives; a
+ * broker that predates ADOPT, or a temporary name (the program links or
+ * renames it into place itself), gets the directory (PREPARE) and the
+ * program binds. A bind that then fails is rolled back: the entry and the
+ * link at the long path are released. temp: the address is another name
+ * in the entry's directory, which the program will link or rename to the
+ * short path: its own socket is bound there, a held one is not handed back.
  */
 static socklen_t make_addr(struct sockaddr_un *sun, const char *path);
 
@@ -1046,15 +1073,21 @@ broker_bind(int fd, const char *key, const char *short_path, const struct sockad
 	sb_client *c;
 	socklen_t tl = sizeof(opts.type);
 	sigset_t old;
-	int held = -1, r, err, ret = -1;
+	int held = -1, r, err, ret = -1, adopted = 0, mode;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &opts.type, &tl) < 0)
 		return -1;
-	opts.flags = SB_BIND_F_PREPARE;
 	opts.lifetime = SB_LIFETIME_OWNER;
 	mirror_dir_access(key, &opts);
-	if ((c = rt_begin(&old, &r)) == NULL ||
-	    (r = sb_bind(c, key, &opts, &held, given, sizeof(given))) < 0) {
+	if ((c = rt_begin(&old, &r)) != NULL && !temp) {
+		r = sb_bind_socket(c, key, fd, &opts, &held, given, sizeof(given));
+		adopted = r == 0 && held < 0;
+	}
+	if (c != NULL && (temp || r == -EOPNOTSUPP)) {
+		opts.flags = SB_BIND_F_PREPARE;
+		r = sb_bind(c, key, &opts, &held, given, sizeof(given));
+	}
+	if (c == NULL || r < 0) {
 		const char *m = c != NULL ? sb_client_message(c) : "";
 
 		say("bind '%s': %s%s%s%s", key, c == NULL ? "no broker: " : "",
@@ -1113,7 +1146,13 @@ broker_bind(int fd, const char *key, const char *short_path, const struct sockad
 		ret = 0;
 		goto out;
 	}
-	if (real_bind(fd, addr, len) < 0) {
+	if (adopted) {
+		/* the file is the program's: the mode its own bind would have given */
+		if ((mode = native_sock_mode()) >= 0)
+			chmod(short_path, (mode_t)mode);
+		if (shim.debug)
+			say("bind '%s': the broker bound it at '%s'", key, short_path);
+	} else if (real_bind(fd, addr, len) < 0) {
 		err = errno;
 		/* nothing of ours is bound there: leave no entry and no link */
 		if ((r = sb_release_flags(c, key, SB_RELEASE_IF_OWNER)) < 0 && r != -ENOENT)
@@ -1122,8 +1161,8 @@ broker_bind(int fd, const char *key, const char *short_path, const struct sockad
 		goto out;
 	}
 	if (opts.type == SOCK_DGRAM) {
-		/* no listen to come: ready now (the answer is not waited for) */
-		if ((r = sb_bound_async(c, key)) < 0)
+		/* no listen to come: ready now (an adopted one is, the broker knows) */
+		if (!adopted && (r = sb_bound_async(c, key)) < 0)
 			say("bind '%s': cannot tell the broker: %s", key, sb_strerror(r));
 		entry_mark(short_path, -1, 1);
 	} else
