@@ -11,9 +11,11 @@
  *
  * main.c     options, the runtime root, start, re-exec and exit
  * request.c  one function per request type, access rules, quotas
- * server.c   the event loop (the only file using libevent): the control
- *            socket, peers and their output queues, waiters, tracked
- *            processes, signals, timers
+ * track.c    the processes of owner entries (pidfds), lingering entries,
+ *            a peer's root directory
+ * server.c   the event loop (libevent: only it and track.c): the control
+ *            socket, peers and their output queues, waiters, signals,
+ *            timers
  * state.c    the state file (journal + atomic compaction)
  * sd.c       systemd: activation, notify, watchdog, fd store (if built)
  * fdholder.c the held fds in an s6-fdholderd (--fdholder), s6's fd store
@@ -199,7 +201,7 @@ int		 entry_sock_make(struct entry *e, int dirfd, int *ret_fd,
 void		 entry_files_remove(const struct entry *e);
 /*
  * What entry.c calls in the layers above it when an entry goes: main.c
- * sets them (server.c, state.c, sd.c) before the first entry is released.
+ * sets them (server.c, track.c, state.c, sd.c) before the first entry is released.
  */
 struct entry_ops {
 	void	(*gone)(struct entry *e);		/* waiters' cursors, lingering */
@@ -294,15 +296,13 @@ void		 peer_proof_wait(struct peer *p, uint32_t id, unsigned ms);
 void		 peer_proof_done(struct peer *p);
 int		 peer_is_waiting(const struct peer *p);
 void		 peer_wait_done(struct peer *p);
-int		 peer_root_open(struct peer *p);
 void		 server_wake(const struct entry *e);
 void		 server_entry_gone(struct entry *e);
 unsigned	 server_clients(void);
 uint64_t	 server_uptime(void);
-int		 proc_track(struct entry *e, struct peer *p);
-void		 proc_untrack(struct entry *e);
-int		 proc_adopt(struct entry *e);
-uint64_t	 proc_starttime(pid_t pid);
+/* the event loop, for track.c's events */
+struct event_base;
+struct event_base *server_event_base(void);
 void		 server_reexec_request(void);
 void		 server_stats_changed(void);
 /* a PREPARE is pending: make sure the timer that releases stale ones runs */
@@ -311,10 +311,22 @@ void		 server_prepares_arm(void);
 void		 server_refusal_dropped(void);
 
 /*
- * server.c: an owner entry whose creator is gone while a socket is still
- * bound at its file (restart: 0 if e lingers, -errno to release it).
+ * track.c: track_init() once server_init() made the loop. proc_track():
+ * track peer p's process as the creator of owner entry e (e->pid), whose
+ * exit destroys e; proc_untrack(): forget it (e goes, or lingers no more);
+ * proc_adopt(): after a restart, track e's process if it is still the one
+ * that made e (its start time), -ESRCH if not; linger_adopt(): then keep
+ * e anyway if a socket is still bound at its file (0 if e lingers, -errno
+ * to release it); proc_starttime(): field 22 of /proc/PID/stat, or 0;
+ * peer_root_open(): an O_PATH fd of p's root directory, or -errno.
  */
+int		 track_init(void);
+int		 proc_track(struct entry *e, struct peer *p);
+void		 proc_untrack(struct entry *e);
+int		 proc_adopt(struct entry *e);
 int		 linger_adopt(struct entry *e);
+uint64_t	 proc_starttime(pid_t pid);
+int		 peer_root_open(struct peer *p);
 
 /*
  * linkrm.c: remove e's link at its long path (a path key) on a thread,

@@ -419,6 +419,8 @@ main(int argc, char **argv)
 	entries_init();
 	entries_set_ops(&entry_ops);
 	server_init(&request_ops);
+	if (track_init() < 0)
+		fatal("unable to allocate events");
 	state_load();
 	reconcile(fds, nfds);
 	for (i = 0; i < nfds; i++)
