@@ -25,18 +25,28 @@
  * CLOSER_FOREIGN), its waiting connections accepted and queued to be
  * drained in turn under their uid, at most DRAIN_MAX of each. A close that
  * then lingers holds a thread of the uid that made it linger.
+ *
+ * An entry's held socket may have other copies (the binder got one, get
+ * hands them out): draining it would take what they read.
+ * closer_close_held() drains it only when something is queued in it and
+ * no process but the broker has it open, looked up in /proc on the closer
+ * thread, once the service manager has dropped its stored copy.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "brokerd.h"
@@ -48,12 +58,13 @@
 #define DRAIN_MAX	4096	/* messages or connections taken out of one socket */
 #define SCM_FDS_MAX	253	/* the kernel's SCM_MAX_FD */
 
-enum { HOW_CLOSE, HOW_DRAIN, HOW_REPLACE };
+enum { HOW_CLOSE, HOW_DRAIN, HOW_REPLACE, HOW_HELD };
 
 struct item {
 	int		 fd;
 	int		 how;		/* HOW_* */
-	int		 src;		/* HOW_REPLACE: dup3(src, fd), then *publish = fd */
+	int		 src;		/* HOW_REPLACE: dup3(src, fd), then *publish = fd;
+					   HOW_HELD: the service manager's pid, or 0 */
 	int		*publish;
 };
 
@@ -237,10 +248,94 @@ drain(int fd)
 	}
 }
 
+/* Has process pid a copy of the socket want ("socket:[INO]")? 1, 0, -1 if not known. */
+static int
+proc_holds(long pid, const char *want)
+{
+	char link[64], path[64];
+	struct dirent *f;
+	DIR *fdd;
+	ssize_t n;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
+	if ((fdd = opendir(path)) == NULL)
+		return errno == ENOENT ? 0 : -1;	/* gone; or not ours to see */
+	while (!found && (f = readdir(fdd)) != NULL) {
+		if (f->d_name[0] == '.')
+			continue;
+		n = readlinkat(dirfd(fdd), f->d_name, link, sizeof(link) - 1);
+		if (n < 0)
+			continue;
+		link[n] = '\0';
+		found = strcmp(link, want) == 0;
+	}
+	closedir(fdd);
+	return found;
+}
+
+/*
+ * Is the broker's copy of the socket want the last one? No other process
+ * has it open (one whose fds cannot be read counts as a holder). Copies in
+ * flight (in a queue, a reply to a get the broker has yet to send) are not
+ * seen; the broker's own fds are not looked at (a million held entries).
+ */
+static int
+only_copy(const char *want)
+{
+	struct dirent *d;
+	DIR *procd;
+	long pid;
+	int others = 0;
+	pid_t self = getpid();
+
+	if ((procd = opendir("/proc")) == NULL)
+		return 0;
+	while (others == 0 && (d = readdir(procd)) != NULL) {
+		if ((pid = strtol(d->d_name, NULL, 10)) <= 0 || pid == self)
+			continue;
+		others = proc_holds(pid, want) != 0;
+	}
+	closedir(procd);
+	return others == 0;
+}
+
+#define MANAGER_WAIT_MS	1000
+
+/*
+ * A held fd. An AF_UNIX socket in the service manager's store (pid
+ * it->src) is first waited for (up to MANAGER_WAIT_MS) until the manager
+ * has dropped its copy on FDSTOREREMOVE: its close must never be the last
+ * (systemd before v254 closes a stored fd in PID 1 itself). Then, with
+ * something queued (poll: a message, a waiting connection), it is drained
+ * if the broker's is the last copy; else what is queued is closed by
+ * whoever closes last, one who has the socket open.
+ */
+static int
+held_drain(const struct item *it)
+{
+	struct pollfd pfd = { it->fd, POLLIN, 0 };
+	char want[64];
+	struct stat st;
+	int domain, i;
+	socklen_t len = sizeof(domain);
+
+	if (getsockopt(it->fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 || domain != AF_UNIX ||
+	    fstat(it->fd, &st) < 0)
+		return 0;
+	snprintf(want, sizeof(want), "socket:[%lu]", (unsigned long)st.st_ino);
+	for (i = 0; it->src > 0 && i < MANAGER_WAIT_MS / 10 && proc_holds(it->src, want) == 1; i++)
+		usleep(10 * 1000);
+	if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLIN))
+		return 0;		/* nothing queued */
+	return only_copy(want);
+}
+
 static void
 finish(const struct item *it)
 {
-	if (it->how != HOW_CLOSE)
+	if (it->how == HOW_DRAIN || it->how == HOW_REPLACE ||
+	    (it->how == HOW_HELD && held_drain(it)))
 		drain(it->fd);
 	if (it->how == HOW_REPLACE && dup3(it->src, it->fd, O_CLOEXEC) == it->fd) {
 		/* the fd number is the caller's again, a copy of src */
@@ -404,6 +499,14 @@ void
 closer_close_last(int fd, uid_t uid)
 {
 	struct item it = { fd, HOW_DRAIN, -1, NULL };
+
+	queue(&it, uid);
+}
+
+void
+closer_close_held(int fd, uid_t uid, pid_t manager)
+{
+	struct item it = { fd, HOW_HELD, (int)manager, NULL };
 
 	queue(&it, uid);
 }

@@ -34,6 +34,13 @@ void		closer_close_uid(int fd, uid_t uid);
  */
 void		closer_close_last(int fd, uid_t uid);
 /*
+ * An entry's held fd: closer_close_last if it is an AF_UNIX socket with
+ * something queued that no other process has open, else closer_close_uid.
+ * manager: the service manager dropping its stored copy (FDSTOREREMOVE),
+ * waited for first; 0 for none.
+ */
+void		closer_close_held(int fd, uid_t uid, pid_t manager);
+/*
  * closer_close_last, but then the fd number becomes a copy of src
  * (dup3) and is stored in *publish (atomically): a spare fd comes back
  * only once the fd it made room for is gone.

@@ -559,7 +559,8 @@ entry_free(struct entry *e)
 {
 	if (e == NULL)
 		return;
-	closer_close_uid(e->fd, e->uid);	/* a put fd's last close may block: not here */
+	/* a put fd's last close may block: not here; what others queued in it, drained */
+	closer_close_held(e->fd, e->uid, e->in_fdstore ? getppid() : 0);
 	free(e);
 }
 
@@ -953,11 +954,14 @@ entries_set_ops(const struct entry_ops *ops)
 static void
 entry_drop_resources(struct entry *e, const char *why)
 {
+	pid_t manager = e->in_fdstore ? getppid() : 0;	/* holds a copy, being dropped */
+
 	log_debug("release %s (%s)", e->key, why);
 	up->untrack(e);
 	up->fdstore_remove(e);		/* if it is there, with or without its fd here */
 	if (e->fd >= 0) {
-		closer_close_uid(e->fd, e->uid);
+		/* what others queued in it is drained if the copy is the last */
+		closer_close_held(e->fd, e->uid, manager);
 		e->fd = -1;
 	}
 	entry_files_remove(e);

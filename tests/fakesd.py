@@ -27,11 +27,14 @@ def entry_id(root, key):
 
 
 class ServiceManager:
-    def __init__(self, T, root, broker, control_mode=None, strict=False):
+    def __init__(self, T, root, broker, control_mode=None, strict=False, remove_delay=0):
         """strict: an FDSTORE=1 of a name already stored, or an
         FDSTOREREMOVE=1 of one not stored, is an error (the reader stops and
-        the next wait fails) instead of a replacement or nothing."""
+        the next wait fails) instead of a replacement or nothing.
+        remove_delay: seconds the reader waits before it acts on an
+        FDSTOREREMOVE=1 (a busy manager), its close then on the reader."""
         self.T, self.root, self.broker, self.strict = T, root, broker, strict
+        self.remove_delay = remove_delay
         os.mkdir(root, 0o755)
         self.ns_path = T + "/notify"
         self.ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -55,6 +58,8 @@ class ServiceManager:
             except (socket.timeout, BlockingIOError):
                 continue
             kv = dict(l.split("=", 1) for l in data.decode().split("\n") if "=" in l)
+            if kv.get("FDSTOREREMOVE") == "1" and self.remove_delay:
+                time.sleep(self.remove_delay)
             with self.lock:
                 if kv.get("FDSTORE") == "1":
                     assert len(fds) == 1, kv

@@ -8,6 +8,12 @@ receiving ends of its TCP connections open, unread, until stdin closes).
                                  not read it) queues messages carrying such
                                  fds in its connection, then hangs up: the
                                  broker drops it and closes the connection
+  hard-inject.py held LISTEN DGRAM
+                                 one such fd in a message on a connection to
+                                 the listening socket LISTEN that nobody
+                                 accepts, one in a datagram to DGRAM (both
+                                 root's, held by the broker): its release
+                                 closes them
   hard-inject.py twofds ROOT     one PUT carrying three such fds (two allowed),
                                  read once a short WAIT is over: the broker
                                  refuses it and closes both
@@ -88,9 +94,28 @@ def twofds(root):
     cl.close()
 
 
+def held(listen, dgram):
+    c = lingering()
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(listen)
+    socket.send_fds(conn, [b"x"], [c.fileno()])
+    c.close()
+    keep.append(conn)   # connected, never accepted
+    c = lingering()
+    d = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    d.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", c.fileno()))],
+              0, dgram)
+    c.close()
+    d.close()
+    print("sent", flush=True)
+
+
 def main():
-    mode, root = sys.argv[1], sys.argv[2]
-    {"inflight": inflight, "twofds": twofds}[mode](root)
+    mode = sys.argv[1]
+    if mode == "held":
+        held(sys.argv[2], sys.argv[3])
+    else:
+        {"inflight": inflight, "twofds": twofds}[mode](sys.argv[2])
     sys.stdin.read()
 
 
