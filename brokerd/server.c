@@ -511,9 +511,10 @@ peer_timer_cb(evutil_socket_t fd, short what, void *arg)
 		timer_ms(p->ev_timer, cfg.client_timeout_ms - (unsigned)idle);
 		return;
 	}
+	/* replies still queued: it stopped reading, whatever its state */
 	log_info("client pid %ld uid %lu %s for %u ms: dropped", (long)p->cred.pid,
-	    (unsigned long)p->cred.uid, p->state == P_CLOSING ? "did not read its last reply" :
-	    "idle", cfg.client_timeout_ms);
+	    (unsigned long)p->cred.uid, p->state == P_CLOSING || p->outq != NULL ?
+	    "did not read its last reply" : "idle", cfg.client_timeout_ms);
 	peer_drop(p);
 }
 
