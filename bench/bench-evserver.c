@@ -30,7 +30,7 @@
 
 static struct event_base *base;
 static int held_fd = -1;
-static char held_path[SB_SHORT_PATH_MAX];
+static char held_path[SB_SHORT_PATH_SIZE];
 
 struct conn {
 	struct event	*ev;

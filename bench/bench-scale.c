@@ -62,13 +62,13 @@ static const char *cli_path;	/* $SOCKBROKER_CLI, or NULL */
  * The service manager's side of the fd store: a datagram socket at
  * NOTIFY_SOCKET, read by a thread (a full queue would block the broker).
  */
-#define FDNAME_MAX	64
+#define FDNAME_SIZE	64
 #define ARG_STRLEN_MAX	(32 * 4096)	/* MAX_ARG_STRLEN: one argument or variable */
 
 struct fdstore {
 	int		 sock;
 	char		 path[256];
-	char		(*names)[FDNAME_MAX];
+	char		(*names)[FDNAME_SIZE];
 	int		*fds;
 	size_t		 n, cap;
 	volatile int	 stop;
@@ -87,8 +87,8 @@ store_add(struct fdstore *st, const char *name, size_t len, int fd)
 			bench_die("allocate the fd store");
 		st->cap = cap;
 	}
-	if (len >= FDNAME_MAX)
-		len = FDNAME_MAX - 1;
+	if (len >= FDNAME_SIZE)
+		len = FDNAME_SIZE - 1;
 	memcpy(st->names[st->n], name, len);
 	st->names[st->n][len] = '\0';
 	st->fds[st->n++] = fd;
@@ -104,7 +104,7 @@ store_remove(struct fdstore *st, const char *name, size_t len)
 		if (strncmp(st->names[i], name, len) == 0 && st->names[i][len] == '\0') {
 			close(st->fds[i]);
 			st->n--;
-			memcpy(st->names[i], st->names[st->n], FDNAME_MAX);
+			memcpy(st->names[i], st->names[st->n], FDNAME_SIZE);
 			st->fds[i] = st->fds[st->n];
 			return;
 		}

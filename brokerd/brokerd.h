@@ -55,7 +55,7 @@
 #define FDSTORE_MAX	6000
 
 struct config {
-	char		 root[SB_SHORT_PATH_MAX];
+	char		 root[SB_SHORT_PATH_SIZE];
 	size_t		 root_len;
 	int		 root_fd;
 	int		 ready_fd;

@@ -60,8 +60,8 @@ struct job {
 	uid_t		 person;	/* what it is charged to */
 	uid_t		 uid;
 	gid_t		 gid;
-	char		 sp[SB_SHORT_PATH_MAX];
-	char		 rel[SB_SHORT_PATH_MAX];	/* ROOT-relative "xx/HASH" */
+	char		 sp[SB_SHORT_PATH_SIZE];
+	char		 rel[SB_SHORT_PATH_SIZE];	/* ROOT-relative "xx/HASH" */
 	char		 key[];
 };
 
@@ -125,7 +125,7 @@ open_beneath(int rootfd, const char *rel)
 static int
 is_ours(const struct job *j, int dfd, const char *name)
 {
-	char target[SB_SHORT_PATH_MAX + 1];
+	char target[SB_SHORT_PATH_SIZE + 1];
 	struct stat st;
 	ssize_t n;
 

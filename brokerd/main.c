@@ -130,10 +130,10 @@ parse_args(int argc, char **argv)
 			break;
 		case O_IDLE_EXIT: cfg.idle_exit_s = num_arg("--idle-exit", optarg, 86400); break;
 		case O_FDHOLDER:
-			if (optarg[0] != '/' || strlen(optarg) >= SB_SUN_PATH_MAX) {
+			if (optarg[0] != '/' || strlen(optarg) >= SB_SUN_PATH_SIZE) {
 				fprintf(stderr, "sockbrokerd: usage: --fdholder needs the absolute path "
 				    "of s6-fdholderd's socket, shorter than %d bytes, not '%s'\n",
-				    SB_SUN_PATH_MAX, optarg);
+				    SB_SUN_PATH_SIZE, optarg);
 				exit(EXIT_USAGE);
 			}
 			cfg.fdholder = optarg;
@@ -154,7 +154,7 @@ parse_args(int argc, char **argv)
 			    SB_ROOT_MAX);
 	} else if (strlen(root) >= sizeof(cfg.root)) {
 		fatal("the root %.200s is %zu bytes long: the limit is %d bytes (its short paths "
-		    "must fit in %d)", root, strlen(root), SB_ROOT_MAX, SB_SUN_PATH_MAX - 1);
+		    "must fit in %d)", root, strlen(root), SB_ROOT_MAX, SB_SUN_PATH_SIZE - 1);
 	} else
 		snprintf(cfg.root, sizeof(cfg.root), "%s", root);
 	if (reexec_pending()) {
@@ -171,7 +171,7 @@ parse_args(int argc, char **argv)
 static void
 root_setup(void)
 {
-	char buf[SB_SHORT_PATH_MAX];
+	char buf[SB_SHORT_PATH_SIZE];
 	const char *root;
 	struct stat st;
 	size_t len;
@@ -183,7 +183,7 @@ root_setup(void)
 	cfg.root_len = len;
 	if (len > SB_ROOT_MAX)
 		fatal("the root %s is %zu bytes long: the limit is %d bytes (its short paths "
-		    "must fit in %d)", cfg.root, len, SB_ROOT_MAX, SB_SUN_PATH_MAX - 1);
+		    "must fit in %d)", cfg.root, len, SB_ROOT_MAX, SB_SUN_PATH_SIZE - 1);
 	if (mkdir(cfg.root, 0755) < 0 && errno != EEXIST)
 		fatal("unable to create the root %s: %s", cfg.root, strerror(errno));
 	cfg.root_fd = open(cfg.root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

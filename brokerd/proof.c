@@ -81,7 +81,7 @@ struct proof {
 	int		 fd;		/* the thread's own dups; -1: a lookup */
 	int		 rootfd;
 	char		*key;
-	char		 sp[SB_SHORT_PATH_MAX];
+	char		 sp[SB_SHORT_PATH_SIZE];
 	char		 why[256];
 };
 
@@ -114,7 +114,7 @@ open_in_view(int rootfd, const char *key)
 static int
 check(struct proof *j)
 {
-	char target[SB_SHORT_PATH_MAX + 1];
+	char target[SB_SHORT_PATH_SIZE + 1];
 	struct stat st, at;
 	ssize_t n;
 	int kfd, r;
@@ -162,7 +162,7 @@ check(struct proof *j)
 static int
 lookup(struct proof *j)
 {
-	char target[SB_SHORT_PATH_MAX + 1];
+	char target[SB_SHORT_PATH_SIZE + 1];
 	struct stat st;
 	ssize_t n;
 	int kfd;

@@ -108,7 +108,7 @@ may_use(const struct peer_cred *c, const struct entry *e)
 static void
 reply_entry(struct peer *p, uint32_t id, const struct entry *e, int fd)
 {
-	char sp[SB_SHORT_PATH_MAX];
+	char sp[SB_SHORT_PATH_SIZE];
 	struct sb_msg m;
 
 	sb_msg_init(&m, SB_MSG_OK, id);
@@ -329,7 +329,7 @@ static void
 proof_begin(struct peer *p, struct sb_msg *m, const char *key, const struct entry *e)
 {
 	const struct peer_cred *c = peer_cred(p);
-	char sp[SB_SHORT_PATH_MAX];
+	char sp[SB_SHORT_PATH_SIZE];
 	struct entry *probe = NULL;
 	int fl;
 
@@ -507,7 +507,7 @@ req_socktype(struct peer *p, const struct sb_msg *m, unsigned flags)
 static int
 bind_create(struct peer *p, const struct sb_msg *m, struct entry *e, int *adopt)
 {
-	char err[SB_MESSAGE_MAX];
+	char err[SB_MESSAGE_SIZE];
 	int dirfd = -1, fd = -1, r;
 
 	if ((r = entry_dir_make(e, e->uid, &dirfd, err, sizeof(err))) < 0) {
@@ -725,7 +725,7 @@ bind_existing(struct peer *p, struct sb_msg *m, struct entry *e, unsigned flags,
 static void
 bind_bound(struct peer *p, const struct sb_msg *m, const char *key, const struct outcome *po)
 {
-	char sp[SB_SHORT_PATH_MAX];
+	char sp[SB_SHORT_PATH_SIZE];
 	struct sockaddr_un sa;
 	socklen_t salen = sizeof(sa);
 	struct stat st;
@@ -920,7 +920,7 @@ bind_request(struct peer *p, struct sb_msg *m, const struct outcome *po)
 static void
 get_request(struct peer *p, struct sb_msg *m, const struct outcome *po)
 {
-	char sp[SB_SHORT_PATH_MAX];
+	char sp[SB_SHORT_PATH_SIZE];
 	const char *key;
 	struct entry *e;
 
@@ -1154,7 +1154,7 @@ int
 request_list_fill(struct peer *p, uint32_t id, struct entry **cursor, int room)
 {
 	const struct peer_cred *c = peer_cred(p);
-	char sp[SB_SHORT_PATH_MAX];
+	char sp[SB_SHORT_PATH_SIZE];
 	struct entry *e;
 	struct sb_msg m;
 

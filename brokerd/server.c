@@ -533,7 +533,7 @@ peer_close_cb(evutil_socket_t fd, short what, void *arg)
 static void __attribute__((format(printf, 4, 5)))
 peer_protocol_error(struct peer *p, uint32_t id, int err, const char *fmt, ...)
 {
-	char msg[SB_MESSAGE_MAX];
+	char msg[SB_MESSAGE_SIZE];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -712,7 +712,7 @@ accept_refuse(int fd, uid_t uid, int err, uint64_t limit, const char *msg, int *
 static void
 peer_new(int fd)
 {
-	char msg[SB_MESSAGE_MAX], who[96];
+	char msg[SB_MESSAGE_SIZE], who[96];
 	struct peer *p;
 	unsigned *nuid;
 
@@ -814,7 +814,7 @@ peer_new(int fd)
 static void
 accept_out_of_fds(int lfd)
 {
-	char msg[SB_MESSAGE_MAX];
+	char msg[SB_MESSAGE_SIZE];
 	struct ucred uc;
 	socklen_t len = sizeof(uc);
 	struct rlimit rl;
@@ -1039,7 +1039,7 @@ server_control_fd(void)
 void
 refuse(struct peer *p, uint32_t id, int err, uint64_t limit, const char *fmt, ...)
 {
-	char msg[SB_MESSAGE_MAX];
+	char msg[SB_MESSAGE_SIZE];
 	struct sb_msg m;
 	va_list ap;
 

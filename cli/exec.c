@@ -172,7 +172,7 @@ exec_map_direct(const char *key, char *out, size_t size)
 static void
 exec_view(const struct exec_ctx *ctx, const char *key, char *out, size_t size)
 {
-	char target[SB_SHORT_PATH_MAX + 1];
+	char target[SB_SHORT_PATH_SIZE + 1];
 	ssize_t n = readlink(key, target, sizeof(target));
 
 	if (n <= 0 || (size_t)n >= sizeof(target) || (size_t)n >= size)

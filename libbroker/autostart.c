@@ -111,7 +111,7 @@ spawn(const char *daemon, char *const argv[], int ready_fd)
 int
 sb_autostart(const char *root)
 {
-	char lock[SB_SHORT_PATH_MAX + 8], idle[16], *argv[9];
+	char lock[SB_SHORT_PATH_SIZE + 8], idle[16], *argv[9];
 	const char *daemon, *v;
 	struct pollfd pfd;
 	int lfd, p[2], r, n;

@@ -44,10 +44,8 @@ _Static_assert((int)SB_LIFETIME_HOLD == (int)SB_LT_HOLD, "lifetimes");
 _Static_assert((int)SB_LIFETIME_OWNER == (int)SB_LT_OWNER, "lifetimes");
 _Static_assert((int)SB_KIND_SOCKET_ENTRY == (int)SB_KIND_SOCKET, "kinds");
 _Static_assert((int)SB_KIND_FD_ENTRY == (int)SB_KIND_FD, "kinds");
-_Static_assert(SB_SHORT_PATH_SIZE == SB_SHORT_PATH_MAX, "short path buffer");
 _Static_assert(SB_NAME_LEN_MAX == SB_NAME_MAX, "name key length");
 _Static_assert(SB_PATH_LEN_MAX == SB_PATH_KEY_MAX, "path key length");
-_Static_assert(SB_VERSION_SIZE == SB_VERSION_STR_MAX, "version buffer");
 
 struct sb_client {
 	pthread_mutex_t	 lock;
@@ -62,8 +60,8 @@ struct sb_client {
 	uint32_t	 async_ids[SB_ASYNC_MAX];
 	unsigned	 async_head, nasync;
 	uint64_t	 limit;		/* of the last refused request */
-	char		 root[SB_SHORT_PATH_MAX];
-	char		 message[SB_MESSAGE_MAX];
+	char		 root[SB_SHORT_PATH_SIZE];
+	char		 message[SB_MESSAGE_SIZE];
 	uint8_t		 buf[SB_MSG_MAX];	/* replies are decoded in place */
 };
 
@@ -386,7 +384,7 @@ sb_client_open(const char *root, sb_client **ret_client)
 int
 sb_client_open_flags(const char *root, unsigned flags, sb_client **ret_client)
 {
-	char rootbuf[SB_SHORT_PATH_MAX];
+	char rootbuf[SB_SHORT_PATH_SIZE];
 	sb_client *c;
 	size_t n;
 	int r;
@@ -470,7 +468,7 @@ key_dir_open(const char *key, const char **ret_base)
 static int
 link_points_at(int dfd, const char *base, const char *target)
 {
-	char buf[SB_SHORT_PATH_MAX + 1];
+	char buf[SB_SHORT_PATH_SIZE + 1];
 	ssize_t n;
 
 	n = readlinkat(dfd, base, buf, sizeof(buf));
@@ -533,7 +531,7 @@ link_remove(int dfd, const char *base, const char *target)
 static void
 link_remove_views(int dfd, const char *base, const char *root, const char *key)
 {
-	char buf[SB_SHORT_PATH_MAX + 1];
+	char buf[SB_SHORT_PATH_SIZE + 1];
 	ssize_t n;
 
 	n = readlinkat(dfd, base, buf, sizeof(buf));
@@ -564,7 +562,7 @@ static int
 bind_locked(sb_client *c, const char *key, const struct sb_bind_opts *o, int sock,
     int *ret_fd, char *ret_short_path, size_t size)
 {
-	char short_path[SB_SHORT_PATH_MAX];
+	char short_path[SB_SHORT_PATH_SIZE];
 	struct sb_msg req, rep;
 	const char *base = NULL;
 	int dfd = -1, proof = -1, made = 0, r;
@@ -848,7 +846,7 @@ sb_release(sb_client *c, const char *key)
 int
 sb_release_flags(sb_client *c, const char *key, unsigned flags)
 {
-	char short_path[SB_SHORT_PATH_MAX];
+	char short_path[SB_SHORT_PATH_SIZE];
 	struct sb_msg req, rep;
 	const char *base;
 	int dfd, r;

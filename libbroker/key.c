@@ -400,14 +400,14 @@ sb_key_hash_view(const char *key, unsigned view, char hex[3], char hash[SB_HASH_
 }
 
 int
-sb_root_get(const char *root, char buf[SB_SHORT_PATH_MAX], const char **ret_root,
+sb_root_get(const char *root, char buf[SB_SHORT_PATH_SIZE], const char **ret_root,
     size_t *ret_len)
 {
 	size_t n;
 	int r;
 
 	if (root == NULL) {
-		if ((r = sb_default_root(buf, SB_SHORT_PATH_MAX)) < 0)
+		if ((r = sb_default_root(buf, SB_SHORT_PATH_SIZE)) < 0)
 			return r;
 		root = buf;
 	}
@@ -430,7 +430,7 @@ sb_short_path(const char *root, const char *key, char *buf, size_t size)
 int
 sb_short_path_view(const char *root, const char *key, unsigned view, char *buf, size_t size)
 {
-	char rootbuf[SB_SHORT_PATH_MAX], hex[3], hash[SB_HASH_CHARS + 1];
+	char rootbuf[SB_SHORT_PATH_SIZE], hex[3], hash[SB_HASH_CHARS + 1];
 	size_t rlen;
 	int r;
 
@@ -450,7 +450,7 @@ sb_short_path_view(const char *root, const char *key, unsigned view, char *buf, 
 int
 sb_short_path_view_of(const char *root, const char *key, const char *path)
 {
-	char sp[SB_SHORT_PATH_MAX];
+	char sp[SB_SHORT_PATH_SIZE];
 	unsigned v;
 
 	if (!sb_key_is_path(key))

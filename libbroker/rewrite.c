@@ -489,7 +489,7 @@ qemu_keyval(const char *s, size_t a, size_t b, int typed, struct spans *sp)
 {
 	struct item it[ITEMS_MAX];
 	const struct item *t;
-	char key[SBRW_RULE_TEXT_MAX * 2];
+	char key[SBRW_RULE_TEXT_SIZE * 2];
 	enum sbrw_role role;
 	size_t kn, pn;
 	int n, i, chardev;
@@ -1376,7 +1376,7 @@ static const struct {
 static int
 progs_match(const char *progs, size_t n, const char *program)
 {
-	char glob[SBRW_RULE_TEXT_MAX];
+	char glob[SBRW_RULE_TEXT_SIZE];
 	size_t i = 0, e;
 
 	while (i < n) {
@@ -1500,7 +1500,7 @@ sbrw_rules_add_text(struct sbrw_rules *rules, const char *program, const char *t
 	struct sbrw_rule r;
 	size_t i = 0, e, s, t;
 	const char *why;
-	char msg[SBRW_ORIGIN_MAX + SBRW_LINE_MAX];
+	char msg[SBRW_ORIGIN_SIZE + SBRW_LINE_SIZE];
 	int lineno = 0, bad = 0, match;
 
 	while (i < len) {
@@ -1513,7 +1513,7 @@ sbrw_rules_add_text(struct sbrw_rules *rules, const char *program, const char *t
 		    text[t - 1] == '\r'); t--)
 			;
 		if (t > s && text[s] != '#') {
-			if (t - s >= SBRW_LINE_MAX)
+			if (t - s >= SBRW_LINE_SIZE)
 				why = "line too long";
 			else
 				why = parse_line(text + s, t - s, program, &r, &match);

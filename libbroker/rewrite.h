@@ -52,20 +52,20 @@ enum sbrw_grammar {
 };
 
 #define SBRW_RULES_MAX		64	/* rules that apply to one program */
-#define SBRW_RULE_TEXT_MAX	64	/* an option */
-#define SBRW_RULE_ARG_MAX	128	/* a grammar's argument */
-#define SBRW_ORIGIN_MAX		96	/* "FILE:LINE" */
-#define SBRW_LINE_MAX		512
+#define SBRW_RULE_TEXT_SIZE	64	/* an option */
+#define SBRW_RULE_ARG_SIZE	128	/* a grammar's argument */
+#define SBRW_ORIGIN_SIZE		96	/* "FILE:LINE" */
+#define SBRW_LINE_SIZE		512
 #define SBRW_FILE_MAX		(32 * 1024)	/* one rule file */
 #define SBRW_FILES_MAX		64	/* rule files read */
 
 struct sbrw_rule {
-	char			opt[SBRW_RULE_TEXT_MAX];	/* "--socket", "-S", "*" */
+	char			opt[SBRW_RULE_TEXT_SIZE];	/* "--socket", "-S", "*" */
 	enum sbrw_role		role;
 	enum sbrw_grammar	grammar;
-	char			arg[SBRW_RULE_ARG_MAX];	/* KEY of kv:, TEXT of prefix:, ... */
-	char			origin[SBRW_ORIGIN_MAX];	/* where it was read */
-	char			line[SBRW_LINE_MAX / 4];	/* the line, for messages */
+	char			arg[SBRW_RULE_ARG_SIZE];	/* KEY of kv:, TEXT of prefix:, ... */
+	char			origin[SBRW_ORIGIN_SIZE];	/* where it was read */
+	char			line[SBRW_LINE_SIZE / 4];	/* the line, for messages */
 };
 
 struct sbrw_rules {

@@ -60,7 +60,7 @@ SB_HIDDEN const char *sb_getenv(const char *name);
  * NULL; it must be absolute. *ret_len is its length without trailing
  * slashes. Returns 0 or a negative errno.
  */
-SB_HIDDEN int	 sb_root_get(const char *root, char buf[SB_SHORT_PATH_MAX],
+SB_HIDDEN int	 sb_root_get(const char *root, char buf[SB_SHORT_PATH_SIZE],
 		    const char **ret_root, size_t *ret_len);
 
 /*

@@ -59,10 +59,11 @@
  *   socktype    SOCK_STREAM, SOCK_SEQPACKET or SOCK_DGRAM; "type" alone is
  *               a message type
  *   kind        what an entry keeps: a socket, or any fd (put)
- *   _MAX        a count or a length without the NUL (SB_NAME_MAX,
- *               SB_ROOT_MAX) -- except where the comment says "buffer"
- *               (SB_SHORT_PATH_MAX, SB_MESSAGE_MAX, SB_VERSION_STR_MAX:
- *               sizes with the NUL, spelled _SIZE in sockbroker.h)
+ *   _MAX        a count, or a length without the NUL (SB_NAME_MAX,
+ *               SB_ROOT_MAX)
+ *   _SIZE       a buffer size, the NUL included (SB_SHORT_PATH_SIZE);
+ *               the two that sockbroker.h has too are defined the same
+ *               in both (a definition that differs is a diagnostic)
  */
 #ifndef SB_PROTO_H
 #define SB_PROTO_H
@@ -82,9 +83,9 @@
 #define SB_NAME_MAX		200	/* bytes in a name key */
 #define SB_PATH_KEY_MAX		4095	/* bytes in a path key (PATH_MAX - 1) */
 #define SB_KEY_MAX		SB_PATH_KEY_MAX
-#define SB_MESSAGE_MAX		512	/* bytes in a human error message */
-#define SB_SUN_PATH_MAX		108	/* sizeof(sun_path) */
-#define SB_SHORT_PATH_MAX	108	/* buffer for a short path, NUL included */
+#define SB_MESSAGE_SIZE		512	/* buffer for a human error message, NUL included */
+#define SB_SUN_PATH_SIZE	108	/* sizeof(sun_path) */
+#define SB_SHORT_PATH_SIZE	108	/* buffer for a short path, NUL included */
 
 /*
  * Short paths: ROOT "/" XX "/" HASH "/sock", XX two hex digits and HASH
@@ -95,7 +96,7 @@
 #define SB_SOCK_NAME		"sock"
 #define SB_SHORT_TAIL		(1 + 2 + 1 + SB_HASH_CHARS + 1 + 4)
 /* A short path must fit with its NUL (107 bytes: what swtpm and Python take). */
-#define SB_ROOT_MAX		(SB_SUN_PATH_MAX - 1 - SB_SHORT_TAIL)
+#define SB_ROOT_MAX		(SB_SUN_PATH_SIZE - 1 - SB_SHORT_TAIL)
 #define SB_CONTROL_NAME		"control"
 
 /* Defaults for the limits a broker applies (all configurable in sockbrokerd). */
@@ -146,8 +147,8 @@ enum sb_field {
 	SB_F_LIFETIME,		/* u32: enum sb_lifetime_wire */
 	SB_F_TIMEOUT_MS,	/* u32: wait timeout, <= SB_WAIT_TIMEOUT_MAX_MS */
 	SB_F_ERRNO,		/* u32: positive errno */
-	SB_F_MESSAGE,		/* str: human readable, < SB_MESSAGE_MAX */
-	SB_F_SHORT_PATH,	/* str: < SB_SHORT_PATH_MAX */
+	SB_F_MESSAGE,		/* str: human readable, < SB_MESSAGE_SIZE */
+	SB_F_SHORT_PATH,	/* str: < SB_SHORT_PATH_SIZE */
 	SB_F_UID,		/* u32 */
 	SB_F_PID,		/* u32 */
 	SB_F_CTIME,		/* u64: creation, seconds since the epoch */
@@ -163,7 +164,7 @@ enum sb_field {
 	SB_F_PROOF,		/* u32: 1 if the attached fd is a path proof (bind) */
 	SB_F_LISTENING,		/* u32: 1 if the socket listens (entry) */
 	/* STATUS with SB_STATUS_DETAILS: who the broker is and its limits */
-	SB_F_BROKER_VERSION,	/* str: the broker's package version, < SB_VERSION_STR_MAX */
+	SB_F_BROKER_VERSION,	/* str: the broker's package version, < SB_VERSION_SIZE */
 	SB_F_ROOT,		/* str: its runtime root, <= SB_ROOT_MAX bytes */
 	SB_F_MAX_CLIENTS,	/* u32: --max-clients */
 	SB_F_MAX_CLIENTS_PER_UID, /* u32: --max-clients-per-uid */
@@ -173,7 +174,7 @@ enum sb_field {
 	SB_F__MAX		/* at most 64: struct sb_msg's present is a u64 */
 };
 
-#define SB_VERSION_STR_MAX	32	/* buffer for SB_F_BROKER_VERSION, NUL included */
+#define SB_VERSION_SIZE		32	/* buffer for SB_F_BROKER_VERSION, NUL included */
 
 /*
  * SB_F_FLAGS of SB_MSG_STATUS. A broker that predates a flag refuses the

@@ -90,7 +90,7 @@ static int	(*real_renameat2)(int, const char *, int, const char *, unsigned);
 
 /* A short path the shim handed out, and the key (long path) it stands for. */
 struct entry {
-	char	 short_path[SB_SHORT_PATH_MAX];
+	char	 short_path[SB_SHORT_PATH_SIZE];
 	char	*key;
 	int	 pending_fd;	/* bound, BOUND not sent yet (until listen) */
 	int	 bound;		/* a socket of this process (or its parent) is there */
@@ -109,7 +109,7 @@ static struct {
 	enum mode	 want;		/* from SOCKBROKER_MODE */
 	enum mode	 mode;		/* resolved: broker or direct; under lock */
 	int		 debug;
-	char		 root[SB_SHORT_PATH_MAX];
+	char		 root[SB_SHORT_PATH_SIZE];
 	size_t		 root_len;	/* 0: no usable root */
 	int		 may_use_system;	/* no SOCKBROKER_ROOT, not uid 0 */
 	struct entry	 table[TABLE_MAX];
@@ -723,7 +723,7 @@ static void
 keys_inherit(void)
 {
 	const char *env = sb_getenv(KEYS_ENV), *p, *end;
-	char key[PATH_MAX], sp[SB_SHORT_PATH_MAX];
+	char key[PATH_MAX], sp[SB_SHORT_PATH_SIZE];
 	size_t n;
 
 	if (env == NULL || env[0] == '\0')
@@ -762,7 +762,7 @@ keys_inherit(void)
 static void
 view_predict(const char *key, char *out, size_t size)
 {
-	char target[SB_SHORT_PATH_MAX + 1], sp[SB_SHORT_PATH_MAX];
+	char target[SB_SHORT_PATH_SIZE + 1], sp[SB_SHORT_PATH_SIZE];
 	struct stat st;
 	ssize_t n;
 	unsigned v;
@@ -1068,7 +1068,7 @@ broker_bind(int fd, const char *key, const char *short_path, const struct sockad
     socklen_t len, int temp)
 {
 	struct sb_bind_opts opts = SB_BIND_OPTS_INIT;
-	char given[SB_SHORT_PATH_MAX];
+	char given[SB_SHORT_PATH_SIZE];
 	struct sockaddr_un vsun;
 	sb_client *c;
 	socklen_t tl = sizeof(opts.type);
@@ -1239,7 +1239,7 @@ static int
 fix_overlong_key(const struct sockaddr **addr, socklen_t *len, struct sockaddr_un *sun,
     const char *what, char *ret_key)
 {
-	char buf[PATH_MAX], out[SB_SHORT_PATH_MAX];
+	char buf[PATH_MAX], out[SB_SHORT_PATH_SIZE];
 	const char *p;
 	sigset_t old;
 	int r, saved = errno;
@@ -1377,7 +1377,7 @@ fix_truncated(const struct sockaddr **addr, socklen_t *len, struct sockaddr_un *
     const char *what)
 {
 	const struct sockaddr_un *a = (const struct sockaddr_un *)*addr;
-	char out[SB_SHORT_PATH_MAX];
+	char out[SB_SHORT_PATH_SIZE];
 	const char *full;
 	sigset_t old;
 	size_t n;
@@ -1447,7 +1447,7 @@ path_copy(char *dst, const char *src, size_t n)
 static int
 shim_bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	char path[SB_SHORT_PATH_MAX + 1], key[PATH_MAX], sp[SB_SHORT_PATH_MAX];
+	char path[SB_SHORT_PATH_SIZE + 1], key[PATH_MAX], sp[SB_SHORT_PATH_SIZE];
 	struct entry *e;
 	struct stat st;
 	const char *p;
@@ -1692,7 +1692,7 @@ static int
 fallback_addr(const char *path, struct sockaddr_un *sun, socklen_t *ret_len, char *key,
     size_t ksize)
 {
-	char out[SB_SHORT_PATH_MAX];
+	char out[SB_SHORT_PATH_SIZE];
 	struct entry *e;
 	sigset_t old;
 	int found = 0;
@@ -1802,7 +1802,7 @@ static int
 view_link(const char *key, const char *path, const struct sockaddr **addr, socklen_t *len,
     struct sockaddr_un *sun)
 {
-	char target[SB_SHORT_PATH_MAX + 1];
+	char target[SB_SHORT_PATH_SIZE + 1];
 	struct stat st;
 	ssize_t n;
 	int saved = errno;
@@ -1836,7 +1836,7 @@ view_link(const char *key, const char *path, const struct sockaddr **addr, sockl
 SHIM_EXPORT int
 connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	char path[SB_SHORT_PATH_MAX + 1], key[PATH_MAX];
+	char path[SB_SHORT_PATH_SIZE + 1], key[PATH_MAX];
 	struct sockaddr_un sun;
 	const char *p;
 	size_t n;
@@ -1857,7 +1857,7 @@ connect(int fd, const struct sockaddr *addr, socklen_t len)
 			addr = a;
 	}
 	if (have_entries()) {
-		char vpath[SB_SHORT_PATH_MAX + 1];
+		char vpath[SB_SHORT_PATH_SIZE + 1];
 
 		if ((r = view_fix(&addr, &len, &sun, vpath, sizeof(vpath), 0)) < 0)
 			return connect_fallback(fd, vpath);
@@ -1877,7 +1877,7 @@ connect(int fd, const struct sockaddr *addr, socklen_t len)
 		}
 		if (key[0] != '\0') {
 			/* a short path of the table: where the link of this view points */
-			char vpath[SB_SHORT_PATH_MAX + 1];
+			char vpath[SB_SHORT_PATH_SIZE + 1];
 			struct sockaddr_un vsun;
 
 			path_copy(vpath, sun.sun_path, strnlen(sun.sun_path, sizeof(sun.sun_path)));
@@ -1923,7 +1923,7 @@ static int
 send_dest(const struct sockaddr **addr, socklen_t *len, struct sockaddr_un *sun,
     const char *what, int *ret_err)
 {
-	char key[PATH_MAX], vpath[SB_SHORT_PATH_MAX + 1];
+	char key[PATH_MAX], vpath[SB_SHORT_PATH_SIZE + 1];
 	struct sockaddr_un vsun;
 	int r;
 
@@ -2054,7 +2054,7 @@ entry_key(const char *path, int is_long, char *key, size_t size)
 static void
 foreign_unlinked(const char *path)
 {
-	char key[PATH_MAX], sp[SB_SHORT_PATH_MAX];
+	char key[PATH_MAX], sp[SB_SHORT_PATH_SIZE];
 	struct stat st;
 	sigset_t old;
 	int ok, r;

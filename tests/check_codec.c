@@ -300,18 +300,18 @@ END_TEST
 
 START_TEST(decode_string_limits)
 {
-	static uint8_t tlv[SB_TLV_HDR_SIZE + SB_SHORT_PATH_MAX + 1];
+	static uint8_t tlv[SB_TLV_HDR_SIZE + SB_SHORT_PATH_SIZE + 1];
 	struct sb_msg d;
 	size_t vlen;
 
 	/* SHORT_PATH of exactly the limit (107 bytes + NUL) passes; one more fails */
-	for (vlen = SB_SHORT_PATH_MAX; vlen <= SB_SHORT_PATH_MAX + 1; vlen++) {
+	for (vlen = SB_SHORT_PATH_SIZE; vlen <= SB_SHORT_PATH_SIZE + 1; vlen++) {
 		put16(tlv, SB_F_SHORT_PATH);
 		put16(tlv + 2, (uint16_t)vlen);
 		memset(tlv + 4, 'p', vlen - 1);
 		tlv[4 + vlen - 1] = 0;
 		ck_assert_int_eq(sb_msg_decode(&d, buf, raw(SB_MSG_OK, tlv, 4 + vlen)),
-		    vlen == SB_SHORT_PATH_MAX ? 0 : -EPROTO);
+		    vlen == SB_SHORT_PATH_SIZE ? 0 : -EPROTO);
 	}
 }
 END_TEST

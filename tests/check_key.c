@@ -179,7 +179,7 @@ END_TEST
 
 START_TEST(short_path_shape)
 {
-	char sp[SB_SHORT_PATH_MAX], sp2[SB_SHORT_PATH_MAX];
+	char sp[SB_SHORT_PATH_SIZE], sp2[SB_SHORT_PATH_SIZE];
 	const char *root = "/run/sockbroker";
 	size_t rl = strlen(root);
 	int i;
@@ -207,7 +207,7 @@ END_TEST
 
 START_TEST(short_path_distinct)
 {
-	char a[PATH_MAX], b[PATH_MAX], spa[SB_SHORT_PATH_MAX], spb[SB_SHORT_PATH_MAX];
+	char a[PATH_MAX], b[PATH_MAX], spa[SB_SHORT_PATH_SIZE], spb[SB_SHORT_PATH_SIZE];
 	int i;
 
 	/* paths that share their first 108 (and more) bytes stay distinct */
@@ -235,14 +235,14 @@ END_TEST
 
 START_TEST(short_path_bounds)
 {
-	char root[SB_ROOT_MAX + 2], sp[SB_SHORT_PATH_MAX];
+	char root[SB_ROOT_MAX + 2], sp[SB_SHORT_PATH_SIZE];
 
 	memset(root, 'r', sizeof(root));
 	root[0] = '/';
 	root[SB_ROOT_MAX] = '\0';
 	/* the longest root gives a short path of 107 bytes: it fits with its NUL */
 	ck_assert_int_eq(sb_short_path(root, "k", sp, sizeof(sp)), 0);
-	ck_assert_uint_eq(strlen(sp), SB_SUN_PATH_MAX - 1);
+	ck_assert_uint_eq(strlen(sp), SB_SUN_PATH_SIZE - 1);
 	root[SB_ROOT_MAX] = 'r';
 	root[SB_ROOT_MAX + 1] = '\0';
 	ck_assert_int_eq(sb_short_path(root, "k", sp, sizeof(sp)), -ENAMETOOLONG);

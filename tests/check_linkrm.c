@@ -103,7 +103,7 @@ remove_now(const struct entry *e)
 /* Its own link goes; another file at the name stays */
 START_TEST(own_link)
 {
-	char d[300], key[400], sp[SB_SHORT_PATH_MAX];
+	char d[300], key[400], sp[SB_SHORT_PATH_SIZE];
 	struct entry *e;
 	struct stat st;
 
@@ -139,7 +139,7 @@ swapper(void *arg)
 /* A file swapped in for the link between the check and the removal stays */
 START_TEST(swapped_in)
 {
-	char d[300], key[400], sp[SB_SHORT_PATH_MAX];
+	char d[300], key[400], sp[SB_SHORT_PATH_SIZE];
 	struct entry *e;
 	struct stat st;
 	pthread_t t;
@@ -181,7 +181,7 @@ END_TEST
 /* As root: the owner's rights, none of the broker's supplementary groups */
 START_TEST(no_groups)
 {
-	char d[300], key[400], sp[SB_SHORT_PATH_MAX];
+	char d[300], key[400], sp[SB_SHORT_PATH_SIZE];
 	gid_t g = 4244, old[64];
 	struct entry *e;
 	struct stat st;

@@ -343,7 +343,7 @@ START_TEST(views)
 {
 	static const char key[] = "/tmp/priv/view.sock";
 	struct entry *a, *b;
-	char sa[SB_SHORT_PATH_MAX], sb[SB_SHORT_PATH_MAX];
+	char sa[SB_SHORT_PATH_SIZE], sb[SB_SHORT_PATH_SIZE];
 
 	a = add(key, 1001);
 	ck_assert_int_eq(state_set(a), 0);

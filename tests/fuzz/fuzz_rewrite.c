@@ -140,8 +140,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (k = 0; k < shipped.n && rules.n < SBRW_RULES_MAX; k++)
 		rules.rule[rules.n++] = shipped.rule[k];
 	for (k = 0; k < rules.n; k++)
-		if (strlen(rules.rule[k].opt) >= SBRW_RULE_TEXT_MAX ||
-		    strlen(rules.rule[k].arg) >= SBRW_RULE_ARG_MAX)
+		if (strlen(rules.rule[k].opt) >= SBRW_RULE_TEXT_SIZE ||
+		    strlen(rules.rule[k].arg) >= SBRW_RULE_ARG_SIZE)
 			abort();
 	never = sbrw_rules_never(&rules);
 
