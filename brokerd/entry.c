@@ -554,13 +554,25 @@ entry_prepares_expire(void)
 	return e != NULL ? (long)(e->prep_deadline - now) : -1;
 }
 
+/*
+ * The service manager (the broker's parent), if e's fd is in its store and
+ * someone but root may have queued fds in it (another uid may reach it, or
+ * it is not root's): the closer waits for the manager to drop its copy (a
+ * scan of its fds, up to 1 s); else 0.
+ */
+static pid_t
+fdstore_holder(const struct entry *e)
+{
+	return e->in_fdstore && (e->uid != 0 || (e->mode & 077)) ? getppid() : 0;
+}
+
 void
 entry_free(struct entry *e)
 {
 	if (e == NULL)
 		return;
 	/* a put fd's last close may block: not here; what others queued in it, drained */
-	closer_close_held(e->fd, e->uid, e->in_fdstore ? getppid() : 0);
+	closer_close_held(e->fd, e->uid, fdstore_holder(e));
 	free(e);
 }
 
@@ -954,7 +966,7 @@ entries_set_ops(const struct entry_ops *ops)
 static void
 entry_drop_resources(struct entry *e, const char *why)
 {
-	pid_t manager = e->in_fdstore ? getppid() : 0;	/* holds a copy, being dropped */
+	pid_t manager = fdstore_holder(e);	/* holds a copy, being dropped */
 
 	log_debug("release %s (%s)", e->key, why);
 	up->untrack(e);

@@ -31,6 +31,10 @@
  * never blocks go: AF_UNIX sockets (every socket the broker makes, most
  * that users put) and pipes, which can also be polled. Root's and the
  * broker's own uid's fds (a user broker's user) go whatever they are.
+ * An AF_UNIX socket's close does block when fds that linger are queued
+ * in it: on a release the closer waits for the manager to drop its copy
+ * before the broker's (closer_close_held), so the manager's is not the
+ * last; s6-fdholderd is not waited for.
  */
 static int
 close_never_blocks(const struct entry *e)
