@@ -86,6 +86,7 @@ static const struct server_ops *up;	/* the layer above: request.c */
 static const char	*cur_request;
 static int		 spare_fd = -1;	/* given up to refuse a client when out of fds */
 static int		 null_fd = -1;	/* /dev/null: what the spare becomes again */
+static unsigned		 spare_waits;	/* EMFILE retries while the spare comes back */
 static struct peer	*peers;
 static unsigned		 npeers, nonroot_peers;
 static int		 stopping, reexec_wanted, early_close;
@@ -820,6 +821,7 @@ accept_out_of_fds(int lfd)
 	struct rlimit rl;
 	int s;
 
+	spare_waits = 0;
 	close(spare_fd);
 	__atomic_store_n(&spare_fd, -1, __ATOMIC_RELEASE);
 	s = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -858,9 +860,12 @@ accept_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		if (errno == EMFILE) {
-			/* the spare is on its way back from the closer */
+			/*
+			 * the spare is on its way back from the closer: 1 ms, then
+			 * 100 ms after 100 tries (a drain stuck in a close)
+			 */
 			event_del(ev_accept);
-			timer_ms(ev_accept_backoff, 1);
+			timer_ms(ev_accept_backoff, spare_waits++ < 100 ? 1 : 100);
 			return;
 		}
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
