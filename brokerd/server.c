@@ -710,7 +710,8 @@ accept_refuse(int fd, uid_t uid, int err, uint64_t limit, const char *msg, int *
 		closer_close_last(fd, uid);
 }
 
-static void
+/* A peer of the accepted fd, or NULL (refused or out of memory: fd is taken care of). */
+static struct peer *
 peer_new(int fd)
 {
 	char msg[SB_MESSAGE_SIZE], who[96];
@@ -719,14 +720,14 @@ peer_new(int fd)
 
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
 		closer_close_last(fd, CLOSER_FOREIGN);
-		return;
+		return NULL;
 	}
 	p->fd = fd;
 	if (peer_creds(p) < 0) {
 		closer_close_last(fd, CLOSER_FOREIGN);
 		free(p->cred.groups);
 		free(p);
-		return;
+		return NULL;
 	}
 	if ((nuid = uid_clients(p->cred.uid)) == NULL) {
 		snprintf(msg, sizeof(msg), "the broker is out of memory");
@@ -734,7 +735,7 @@ peer_new(int fd)
 		accept_refuse(fd, p->cred.uid, ENOMEM, 0, msg, NULL);
 		free(p->cred.groups);
 		free(p);
-		return;
+		return NULL;
 	}
 	if (npeers >= cfg.max_clients) {
 		snprintf(msg, sizeof(msg), "the broker has %u clients: the limit is %u (--max-clients)",
@@ -743,7 +744,7 @@ peer_new(int fd)
 		accept_refuse(fd, p->cred.uid, EUSERS, cfg.max_clients, msg, NULL);
 		free(p->cred.groups);
 		free(p);
-		return;
+		return NULL;
 	}
 	if (p->cred.uid != 0 && nonroot_peers >= cfg.max_clients - ROOT_RESERVE(cfg.max_clients)) {
 		snprintf(msg, sizeof(msg), "uids other than root have %u clients: they may have %u "
@@ -754,7 +755,7 @@ peer_new(int fd)
 		    cfg.max_clients - ROOT_RESERVE(cfg.max_clients), msg, NULL);
 		free(p->cred.groups);
 		free(p);
-		return;
+		return NULL;
 	}
 	if (p->cred.uid != 0 && *nuid >= cfg.max_clients_per_uid) {
 		person_name(p->cred.uid, who, sizeof(who));
@@ -764,7 +765,7 @@ peer_new(int fd)
 		accept_refuse(fd, p->cred.uid, EUSERS, cfg.max_clients_per_uid, msg, NULL);
 		free(p->cred.groups);
 		free(p);
-		return;
+		return NULL;
 	}
 	if (p->cred.uid != 0 && closer_pending(p->cred.uid) >= CLOSER_PENDING_MAX) {
 		snprintf(msg, sizeof(msg), "uid %lu has %u fds the broker could not close yet "
@@ -774,7 +775,7 @@ peer_new(int fd)
 		accept_refuse(fd, p->cred.uid, EAGAIN, CLOSER_PENDING_MAX, msg, NULL);
 		free(p->cred.groups);
 		free(p);
-		return;
+		return NULL;
 	}
 	p->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, peer_read_cb, p);
 	p->ev_write = event_new(base, fd, EV_WRITE | EV_PERSIST, peer_write_cb, p);
@@ -784,7 +785,7 @@ peer_new(int fd)
 		close(fd);
 		p->fd = -1;
 		peer_free(p);
-		return;
+		return NULL;
 	}
 	if (p->cred.uid != 0) {
 		(*nuid)++;
@@ -799,13 +800,7 @@ peer_new(int fd)
 	    (unsigned long)p->cred.uid, (unsigned long)p->cred.gid);
 	peer_set_state(p, P_IDLE);
 	server_stats_changed();
-	/*
-	 * A client sends its first request right after connect(), so it is
-	 * usually queued by now: read it at once rather than sleep in
-	 * epoll_wait and be woken for it (a get on a new connection waited
-	 * for that wakeup). If nothing is there yet, one recvmsg is lost.
-	 */
-	peer_read_cb(fd, EV_READ, p);
+	return p;
 }
 
 /*
@@ -847,12 +842,22 @@ accept_out_of_fds(int lfd)
 static void
 accept_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct peer *p;
 	int i, s;
 
 	for (i = 0; i < 32; i++) {
 		s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (s >= 0) {
-			peer_new(s);
+			/*
+			 * A client sends its first request right after connect(), so
+			 * it is usually queued by now: read it at once rather than
+			 * sleep in epoll_wait and be woken for it (a get on a new
+			 * connection waited for that wakeup). If nothing is there
+			 * yet, one recvmsg is lost. Only here: a peer adopted at a
+			 * re-exec is read once the broker serves.
+			 */
+			if ((p = peer_new(s)) != NULL)
+				peer_read_cb(s, EV_READ, p);
 			continue;
 		}
 		if (errno == EMFILE && __atomic_load_n(&spare_fd, __ATOMIC_ACQUIRE) >= 0) {
