@@ -847,7 +847,8 @@ bind_request(struct peer *p, struct sb_msg *m, const struct outcome *po)
 		    "the proof first, then the socket, for a path key)", kfmt(key), is_path ? 2 : 1);
 		return;
 	}
-	if ((flags & SB_BIND_ADOPT) && adopt_sock(m) != NULL &&
+	/* checked once: what the client does to it meanwhile costs only its own bind */
+	if ((flags & SB_BIND_ADOPT) && po == NULL && adopt_sock(m) != NULL &&
 	    !adopt_ok(p, m, *adopt_sock(m), type, key))
 		return;
 	if (is_path && po == NULL) {
