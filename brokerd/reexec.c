@@ -10,8 +10,9 @@
  *   FD ID                   a held entry's fd (ID: its FDNAME)
  *   FD ID fdstore           the same, also in the service manager's fd store
  *   FD peer                 an idle client connection
- *   FD wait RID MS HEXKEY   a client waiting for request RID on the key
- *                           (its bytes in hex), MS ms left
+ *   FD wait HEXMSG          a client waiting: its WAIT request as the
+ *                           codec encodes it (request id, key, the ms
+ *                           left as TIMEOUT_MS), the bytes in hex
  *
  * The new image reads them back with reexec_adopt(): each fd with its name
  * and the rest of its line.
@@ -52,31 +53,61 @@ reexec_put(int mfd, int fd, const char *name, const char *tail)
 	dprintf(mfd, "%d %s%s%s\n", fd, name, tail != NULL ? " " : "", tail != NULL ? tail : "");
 }
 
-void
+int
 reexec_put_wait(int mfd, int fd, uint32_t id, unsigned long ms, const char *key)
 {
-	size_t i;
+	static const char hex[] = "0123456789abcdef";
+	uint8_t buf[SB_MSG_MAX];
+	char line[2 * SB_MSG_MAX + 1];
+	struct sb_msg m;
+	ssize_t len, i;
 
-	dprintf(mfd, "%d wait %u %lu ", fd, (unsigned)id, ms);
-	for (i = 0; key[i] != '\0'; i++)
-		dprintf(mfd, "%02x", (unsigned char)key[i]);
-	dprintf(mfd, "\n");
+	sb_msg_init(&m, SB_MSG_WAIT, id);
+	sb_msg_set_str(&m, SB_F_KEY, key);
+	sb_msg_set_u32(&m, SB_F_TIMEOUT_MS, ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms);
+	if ((len = sb_msg_encode(&m, buf, sizeof(buf))) < 0)
+		return (int)len;
+	for (i = 0; i < len; i++) {
+		line[2 * i] = hex[buf[i] >> 4];
+		line[2 * i + 1] = hex[buf[i] & 0xf];
+	}
+	line[2 * len] = '\0';
+	return dprintf(mfd, "%d wait %s\n", fd, line) < 0 ? -EIO : 0;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
 }
 
 int
 reexec_parse_wait(const char *arg, uint32_t *ret_id, unsigned long *ret_ms,
     char key[SB_KEY_MAX + 1])
 {
-	unsigned id, c;
-	size_t n = 0;
-	int off = 0;
+	uint8_t buf[SB_MSG_MAX];
+	size_t n = strlen(arg), i;
+	struct sb_msg m;
+	int hi, lo;
 
-	if (sscanf(arg, "%u %lu %n", &id, ret_ms, &off) != 2)
+	if (n % 2 != 0 || n / 2 > sizeof(buf))
 		return -EINVAL;
-	for (arg += off; n < SB_KEY_MAX && sscanf(arg, "%2x", &c) == 1 && c != 0; arg += 2)
-		key[n++] = (char)c;
-	key[n] = '\0';
-	*ret_id = id;
+	for (i = 0; i < n / 2; i++) {
+		if ((hi = hexval(arg[2 * i])) < 0 || (lo = hexval(arg[2 * i + 1])) < 0)
+			return -EINVAL;
+		buf[i] = (uint8_t)(hi << 4 | lo);
+	}
+	m.fd = m.fd2 = -1;
+	if (sb_msg_decode(&m, buf, n / 2) < 0 || m.type != SB_MSG_WAIT ||
+	    !SB_HAS(&m, SB_F_TIMEOUT_MS))
+		return -EINVAL;
+	memcpy(key, m.str[SB_F_KEY], (size_t)m.len[SB_F_KEY] + 1);
+	*ret_id = m.id;
+	*ret_ms = (unsigned long)m.num[SB_F_TIMEOUT_MS];
 	return 0;
 }
 

@@ -1142,7 +1142,7 @@ flush_all(void)
 /*
  * A re-exec keeps every client connection that has no reply queued: idle
  * ones ("FD peer"; requests not read yet stay in their socket) and pending
- * waits ("FD wait ID MS HEXKEY"). Lines go to mfd; the fds lose CLOEXEC.
+ * waits ("FD wait HEXMSG"). Lines go to mfd; the fds lose CLOEXEC.
  */
 void
 server_reexec_peers(int mfd)
@@ -1167,8 +1167,9 @@ server_reexec_peers(int mfd)
 					    (unsigned long)tv.tv_usec / 1000;
 				}
 			}
-			fcntl(p->fd, F_SETFD, 0);
-			reexec_put_wait(mfd, p->fd, p->req_id, ms, p->wait_key);
+			/* a wait that cannot be written closes with the exec */
+			if (reexec_put_wait(mfd, p->fd, p->req_id, ms, p->wait_key) == 0)
+				fcntl(p->fd, F_SETFD, 0);
 		}
 	}
 }
@@ -1199,9 +1200,8 @@ server_adopt_peer(int fd, const char *arg)
 	peer_new(fd);
 	if (arg == NULL || peers == NULL || peers->fd != fd)
 		return;
-	if (reexec_parse_wait(arg, &id, &ms, key) < 0)
-		return;
-	if (sb_key_check(key) < 0 || ms > SB_WAIT_TIMEOUT_MAX_MS) {
+	if (reexec_parse_wait(arg, &id, &ms, key) < 0 || sb_key_check(key) < 0 ||
+	    ms > SB_WAIT_TIMEOUT_MAX_MS) {
 		peer_drop(peers);
 		return;
 	}
