@@ -12,8 +12,9 @@
  *   2   rewritten connect of a 150-byte path (an over-long address, as a
  *       C program with a larger buffer passes it) vs a libc connect to
  *       its short path
- *   2b  bind of a 150-byte path in broker mode (the broker prepares the
- *       entry, the library makes the link; unlink releases it) vs a libc
+ *   2b  bind of a 150-byte path in broker mode (the broker binds the
+ *       program's socket, ADOPT; the library makes the link; unlink
+ *       releases it) vs a libc
  *       bind+unlink of a short path
  *
  * Environment (from run-bench.sh): SB_SHIM, SOCKBROKERD, BENCH_DIR.
