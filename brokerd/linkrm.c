@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "brokerd.h"
+#include "sb-internal.h"
 #include "sockbroker.h"
 
 #define LINKRM_PER_PERSON_MAX	8
@@ -156,20 +157,15 @@ static void
 run(struct job *j)
 {
 	char dir[PATH_MAX], aside[64];
-	const char *slash = strrchr(j->key, '/'), *base = slash + 1;
+	const char *base;
 	struct stat st;
 	unsigned long n;
-	size_t dlen;
 	int dfd;
 
-	if (become_owner(j) < 0)
+	if (sb_key_dir(j->key, dir, sizeof(dir), &base) < 0 || become_owner(j) < 0)
 		return;
-	dlen = (size_t)(slash - j->key);
-	if (dlen == 0)
-		snprintf(dir, sizeof(dir), ".");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)dlen - 1, j->key + 1);
-	if ((dfd = open_beneath(j->rootfd, dir)) < 0)
+	/* beneath the process's root: the directory without its leading '/' */
+	if ((dfd = open_beneath(j->rootfd, dir[1] != '\0' ? dir + 1 : ".")) < 0)
 		return;
 	if (!is_ours(j, dfd, base) ||
 	    /* a new entry of the key made its directory again: the link is its own */

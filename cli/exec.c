@@ -138,22 +138,17 @@ static int
 exec_map_direct(const char *key, char *out, size_t size)
 {
 	char dir[PATH_MAX];
-	const char *slash = strrchr(key, '/');
-	size_t n = (size_t)(slash - key);
+	const char *base;
 	int fd, len;
 
-	if (n == 0)
-		n = 1;
-	if (n >= sizeof(dir))
-		return -ENAMETOOLONG;
-	memcpy(dir, key, n);
-	dir[n] = '\0';
+	if ((fd = sb_key_dir(key, dir, sizeof(dir), &base)) < 0)
+		return fd;
 	if ((fd = open(dir, O_PATH | O_DIRECTORY)) < 0) {	/* no O_CLOEXEC: for CMD */
 		fprintf(stderr, "sockbroker: exec: unable to open the directory of '%s': %s\n",
 		    key, strerror(errno));
 		return -errno;
 	}
-	len = snprintf(out, size, "/proc/self/fd/%d/%s", fd, slash + 1);
+	len = snprintf(out, size, "/proc/self/fd/%d/%s", fd, base);
 	if (len < 0 || (size_t)len >= size || len >= SBRW_SUN_PATH_MAX) {
 		fprintf(stderr, "sockbroker: exec: '%s': name too long for direct mode "
 		    "(the limit is %d bytes with /proc/self/fd/%d/)\n", key, SBRW_SUN_PATH_MAX - 1, fd);

@@ -231,6 +231,25 @@ sb_key_is_path(const char *key)
 }
 
 int
+sb_key_dir(const char *key, char *dir, size_t size, const char **ret_base)
+{
+	const char *slash;
+	size_t n;
+
+	if (!sb_key_is_path(key))
+		return -EINVAL;
+	slash = strrchr(key, '/');
+	n = slash == key ? 1 : (size_t)(slash - key);	/* "/" for a key in / */
+	if (n >= size)
+		return -ENAMETOOLONG;
+	memcpy(dir, key, n);
+	dir[n] = '\0';
+	if (ret_base != NULL)
+		*ret_base = slash + 1;
+	return 0;
+}
+
+int
 sb_key_check(const char *key)
 {
 	size_t n, i;

@@ -38,6 +38,12 @@ SB_HIDDEN void	 sb_sha256(const void *data, size_t len, uint8_t out[32]);
 SB_HIDDEN void	 sb_sha256_portable(int on);
 /* May c be a byte of a name key? A-Z a-z 0-9 . _ : @ + -, in every locale */
 SB_HIDDEN int	 sb_key_name_char(unsigned char c);
+/*
+ * A path key's directory into dir ("/" for a key in /) and its last
+ * component (*ret_base, in key, if ret_base is not NULL): 0, -EINVAL if key is no path key,
+ * -ENAMETOOLONG if the directory does not fit size.
+ */
+SB_HIDDEN int	 sb_key_dir(const char *key, char *dir, size_t size, const char **ret_base);
 SB_HIDDEN void	 sb_key_hash(const char *key, char hex[3], char hash[SB_HASH_CHARS + 1]);
 /*
  * Views of a path key: claims of one string by different uids in different

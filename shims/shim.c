@@ -666,26 +666,21 @@ static int
 direct_path_locked(const char *key, char *out, size_t size, int quiet)
 {
 	char dir[PATH_MAX];
-	const char *slash = strrchr(key, '/');
-	size_t n = (size_t)(slash - key);
+	const char *base;
 	int fd, len;
 
-	if (n == 0)
-		n = 1;
-	if (n >= sizeof(dir))
-		return -ENAMETOOLONG;
-	memcpy(dir, key, n);
-	dir[n] = '\0';
+	if ((fd = sb_key_dir(key, dir, sizeof(dir), &base)) < 0)
+		return fd;
 	if ((fd = dir_fd_locked(dir)) < 0) {
 		if (!quiet)
 			say("'%s': direct mode: cannot open its directory: %s", key, strerror(-fd));
 		return fd;
 	}
-	len = snprintf(out, size, "/proc/self/fd/%d/%s", fd, slash + 1);
+	len = snprintf(out, size, "/proc/self/fd/%d/%s", fd, base);
 	if (len < 0 || (size_t)len >= size || (size_t)len >= SBRW_SUN_PATH_MAX) {
 		if (!quiet)
 			say("'%s': direct mode: name too long (/proc/self/fd/%d/%s is %d bytes, "
-			    "the limit is %d)", key, fd, slash + 1, len, SBRW_SUN_PATH_MAX - 1);
+			    "the limit is %d)", key, fd, base, len, SBRW_SUN_PATH_MAX - 1);
 		return -ENAMETOOLONG;
 	}
 	return 0;
@@ -935,14 +930,10 @@ static void
 mirror_dir_access(const char *key, struct sb_bind_opts *opts)
 {
 	char dir[PATH_MAX];
-	const char *slash = strrchr(key, '/');
 	struct stat st;
-	size_t n;
 
-	if (slash == NULL || (n = (size_t)(slash - key)) == 0 || n >= sizeof(dir))
+	if (sb_key_dir(key, dir, sizeof(dir), NULL) < 0 || strcmp(dir, "/") == 0)
 		return;
-	memcpy(dir, key, n);
-	dir[n] = '\0';
 	if (stat(dir, &st) < 0)
 		return;
 	opts->mode = 0600;

@@ -131,6 +131,29 @@ START_TEST(paths)
 }
 END_TEST
 
+/* The directory a path key's socket lives in, and its name there. */
+START_TEST(key_dir)
+{
+	char dir[16];
+	const char *base = NULL;
+
+	ck_assert_int_eq(sb_key_dir("/run/user/1000/vm.sock", dir, sizeof(dir), &base), 0);
+	ck_assert_str_eq(dir, "/run/user/1000");
+	ck_assert_str_eq(base, "vm.sock");
+	ck_assert_int_eq(sb_key_dir("/s", dir, sizeof(dir), &base), 0);
+	ck_assert_str_eq(dir, "/");
+	ck_assert_str_eq(base, "s");
+	ck_assert_int_eq(sb_key_dir("/a/b", dir, sizeof(dir), NULL), 0);
+	ck_assert_str_eq(dir, "/a");
+	/* 15 bytes of directory fit 16, 16 do not */
+	ck_assert_int_eq(sb_key_dir("/aaaaaaaaaaaaaa/s", dir, sizeof(dir), &base), 0);
+	ck_assert_str_eq(dir, "/aaaaaaaaaaaaaa");
+	ck_assert_int_eq(sb_key_dir("/aaaaaaaaaaaaaaa/s", dir, sizeof(dir), &base), -ENAMETOOLONG);
+	ck_assert_int_eq(sb_key_dir("name", dir, sizeof(dir), &base), -EINVAL);
+	ck_assert_int_eq(sb_key_dir("", dir, sizeof(dir), &base), -EINVAL);
+}
+END_TEST
+
 START_TEST(from_path)
 {
 	char dir[] = "/tmp/sbkey.XXXXXX", sub[PATH_MAX], link[PATH_MAX];
@@ -278,6 +301,7 @@ key_suite(void)
 	tcase_add_test(tc, sha256_blocks_agree);
 	tcase_add_test(tc, names);
 	tcase_add_test(tc, paths);
+	tcase_add_test(tc, key_dir);
 	tcase_add_test(tc, from_path);
 	tcase_add_test(tc, short_path_shape);
 	tcase_add_test(tc, short_path_distinct);
