@@ -7,11 +7,7 @@
 # wait that waits, ROOT/xx not listable), and every reply carries the id of
 # the request it answers (0 where none could be read).
 . "$top_srcdir/tests/lib.sh"
-need python3 setpriv
-[ "$(id -u)" = 0 ] || skip "needs root (a second uid)"
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
-$SB_NOBODY $PY -c '' 2>/dev/null || skip "setpriv cannot run $PY as uid 65534 here"
+sb_need_nobody_python
 export PYTHONPATH="$top_srcdir/tests"
 SB=$SOCKBROKER
 sb_start

@@ -9,11 +9,7 @@
 # fifos, sockets and symlinks out of it) is removed whole at release, the
 # symlinks' targets untouched, and the key can be bound again.
 . "$top_srcdir/tests/lib.sh"
-need python3 setpriv
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
-[ "$(id -u)" = 0 ] || skip "needs root (a second uid)"
-$SB_NOBODY $PY -c '' 2>/dev/null || skip "setpriv cannot run $PY as uid 65534 here"
+sb_need_nobody_python
 export PYTHONPATH="$top_srcdir/tests" SOCKBROKER_ROOT="$ROOT"
 H="$top_srcdir/tests/hard-adopt.py"
 sb_start

@@ -7,11 +7,7 @@
 # pile up more than the per-uid bound of fds waiting to be closed: it is
 # refused with EAGAIN and the broker's fds stay bounded.
 . "$top_srcdir/tests/lib.sh"
-need python3 setpriv
-[ "$(id -u)" = 0 ] || skip "needs root (a second uid)"
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
-$SB_NOBODY $PY -c '' 2>/dev/null || skip "setpriv cannot run $PY as uid 65534 here"
+sb_need_nobody_python
 export PYTHONPATH="$top_srcdir/tests"
 sb_start
 base=$(sb_fd_count "$SB_PID")

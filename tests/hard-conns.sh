@@ -5,11 +5,7 @@
 # at its entry quota and client cap while other uids are served. The
 # broker's fds and VmRSS come back to their baseline after each.
 . "$top_srcdir/tests/lib.sh"
-need python3 setpriv
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
-[ "$(id -u)" = 0 ] || skip "needs root (a second and a third uid)"
-$SB_NOBODY $PY -c '' 2>/dev/null || skip "setpriv cannot run $PY as uid 65534 here"
+sb_need_nobody_python "a second and a third uid"
 export SOCKBROKER="$SOCKBROKER" T
 H="$top_srcdir/tests/hard-conns.py"
 N=${SB_HARD_CLIENTS:-1000}

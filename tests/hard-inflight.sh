@@ -5,11 +5,7 @@
 # yet) whose last close lingers for an hour must not stall the broker when
 # it drops the client (hard-inject.py inflight).
 . "$top_srcdir/tests/lib.sh"
-need python3 setpriv
-[ "$(id -u)" = 0 ] || skip "needs root (a second uid)"
-PY=$(command -v /usr/bin/python3 || command -v python3)
-$SB_NOBODY "$PY" -c '' 2>/dev/null || skip "setpriv cannot run $PY as uid 65534 here"
-chmod 755 "$T"
+sb_need_nobody_python
 sb_start
 base=$(sb_fd_count "$SB_PID")
 

@@ -7,11 +7,7 @@
 # drains them first and closes each under the uid that sent it: root's
 # later closes are not held up (hard-inject.py held).
 . "$top_srcdir/tests/lib.sh"
-need python3 setpriv
-[ "$(id -u)" = 0 ] || skip "needs root (a second uid)"
-PY=$(command -v /usr/bin/python3 || command -v python3)
-$SB_NOBODY "$PY" -c '' 2>/dev/null || skip "setpriv cannot run $PY as uid 65534 here"
-chmod 755 "$T"
+sb_need_nobody_python
 sb_start
 base=$(sb_fd_count "$SB_PID")
 listen=$("$SOCKBROKER" bind inj-listen --listen --mode 0666) || fail "bind inj-listen"

@@ -8,11 +8,7 @@
 # directory removed, and the person may PREPARE again; one that was BOUND
 # in time stays.
 . "$top_srcdir/tests/lib.sh"
-need python3 setpriv
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
-[ "$(id -u)" = 0 ] || skip "needs root (a second uid)"
-$SB_NOBODY $PY -c '' 2>/dev/null || skip "setpriv cannot run $PY as uid 65534 here"
+sb_need_nobody_python
 SUB="setpriv --reuid=100000 --regid=100000 --clear-groups"
 export PYTHONPATH="$top_srcdir/tests" SOCKBROKER_ROOT="$ROOT"
 H="$top_srcdir/tests/hard-prepare.py"

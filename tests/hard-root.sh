@@ -10,11 +10,7 @@
 # the root is created, chmod'ed, chown'ed or unlinked. (A root owned by
 # another uid, writable by others or a symlink: daemon-root.sh.)
 . "$top_srcdir/tests/lib.sh"
-need python3 setpriv
-[ "$(id -u)" = 0 ] || skip "needs root (files of another uid)"
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
-$SB_NOBODY $PY -c '' 2>/dev/null || skip "setpriv cannot run $PY as uid 65534 here"
+sb_need_nobody_python "files of another uid"
 export PYTHONPATH="$top_srcdir/tests"
 SB=$SOCKBROKER
 

@@ -4,11 +4,7 @@
 # the event loop: three fds whose last close lingers for an hour, where two
 # are allowed, must not stall the broker (hard-inject.py twofds).
 . "$top_srcdir/tests/lib.sh"
-need python3 setpriv
-[ "$(id -u)" = 0 ] || skip "needs root (a second uid)"
-PY=$(command -v /usr/bin/python3 || command -v python3)
-$SB_NOBODY "$PY" -c '' 2>/dev/null || skip "setpriv cannot run $PY as uid 65534 here"
-chmod 755 "$T"
+sb_need_nobody_python
 sb_start
 base=$(sb_fd_count "$SB_PID")
 

@@ -9,11 +9,7 @@
 # shim; and to bind keys root owns. Everything is refused, the victim's
 # socket still answers the victim, and nothing of the victim's changed.
 . "$top_srcdir/tests/lib.sh"
-need python3 setpriv
-[ "$(id -u)" = 0 ] || skip "needs root (two more uids)"
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
-$SB_NOBODY $PY -c '' 2>/dev/null || skip "setpriv cannot run $PY as uid 65534 here"
+sb_need_nobody_python "two more uids"
 
 VICTIM="setpriv --reuid=4242 --regid=4242 --clear-groups"
 export PYTHONPATH="$top_srcdir/tests"

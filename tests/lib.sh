@@ -53,6 +53,17 @@ need() {
 	done
 }
 
+# A second uid's python3, or skip: root is needed (for WHY, "a second uid"
+# unless said) and uid 65534 must be able to run it. $PY is that python3,
+# /usr/bin's where there is one (not one under /root).
+sb_need_nobody_python() {
+	need python3 setpriv
+	[ "$(id -u)" = 0 ] || skip "needs root (${1:-a second uid})"
+	PY=python3
+	[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+	$SB_NOBODY $PY -c '' 2>/dev/null || skip "setpriv cannot run $PY as uid 65534 here"
+}
+
 _sb_cleanup() {
 	local p
 	for p in $_sb_bg_pids $SB_PID; do
