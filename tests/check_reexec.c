@@ -13,7 +13,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,32 +21,6 @@
 
 #include "check-common.h"
 #include "brokerd.h"
-
-struct config cfg;
-
-/* reexec.c logs; these tests look at what it returns */
-void
-log_info(const char *fmt, ...)
-{
-	(void)fmt;
-}
-
-void
-log_warn(const char *fmt, ...)
-{
-	(void)fmt;
-}
-
-void
-fatal(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	abort();
-}
 
 /* Write the wait records of n waiters, re-execute in spirit, adopt them. */
 static size_t

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * state-stubs.c: what the journal (brokerd/state.c) and the entry table
- * (brokerd/entry.c) need of the rest of the broker, for check_state and
- * fuzz_state: the config, logging into a buffer, no event loop.
+ * state-stubs.c: what a file of the broker built into a unit test (the
+ * journal, the entry table, linkrm.c, reexec.c) needs of the rest of it,
+ * for check_state, check_linkrm, check_reexec and fuzz_state: the config,
+ * logging into a buffer, persons, no event loop.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -79,18 +80,6 @@ stub_log_clear(void)
 {
 	stub_log_len = 0;
 	stub_log[0] = '\0';
-}
-
-/* Empty the entry table. */
-void
-stub_entries_clear(void)
-{
-	struct entry *e;
-
-	while ((e = entry_first()) != NULL) {
-		entry_unlink(e);
-		entry_free(e);
-	}
 }
 
 /* uids 200000 to 265535 are uid 1000's subordinate range; any other is its own */

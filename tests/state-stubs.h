@@ -8,6 +8,7 @@
 extern char	stub_log[65536];
 extern size_t	stub_log_len;
 void		stub_log_clear(void);
+/* unit-entry.c: empty the entry table */
 void		stub_entries_clear(void);
 
 #endif
