@@ -8,6 +8,8 @@ receiving ends of its TCP connections open, unread, until stdin closes).
                                  not read it) queues messages carrying such
                                  fds in its connection, then hangs up: the
                                  broker drops it and closes the connection
+  hard-inject.py release ROOT    one such fd PUT, then RELEASEd: the broker
+                                 closes its copy, the last
   hard-inject.py held LISTEN DGRAM
                                  one such fd in a message on a connection to
                                  the listening socket LISTEN that nobody
@@ -30,27 +32,13 @@ import sys
 
 sys.path.insert(0, os.path.join(os.environ["top_srcdir"], "tests"))
 from sbproto import Client, encode  # noqa: E402
+import sbtest  # noqa: E402
 
 keep = []
 
 
 def lingering():
-    """A TCP socket whose close lingers: its fd (the peer side is kept)."""
-    lst = socket.socket()
-    lst.bind(("127.0.0.1", 0))
-    lst.listen(1)
-    c = socket.create_connection(lst.getsockname())
-    a, _ = lst.accept()
-    a.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    c.setblocking(False)
-    try:
-        while True:
-            c.send(b"x" * 65536)
-    except BlockingIOError:
-        pass
-    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 3600))
-    keep.extend([lst, a])
-    return c
+    return sbtest.lingering(keep)
 
 
 def inflight(root):
@@ -94,6 +82,17 @@ def twofds(root):
     cl.close()
 
 
+def release(root):
+    cl = Client(root)
+    c = lingering()
+    t = cl.call("put", fds=[c.fileno()], key="linger", has_fd=1)[0]
+    assert t == "ok", "put refused: %s" % t
+    c.close()           # the broker's copy is now the last one
+    t = cl.call("release", key="linger")[0]
+    assert t == "ok", "release refused: %s" % t
+    print("sent", flush=True)
+
+
 def held(listen, dgram):
     c = lingering()
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -115,7 +114,7 @@ def main():
     if mode == "held":
         held(sys.argv[2], sys.argv[3])
     else:
-        {"inflight": inflight, "twofds": twofds}[mode](sys.argv[2])
+        {"inflight": inflight, "twofds": twofds, "release": release}[mode](sys.argv[2])
     sys.stdin.read()
 
 

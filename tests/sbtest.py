@@ -8,6 +8,9 @@ served() and bad() are the checks of the tests that send bad messages:
 a bad message gets its error (or the connection is dropped), and the
 broker goes on serving.
 
+lingering() makes a TCP socket whose last close blocks for an hour, what
+the tests of the broker's closer threads hand it.
+
 The broker's resources are read from /proc/PID: its fd count and VmRSS.
 A scenario is judged by Watch: the fds must come back to exactly their
 baseline, VmRSS to within RSS_SLACK_KB of it (glibc keeps some freed heap,
@@ -17,6 +20,7 @@ are printed as TAP comments.
 import errno
 import os
 import socket
+import struct
 import sys
 import time
 
@@ -99,6 +103,27 @@ class Watch:
             raise AssertionError("%s: VmRSS %d kB, baseline %d kB + slack %d kB" % (
                 what, rss, self.rss, slack))
         ok("%s: fds and VmRSS back to baseline" % what)
+
+
+def lingering(keep):
+    """A TCP socket whose last close blocks: a full send buffer to a peer
+    that never reads, SO_LINGER {1, 3600}. Its peer and listener go on keep
+    (they must stay open, unread, for the close to hang)."""
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(1)
+    c = socket.create_connection(lst.getsockname())
+    a, _ = lst.accept()
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    c.setblocking(False)
+    try:
+        while True:
+            c.send(b"x" * 65536)
+    except BlockingIOError:
+        pass
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 3600))
+    keep.extend([lst, a])
+    return c
 
 
 def expect_error(reply, want, needle=None, what=""):
