@@ -27,6 +27,6 @@ for i in 1 2 3; do
 done
 # root's sockets are all closed: only the two lingering fds, uid 65534's,
 # may wait on its closer thread (one closing for an hour, one behind it)
-_fds_le() { [ "$(sb_fd_count "$SB_PID")" -le $((base + 2)) ]; }
-sb_wait_for _fds_le || fail "broker fds $(sb_fd_count "$SB_PID"), baseline $base + 2"
+sb_wait_fds_at_most $((base + 2)) ||
+	fail "broker fds $(sb_fd_count "$SB_PID"), baseline $base + 2"
 exit 0

@@ -120,6 +120,23 @@ sb_fd_count() { ls "/proc/$1/fd" | wc -l; }
 # when it reads the hang-up).
 _sb_fds_are() { [ "$(sb_fd_count "$SB_PID")" = "$1" ]; }
 sb_wait_fds() { sb_wait_for _sb_fds_are "$1"; }
+# sb_wait_fds_at_most N: the same for at most N (fds a test cannot count
+# exactly, such as those still waiting on a closer thread).
+_sb_fds_at_most() { [ "$(sb_fd_count "$SB_PID")" -le "$1" ]; }
+sb_wait_fds_at_most() { sb_wait_for _sb_fds_at_most "$1"; }
+
+# sb_still_serves KEY WHAT: the broker still answers after WHAT (a hang
+# detector, not a timing test): three STATUS, a bind of KEY that makes its
+# socket, and its release.
+sb_still_serves() {
+	local key=$1 what=$2 i short
+	for i in 1 2 3; do
+		timeout 20 "$SOCKBROKER" status >/dev/null || fail "the broker stalls on $what"
+	done
+	short=$(timeout 20 "$SOCKBROKER" bind "$key" --listen) || fail "bind after $what"
+	[ -S "$short" ] || fail "no socket at $short"
+	timeout 20 "$SOCKBROKER" release "$key" || fail "release after $what"
+}
 
 # A path of at least N bytes (default 150) under $T, directories created.
 # sb_long_path NAME [N]
