@@ -89,6 +89,23 @@ add(const char *key, uid_t uid)
 	return e;
 }
 
+/* View view of a path key: uid's held stream socket */
+static struct entry *
+add_view(const char *key, unsigned view, uid_t uid, uint8_t flags, uint16_t mode)
+{
+	struct entry *e = entry_new_view(key, view);
+
+	ck_assert_ptr_nonnull(e);
+	e->kind = SB_KIND_SOCKET;
+	e->socktype = SOCK_STREAM;
+	e->lifetime = SB_LT_HOLD;
+	e->flags = flags;
+	e->uid = e->gid = uid;
+	e->mode = mode;
+	entry_insert(e);
+	return e;
+}
+
 static uint8_t *
 slurp(const char *name, size_t *ret_len)
 {
@@ -348,15 +365,7 @@ START_TEST(views)
 	a = add(key, 1001);
 	ck_assert_int_eq(state_set(a), 0);
 	ck_assert_int_eq(entry_view_free(key, 0), 1);
-	b = entry_new_view(key, 1);
-	ck_assert_ptr_nonnull(b);
-	b->kind = SB_KIND_SOCKET;
-	b->socktype = SOCK_STREAM;
-	b->lifetime = SB_LT_HOLD;
-	b->flags = EF_PREPARED;
-	b->uid = b->gid = 1002;
-	b->mode = 0600;
-	entry_insert(b);
+	b = add_view(key, 1, 1002, EF_PREPARED, 0600);
 	ck_assert_int_eq(state_set(b), 0);
 	entry_short_path(a, sa, sizeof(sa));
 	entry_short_path(b, sb, sizeof(sb));
@@ -401,15 +410,7 @@ START_TEST(views_private)
 	struct entry *b;
 
 	ck_assert_int_eq(entry_view_free(key, 1), 1);
-	b = entry_new_view(key, 1);
-	ck_assert_ptr_nonnull(b);
-	b->kind = SB_KIND_SOCKET;
-	b->socktype = SOCK_STREAM;
-	b->lifetime = SB_LT_HOLD;
-	b->flags = EF_READY;
-	b->uid = b->gid = 1002;
-	b->mode = 0666;
-	entry_insert(b);
+	b = add_view(key, 1, 1002, EF_READY, 0666);
 	ck_assert_int_eq(state_set(b), 0);
 
 	stub_entries_clear();
