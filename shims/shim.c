@@ -95,6 +95,7 @@ struct entry {
 	int	 pending_fd;	/* bound, BOUND not sent yet (until listen) */
 	int	 bound;		/* a socket of this process (or its parent) is there */
 	int	 listening;	/* on a temporary name: ready at its link or rename */
+	char	 temp[SB_SHORT_PATH_SIZE];	/* ADOPTed for this temporary name, or "" */
 };
 
 struct dir {
@@ -116,6 +117,7 @@ static struct {
 	int		 next_slot;
 	int		 nentries;	/* read without the lock: atomic */
 	int		 npending;	/* read without the lock: atomic */
+	int		 ntemp;		/* entries with a temp name: atomic */
 	struct dir	 dirs[DIRS_MAX];
 	int		 ndirs;
 	sb_client	*client;
@@ -551,6 +553,9 @@ table_add_locked(const char *short_path, const char *key)
 	e->pending_fd = -1;
 	e->bound = 0;
 	e->listening = 0;
+	if (e->temp[0] != '\0')
+		__atomic_sub_fetch(&shim.ntemp, 1, __ATOMIC_RELEASE);
+	e->temp[0] = '\0';
 	snprintf(e->short_path, sizeof(e->short_path), "%s", short_path);
 }
 
@@ -1018,6 +1023,83 @@ bind_refused_anyway(int fd)
 }
 
 /*
+ * A temporary name beside the short path (OpenSSH's ControlMaster binds
+ * it, listens, links it into place and unlinks it): the broker bound the
+ * program's socket at the short path itself, in its own directory, which
+ * the program may not write. The link or rename into place and the
+ * unlink of the temporary name are then done already: they succeed
+ * without a system call.
+ */
+static void
+temp_mark(const char *short_path, const struct sockaddr *addr, socklen_t len)
+{
+	const struct sockaddr_un *sun = (const struct sockaddr_un *)addr;
+	struct entry *e;
+	sigset_t old;
+	size_t n;
+
+	if (len <= SUN_OFF)
+		return;
+	n = strnlen(sun->sun_path, (size_t)len - SUN_OFF);
+	lock(&old);
+	if ((e = table_find_locked(short_path)) != NULL && n < sizeof(e->temp)) {
+		if (e->temp[0] == '\0')
+			__atomic_add_fetch(&shim.ntemp, 1, __ATOMIC_RELEASE);
+		memcpy(e->temp, sun->sun_path, n);
+		e->temp[n] = '\0';
+	}
+	unlock(&old);
+}
+
+/*
+ * Is from (to: if not NULL, its short path) the temporary name of an
+ * entry? 1 (forgotten if forget), or 0. Paths copied by the caller.
+ */
+static int
+temp_is(const char *from, const char *to, int forget)
+{
+	struct entry *e;
+	sigset_t old;
+	int i, found = 0;
+
+	lock(&old);
+	for (i = 0; i < TABLE_MAX && !found; i++) {
+		e = &shim.table[i];
+		if (e->key == NULL || e->temp[0] == '\0' || strcmp(e->temp, from) != 0 ||
+		    (to != NULL && strcmp(e->short_path, to) != 0))
+			continue;
+		found = 1;
+		if (forget) {
+			e->temp[0] = '\0';
+			__atomic_sub_fetch(&shim.ntemp, 1, __ATOMIC_RELEASE);
+		}
+	}
+	unlock(&old);
+	return found;
+}
+
+/* link or rename of a temporary name into place: 0 if it is done already, -1 if not ours */
+static int
+temp_moved(int dfrom, const char *from, int dto, const char *to, int is_rename)
+{
+	char f[PATH_MAX], t[PATH_MAX];
+	int saved = errno;
+
+	if (__atomic_load_n(&shim.ntemp, __ATOMIC_ACQUIRE) == 0 || !own_process() ||
+	    user_path(from, f, sizeof(f)) < 0 || user_path(to, t, sizeof(t)) < 0 ||
+	    (f[0] != '/' && dfrom != AT_FDCWD) || (t[0] != '/' && dto != AT_FDCWD) ||
+	    !temp_is(f, t, is_rename)) {
+		errno = saved;
+		return -1;
+	}
+	if (shim.debug)
+		say("%s '%s' -> '%s': the broker bound the socket there already",
+		    is_rename ? "rename" : "link", f, t);
+	errno = saved;
+	return 0;
+}
+
+/*
  * The mode bind(2) would have given the socket file: 0777 less the umask,
  * read from /proc (umask(2) would change it under other threads); -1 if
  * it cannot be read.
@@ -1045,12 +1127,12 @@ native_sock_mode(void)
  * bind of a short path in the table (key is its long path). The broker
  * binds the program's own socket in its directory (ADOPT, one round
  * trip), the socket file the program's with the mode its umask gives; a
- * broker that predates ADOPT, or a temporary name (the program links or
- * renames it into place itself), gets the directory (PREPARE) and the
- * program binds. A bind that then fails is rolled back: the entry and the
- * link at the long path are released. temp: the address is another name
- * in the entry's directory, which the program will link or rename to the
- * short path: its own socket is bound there, a held one is not handed back.
+ * broker that predates ADOPT gets the directory (PREPARE) and the program
+ * binds. A bind that then fails is rolled back: the entry and the link at
+ * the long path are released. temp: the address is another name in the
+ * entry's directory, which the program will link or rename to the short
+ * path: the broker binds the socket at the short path (temp_mark), a held
+ * one is not handed back.
  */
 static socklen_t make_addr(struct sockaddr_un *sun, const char *path);
 
@@ -1070,11 +1152,17 @@ broker_bind(int fd, const char *key, const char *short_path, const struct sockad
 		return -1;
 	opts.lifetime = SB_LIFETIME_OWNER;
 	mirror_dir_access(key, &opts);
-	if ((c = rt_begin(&old, &r)) != NULL && !temp) {
+	if ((c = rt_begin(&old, &r)) != NULL) {
 		r = sb_bind_socket(c, key, fd, &opts, &held, given, sizeof(given));
 		adopted = r == 0 && held < 0;
+		if (r == 0 && held >= 0 && temp) {
+			/* a held socket is not handed back for a temporary name */
+			close(held);
+			held = -1;
+			r = -EOPNOTSUPP;
+		}
 	}
-	if (c != NULL && (temp || r == -EOPNOTSUPP)) {
+	if (c != NULL && r == -EOPNOTSUPP) {
 		opts.flags = SB_BIND_F_PREPARE;
 		r = sb_bind(c, key, &opts, &held, given, sizeof(given));
 	}
@@ -1158,6 +1246,8 @@ broker_bind(int fd, const char *key, const char *short_path, const struct sockad
 		entry_mark(short_path, -1, 1);
 	} else
 		entry_mark(short_path, fd, 1);
+	if (adopted && temp)
+		temp_mark(short_path, addr, len);
 	ret = 0;
 	err = 0;
 out:
@@ -1643,6 +1733,8 @@ SHIM_EXPORT int
 link(const char *from, const char *to)
 {
 	resolve();
+	if (temp_moved(AT_FDCWD, from, AT_FDCWD, to, 0) == 0)
+		return 0;
 	return moved(real_link(from, to), AT_FDCWD, to);
 }
 
@@ -1650,6 +1742,8 @@ SHIM_EXPORT int
 linkat(int fdfrom, const char *from, int fdto, const char *to, int flags)
 {
 	resolve();
+	if (temp_moved(fdfrom, from, fdto, to, 0) == 0)
+		return 0;
 	return moved(real_linkat(fdfrom, from, fdto, to, flags), fdto, to);
 }
 
@@ -1657,6 +1751,8 @@ SHIM_EXPORT int
 rename(const char *from, const char *to)
 {
 	resolve();
+	if (temp_moved(AT_FDCWD, from, AT_FDCWD, to, 1) == 0)
+		return 0;
 	return moved(real_rename(from, to), AT_FDCWD, to);
 }
 
@@ -1664,6 +1760,8 @@ SHIM_EXPORT int
 renameat(int fdfrom, const char *from, int fdto, const char *to)
 {
 	resolve();
+	if (temp_moved(fdfrom, from, fdto, to, 1) == 0)
+		return 0;
 	return moved(real_renameat(fdfrom, from, fdto, to), fdto, to);
 }
 
@@ -1671,6 +1769,8 @@ SHIM_EXPORT int
 renameat2(int fdfrom, const char *from, int fdto, const char *to, unsigned flags)
 {
 	resolve();
+	if (temp_moved(fdfrom, from, fdto, to, 1) == 0)
+		return 0;
 	return moved(real_renameat2(fdfrom, from, fdto, to, flags), fdto, to);
 }
 
@@ -2170,6 +2270,12 @@ shim_unlink(const char *path, int (*real)(void *, const char *), void *arg)
 
 	if (user_path(path, copy, sizeof(copy)) < 0 || !own_process())
 		return real(arg, path);
+	if (__atomic_load_n(&shim.ntemp, __ATOMIC_ACQUIRE) > 0 && copy[0] == '/' &&
+	    temp_is(copy, NULL, 1)) {
+		/* a temporary name the broker never made: gone already */
+		errno = saved;
+		return 0;
+	}
 	how = before_unlink(copy);
 	if (how == UNLINK_HELD)
 		return 0;
