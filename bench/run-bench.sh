@@ -49,6 +49,16 @@ figure() {
 	fi
 }
 
+# broker_up DIR: a sockbrokerd ready, its root DIR/root (in ROOT), its log DIR/log.
+broker_up() {
+	ROOT=$1/root
+	mkdir -p "$1"
+	mkfifo "$1/ready"
+	"$SOCKBROKERD" --root "$ROOT" --ready-fd 3 3>"$1/ready" 2>"$1/log" &
+	PIDS="$PIDS $!"
+	read -r _ <"$1/ready" || { echo "sockbrokerd did not start: $(tail -n 1 "$1/log")" >&2; return 1; }
+}
+
 if [ -n "$QUICK" ]; then
 	echo "# sockbroker benchmarks (BENCH_QUICK: a smoke run, figures are not meaningful)"
 else
@@ -90,11 +100,7 @@ s6_up() {
 	s6-fdholder-daemon -1 -v 0 -i "$S6/rules" "$S6/s" >"$S6/ready" 2>"$S6/log" &
 	PIDS="$PIDS $!"
 	read -r _ <"$S6/ready" || { echo "s6-fdholder-daemon did not start" >&2; return 1; }
-	ROOT=$W/f4/root
-	mkfifo "$W/f4/ready"
-	"$SOCKBROKERD" --root "$ROOT" --ready-fd 3 3>"$W/f4/ready" 2>"$W/f4/log" &
-	PIDS="$PIDS $!"
-	read -r _ <"$W/f4/ready" || { echo "sockbrokerd did not start: $(tail -n 1 "$W/f4/log")" >&2; return 1; }
+	broker_up "$W/f4" || return 1
 	# the same kind of socket stored in both, by their own store commands
 	s6-ipcserver-socketbinder "$W/f4/held-s6" s6-fdholder-store "$S6/s" bench-fd || return 1
 	s6-ipcserver-socketbinder "$W/f4/held-sb" \
@@ -157,12 +163,7 @@ fi
 # short connect (to the broker's control socket: a real server that
 # accepts). Nothing on their command lines is rewritten.
 fig8() {
-	ROOT=$W/f8/root
-	mkdir -p "$W/f8"
-	mkfifo "$W/f8/ready"
-	"$SOCKBROKERD" --root "$ROOT" --ready-fd 3 3>"$W/f8/ready" 2>"$W/f8/log" &
-	PIDS="$PIDS $!"
-	read -r _ <"$W/f8/ready" || { echo "sockbrokerd did not start: $(tail -n 1 "$W/f8/log")" >&2; return 1; }
+	broker_up "$W/f8" || return 1
 	n=2000; [ -n "$QUICK" ] && n=100
 	"$B/bench-exec" 8 "fork+exec+wait /bin/true, shim vs none" 1.03 $n \
 	    LD_PRELOAD="$SB_SHIM" SOCKBROKER_ROOT="$ROOT" SOCKBROKER_MODE=broker /bin/true ::: \
@@ -193,12 +194,7 @@ fi
 fig9() {
 	command -v qemu-system-x86_64 >/dev/null 2>&1 && command -v socat >/dev/null 2>&1 ||
 	    { echo "qemu-system-x86_64 or socat is not installed" >&2; return 1; }
-	ROOT=$W/f9/root
-	mkdir -p "$W/f9"
-	mkfifo "$W/f9/ready"
-	"$SOCKBROKERD" --root "$ROOT" --ready-fd 3 3>"$W/f9/ready" 2>"$W/f9/log" &
-	PIDS="$PIDS $!"
-	read -r _ <"$W/f9/ready" || { echo "sockbrokerd did not start: $(tail -n 1 "$W/f9/log")" >&2; return 1; }
+	broker_up "$W/f9" || return 1
 	long=$W/f9/$(printf 'v%.0s' $(seq 1 60))/$(printf 'm%.0s' $(seq 1 60))
 	mkdir -p "$long"
 	long=$long/qmp.sock
@@ -218,12 +214,8 @@ fi
 fig9b() {
 	command -v swtpm >/dev/null 2>&1 && command -v swtpm_ioctl >/dev/null 2>&1 ||
 	    { echo "swtpm or swtpm_ioctl (swtpm-tools) is not installed" >&2; return 1; }
-	ROOT=$W/f9b/root
 	mkdir -p "$W/f9b/state-sb" "$W/f9b/state-plain"
-	mkfifo "$W/f9b/ready"
-	"$SOCKBROKERD" --root "$ROOT" --ready-fd 3 3>"$W/f9b/ready" 2>"$W/f9b/log" &
-	PIDS="$PIDS $!"
-	read -r _ <"$W/f9b/ready" || { echo "sockbrokerd did not start: $(tail -n 1 "$W/f9b/log")" >&2; return 1; }
+	broker_up "$W/f9b" || return 1
 	long=$W/f9b/$(printf 't%.0s' $(seq 1 60))/$(printf 'p%.0s' $(seq 1 60))
 	mkdir -p "$long"
 	long=$long/swtpm.sock
