@@ -23,9 +23,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,25 +49,6 @@ sb_autostart_allowed(unsigned flags)
 		return strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0;
 	/* root's broker is a system service: never started behind its back */
 	return geteuid() != 0;
-}
-
-/* Does something answer on ROOT/control? */
-static int
-answers(const char *root)
-{
-	struct sockaddr_un sun;
-	int fd, r, n;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/" SB_CONTROL_NAME, root);
-	if (n < 0 || (size_t)n >= sizeof(sun.sun_path))
-		return 0;
-	if ((fd = sb_io->socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
-		return 0;
-	r = sb_io->connect(fd, (const struct sockaddr *)&sun, sizeof(sun));
-	sb_io->close(fd);
-	return r == 0;
 }
 
 /* Fork a detached sockbrokerd that reports readiness on ready_fd. */
@@ -137,7 +116,7 @@ sb_autostart(const char *root)
 		goto out;
 	}
 	/* someone else may have started it while we waited for the lock */
-	if (answers(root)) {
+	if (sb_control_answers(root)) {
 		r = 0;
 		goto out;
 	}

@@ -67,20 +67,6 @@ struct sb_client {
 
 /* Connection */
 
-static int
-control_addr(const char *root, struct sockaddr_un *sun, socklen_t *ret_len)
-{
-	int n;
-
-	memset(sun, 0, sizeof(*sun));
-	sun->sun_family = AF_UNIX;
-	n = snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/" SB_CONTROL_NAME, root);
-	if (n < 0 || (size_t)n >= sizeof(sun->sun_path))
-		return -ENAMETOOLONG;
-	*ret_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1);
-	return 0;
-}
-
 /*
  * Connect to ROOT/control; returns the fd or a negative errno. With a
  * deadline, connect (a full backlog), every send and every receive on the
@@ -94,7 +80,7 @@ connect_root(const char *root, unsigned deadline_ms)
 	socklen_t len;
 	int fd, r;
 
-	if ((r = control_addr(root, &sun, &len)) < 0)
+	if ((r = sb_control_addr(root, &sun, &len)) < 0)
 		return r;
 	fd = sb_io->socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)

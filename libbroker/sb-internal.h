@@ -33,6 +33,16 @@ struct sb_io {
 SB_HIDDEN extern const struct sb_io *sb_io;
 SB_HIDDEN void	 sb_set_io(const struct sb_io *io);
 
+/* ROOT/control as an address (wire.c): 0, or -ENAMETOOLONG. */
+struct sockaddr_un;
+SB_HIDDEN int	 sb_control_addr(const char *root, struct sockaddr_un *sun, socklen_t *ret_len);
+/*
+ * Does a broker answer on ROOT/control (through sb_io)? 1 or 0; a full
+ * backlog is a busy broker, which answers: it never waits. A relative
+ * root has none.
+ */
+SB_HIDDEN int	 sb_control_answers(const char *root);
+
 SB_HIDDEN void	 sb_sha256(const void *data, size_t len, uint8_t out[32]);
 /* on: the portable block even where SHA-NI is present (tests); off: the fastest */
 SB_HIDDEN void	 sb_sha256_portable(int on);

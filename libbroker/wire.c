@@ -11,7 +11,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "sb-internal.h"
@@ -33,6 +35,39 @@ void
 sb_set_io(const struct sb_io *io)
 {
 	sb_io = io != NULL ? io : &libc_io;
+}
+
+int
+sb_control_addr(const char *root, struct sockaddr_un *sun, socklen_t *ret_len)
+{
+	int n;
+
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	n = snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/" SB_CONTROL_NAME, root);
+	if (n < 0 || (size_t)n >= sizeof(sun->sun_path))
+		return -ENAMETOOLONG;
+	*ret_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1);
+	return 0;
+}
+
+int
+sb_control_answers(const char *root)
+{
+	struct sockaddr_un sun;
+	socklen_t len;
+	int fd, r;
+
+	if (root[0] != '/' || sb_control_addr(root, &sun, &len) < 0)
+		return 0;
+	/* non-blocking: a full backlog (EAGAIN) is a busy broker, not a wait */
+	if ((fd = sb_io->socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
+		return 0;
+	r = sb_io->connect(fd, (const struct sockaddr *)&sun, len);
+	if (r < 0 && errno == EAGAIN)
+		r = 0;
+	sb_io->close(fd);
+	return r == 0;
 }
 
 ssize_t

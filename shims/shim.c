@@ -448,30 +448,6 @@ resolve(void)
 
 /* Modes */
 
-/* Does a broker answer on ROOT/control? */
-static int
-broker_answers(const char *root)
-{
-	struct sockaddr_un sun;
-	int fd, r, n;
-
-	if (root[0] != '/')
-		return 0;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/" SB_CONTROL_NAME, root);
-	if (n < 0 || (size_t)n >= sizeof(sun.sun_path))
-		return 0;
-	/* non-blocking: a full backlog (EAGAIN) is a busy broker, not a wait */
-	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
-		return 0;
-	r = real_connect(fd, (struct sockaddr *)&sun, (socklen_t)(SUN_OFF + (size_t)n + 1));
-	if (r < 0 && errno == EAGAIN)
-		r = 0;
-	close(fd);
-	return r == 0;
-}
-
 /*
  * Which broker: the user's own (SOCKBROKER_ROOT, or the default root of
  * the uid), else the system broker on SB_SYSTEM_ROOT. A service user
@@ -482,10 +458,10 @@ broker_answers(const char *root)
 static int
 find_broker_locked(void)
 {
-	if (shim.root_len > 0 && broker_answers(shim.root))
+	if (shim.root_len > 0 && sb_control_answers(shim.root))
 		return 1;
 	if (!shim.may_use_system || strcmp(shim.root, SB_SYSTEM_ROOT) == 0 ||
-	    !broker_answers(SB_SYSTEM_ROOT))
+	    !sb_control_answers(SB_SYSTEM_ROOT))
 		return 0;
 	if (shim.debug)
 		say("no broker on '%s': using the system broker on '%s'",

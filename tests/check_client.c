@@ -140,6 +140,54 @@ START_TEST(open_missing_root)
 }
 END_TEST
 
+/* Does a broker answer on ROOT/control? Asked without ever waiting. */
+START_TEST(control_answers)
+{
+	char root[] = "/tmp/check_client.XXXXXX", path[128], lng[200];
+	struct sockaddr_un sun;
+	socklen_t len;
+	int lfd, fds[64], n = 0, fd;
+
+	ck_assert_ptr_nonnull(mkdtemp(root));
+	ck_assert_int_eq(sb_control_answers(root), 0);
+	ck_assert_int_eq(sb_control_answers("relative/root"), 0);
+	memset(lng, 'r', sizeof(lng) - 1);
+	lng[0] = '/';
+	lng[sizeof(lng) - 1] = '\0';
+	ck_assert_int_eq(sb_control_addr(lng, &sun, &len), -ENAMETOOLONG);
+	ck_assert_int_eq(sb_control_answers(lng), 0);
+	/* a file that is no socket answers nothing */
+	snprintf(path, sizeof(path), "%s/" SB_CONTROL_NAME, root);
+	ck_assert_int_ge(fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600), 0);
+	close(fd);
+	ck_assert_int_eq(sb_control_answers(root), 0);
+	ck_assert_int_eq(unlink(path), 0);
+
+	ck_assert_int_eq(sb_control_addr(root, &sun, &len), 0);
+	ck_assert_str_eq(sun.sun_path, path);
+	ck_assert_int_ge(lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0), 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sun, len), 0);
+	ck_assert_int_eq(listen(lfd, 0), 0);
+	ck_assert_int_eq(sb_control_answers(root), 1);
+	/* a full backlog is a busy broker: it answers, and the question does not wait */
+	for (n = 0; n < 64; n++) {
+		fds[n] = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		ck_assert_int_ge(fds[n], 0);
+		if (connect(fds[n], (struct sockaddr *)&sun, len) < 0) {
+			ck_assert_int_eq(errno, EAGAIN);
+			break;
+		}
+	}
+	ck_assert_int_lt(n, 64);
+	ck_assert_int_eq(sb_control_answers(root), 1);
+	for (; n >= 0; n--)
+		close(fds[n]);
+	close(lfd);
+	unlink(path);
+	rmdir(root);
+}
+END_TEST
+
 /*
  * The fake broker: a thread that accepts connections on ROOT/control and
  * answers each request with script(), which sends whatever it likes.
@@ -776,6 +824,7 @@ client_suite(void)
 	tcase_add_test(tc, strerror_texts);
 	tcase_add_test(tc, null_safety);
 	tcase_add_test(tc, open_missing_root);
+	tcase_add_test(tc, control_answers);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("fake-broker");
 	tcase_set_timeout(tc, 20);
