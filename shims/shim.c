@@ -2381,8 +2381,8 @@ parse_mode(const char *s)
 static void
 configure(void)
 {
-	const char *s;
-	int r;
+	const char *s, *root;
+	size_t len;
 
 	shim.configured = 1;
 	s = sb_getenv("SOCKBROKER_DEBUG");
@@ -2390,11 +2390,10 @@ configure(void)
 	shim.want = parse_mode(sb_getenv("SOCKBROKER_MODE"));
 	s = sb_getenv("SOCKBROKER_ROOT");
 	shim.may_use_system = (s == NULL || s[0] == '\0') && geteuid() != 0;
-	if ((r = sb_default_root(shim.root, sizeof(shim.root))) == 0 &&
-	    shim.root[0] == '/' && strlen(shim.root) <= SB_ROOT_MAX) {
-		shim.root_len = strlen(shim.root);
-		while (shim.root_len > 1 && shim.root[shim.root_len - 1] == '/')
-			shim.root[--shim.root_len] = '\0';
+	/* the default root, trimmed as the library and the broker trim it */
+	if (sb_root_get(NULL, shim.root, &root, &len) == 0 && len <= SB_ROOT_MAX) {
+		shim.root[len] = '\0';
+		shim.root_len = len;
 	} else {
 		shim.root_len = 0;
 		if (shim.want == MODE_BROKER)

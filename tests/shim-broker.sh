@@ -142,6 +142,28 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	fi
 fi
 
+# a root of the longest length the broker takes (ROOT/xx/HASH/sock in 107
+# bytes), named with a trailing '/': the shim trims it as the broker does
+sb_log "a root of the longest length, with a trailing slash"
+R=$T/r
+while [ ${#R} -lt $((107 - 25)) ]; do R=${R}x; done
+"$SOCKBROKERD" --root "$R/" --ready-fd 3 3>"$T/ready.r" 2>>"$T/broker.log" &
+b2=$!
+sb_bg $b2
+sb_wait_for test -s "$T/ready.r" || fail "no broker on the root $R/"
+SOCKBROKER_ROOT=$R/ "${SHIMMED[@]}" socat -u SYSTEM:'echo longroot' UNIX-LISTEN:"$L" \
+	2>>"$T/shim.log" &
+srv=$!
+sb_bg $srv
+sb_wait_for eval "test -L '$L'" || fail "root $R/: no link at the long path: $(tail -3 "$T/shim.log")"
+case "$(readlink "$L")" in "$R"/*/*/sock) ;; *) fail "root $R/: the link names '$(readlink "$L")'" ;; esac
+shim_try "$T/out" env SOCKBROKER_ROOT="$R/" "${SHIMMED[@]}" socat -u UNIX-CONNECT:"$L" - ||
+	fail "root $R/: connect"
+assert_eq "$(cat "$T/out")" longroot "a server and a client under the root $R/"
+wait $srv
+kill -TERM $b2
+wait $b2 || fail "the broker on $R/: exit status"
+
 # no broker: the call fails with one clear line and the errno
 SOCKBROKER_ROOT="$T/nobroker" "${SHIMMED[@]}" socat UNIX-LISTEN:"$L" - </dev/null 2>"$T/err" &&
 	fail "bind without a broker succeeded"
