@@ -227,15 +227,6 @@ exec_rules_error(void *ctx, const char *msg)
 	fprintf(stderr, "sockbroker: exec: %s\n", msg);
 }
 
-static int
-exec_is_socket(void *ctx, const char *path)
-{
-	struct stat st;
-
-	(void)ctx;
-	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
 static void
 exec_report(void *vctx, const struct sbrw_event *ev)
 {
@@ -259,7 +250,7 @@ rewrite_static(char **argv, int argc, const char *mode, const char *root)
 {
 	static struct sbrw_rules rules;
 	struct exec_ctx ctx = { root, mode, NULL, 0, 0 };
-	const struct sbrw_ops ops = { exec_map, exec_report, NULL, exec_is_socket, &ctx };
+	const struct sbrw_ops ops = { exec_map, exec_report, NULL, sbrw_stat_is_socket, &ctx };
 	const char *dbg = getenv("SOCKBROKER_DEBUG"), *spec, *prog;
 	int r;
 

@@ -42,15 +42,6 @@ explain_error(void *ctx, const char *msg)
 }
 
 static int
-explain_is_socket(void *ctx, const char *path)
-{
-	struct stat st;
-
-	(void)ctx;
-	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
-static int
 explain_map(void *vctx, const char *long_path, enum sbrw_role role, char *out, size_t size)
 {
 	struct explain *x = vctx;
@@ -101,7 +92,7 @@ cmd_explain(int argc, char **argv, const char *root)
 {
 	static struct sbrw_rules rules;
 	struct explain x = { root, 0, "" };
-	const struct sbrw_ops ops = { explain_map, explain_report, explain_config, explain_is_socket,
+	const struct sbrw_ops ops = { explain_map, explain_report, explain_config, sbrw_stat_is_socket,
 	    &x };
 	const char *prog, *spec, *mode = NULL;
 	char **args;

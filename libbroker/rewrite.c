@@ -1660,3 +1660,12 @@ sbrw_dirs(void)
 #endif
 	return e != NULL && e[0] != '\0' ? e : SB_REWRITE_DIRS;
 }
+
+int
+sbrw_stat_is_socket(void *ctx, const char *path)
+{
+	struct stat st;
+
+	(void)ctx;
+	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}

@@ -112,6 +112,8 @@ typedef int (*sbrw_config_fn)(void *ctx, char **argp, sbrw_map_fn map, void *map
 
 /* Is path (over-long, absolute) an existing socket, or a link to one? */
 typedef int (*sbrw_is_socket_fn)(void *ctx, const char *path);
+/* That question put to the file system with stat(2) (ctx unused). */
+int	sbrw_stat_is_socket(void *ctx, const char *path);
 
 struct sbrw_ops {
 	sbrw_map_fn		map;

@@ -2417,15 +2417,6 @@ rules_error(void *ctx, const char *msg)
 	say("%s", msg);
 }
 
-static int
-is_socket(void *ctx, const char *path)
-{
-	struct stat st;
-
-	(void)ctx;
-	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
 static void
 report(void *ctx, const struct sbrw_event *ev)
 {
@@ -2495,7 +2486,7 @@ static void
 rewrite_cmdline(int argc, char **argv)
 {
 	static struct sbrw_rules rules;	/* 23 KiB: not on the stack */
-	const struct sbrw_ops ops = { map_argv, report, readconfig_hook, is_socket, NULL };
+	const struct sbrw_ops ops = { map_argv, report, readconfig_hook, sbrw_stat_is_socket, NULL };
 	const char *prog, *spec;
 	char *end;
 
