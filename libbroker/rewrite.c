@@ -642,6 +642,26 @@ j_literal(struct jp *p, const char *word)
 	return 0;
 }
 
+/*
+ * After a member or an element: 1 past a ',' (another follows), 0 past
+ * close (the object or array ends), -1 at anything else (p->bad is set).
+ */
+static int
+j_sep(struct jp *p, char close)
+{
+	j_ws(p);
+	if (p->i < p->b && p->s[p->i] == ',') {
+		p->i++;
+		return 1;
+	}
+	if (p->i < p->b && p->s[p->i] == close) {
+		p->i++;
+		return 0;
+	}
+	p->bad = 1;
+	return -1;
+}
+
 static struct jstr j_value(struct jp *p, int depth, int *ret_true);
 
 /* An object; returns its "path" string if it has no "type" (for a parent's data). */
@@ -649,7 +669,7 @@ static struct jstr
 j_object(struct jp *p, int depth)
 {
 	struct jstr key, path = { 0, 0, 0 }, data = { 0, 0, 0 }, v, none = { 0, 0, 0 };
-	int is_unix = 0, has_type = 0, abstract = 0, t;
+	int is_unix = 0, has_type = 0, abstract = 0, t, r;
 
 	p->i++;	/* '{' */
 	j_ws(p);
@@ -687,19 +707,10 @@ j_object(struct jp *p, int depth)
 			if (t && j_eq(p, key, "server"))
 				p->server = 1;
 		}
-		if (p->bad)
+		if (p->bad || (r = j_sep(p, '}')) < 0)
 			return none;
-		j_ws(p);
-		if (p->i < p->b && p->s[p->i] == ',') {
-			p->i++;
-			continue;
-		}
-		if (p->i < p->b && p->s[p->i] == '}') {
-			p->i++;
+		if (r == 0)
 			break;
-		}
-		p->bad = 1;
-		return none;
 	}
 	if (is_unix && !abstract) {
 		if (path.ok)
@@ -739,19 +750,8 @@ j_value(struct jp *p, int depth, int *ret_true)
 			int t;
 
 			j_value(p, depth + 1, &t);
-			if (p->bad)
+			if (p->bad || j_sep(p, ']') <= 0)
 				return none;
-			j_ws(p);
-			if (p->i < p->b && p->s[p->i] == ',') {
-				p->i++;
-				continue;
-			}
-			if (p->i < p->b && p->s[p->i] == ']') {
-				p->i++;
-				return none;
-			}
-			p->bad = 1;
-			return none;
 		}
 	case '"':
 		j_string(p);
