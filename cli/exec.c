@@ -19,6 +19,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,44 +91,49 @@ find_program(const char *cmd, char *buf, size_t size)
 static int
 is_static_elf(const char *path)
 {
-	unsigned char ident[EI_NIDENT];
-	int fd, r = 0, i;
+	unsigned char ident[EI_NIDENT], ph[sizeof(Elf64_Phdr)];
+	uint64_t phoff = 0;
+	size_t phsize = 0, i;
+	unsigned phnum = 0, type = 0;
+	uint32_t pt;
+	int fd, r = 0;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return 0;
 	if (pread(fd, ident, sizeof(ident), 0) != (ssize_t)sizeof(ident) ||
 	    memcmp(ident, ELFMAG, SELFMAG) != 0)
 		goto out;
+	/* the two classes differ in their headers; p_type opens a program header in both */
 	if (ident[EI_CLASS] == ELFCLASS64) {
 		Elf64_Ehdr eh;
-		Elf64_Phdr ph;
 
 		if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
-		    eh.e_phentsize != sizeof(ph))
+		    eh.e_phentsize != sizeof(Elf64_Phdr))
 			goto out;
-		r = eh.e_type == ET_EXEC || eh.e_type == ET_DYN;
-		for (i = 0; r && i < eh.e_phnum; i++) {
-			if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (size_t)i * sizeof(ph))) !=
-			    (ssize_t)sizeof(ph))
-				r = 0;
-			else if (ph.p_type == PT_INTERP)
-				r = 0;
-		}
+		type = eh.e_type;
+		phoff = eh.e_phoff;
+		phsize = eh.e_phentsize;
+		phnum = eh.e_phnum;
 	} else if (ident[EI_CLASS] == ELFCLASS32) {
 		Elf32_Ehdr eh;
-		Elf32_Phdr ph;
 
 		if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
-		    eh.e_phentsize != sizeof(ph))
+		    eh.e_phentsize != sizeof(Elf32_Phdr))
 			goto out;
-		r = eh.e_type == ET_EXEC || eh.e_type == ET_DYN;
-		for (i = 0; r && i < eh.e_phnum; i++) {
-			if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (size_t)i * sizeof(ph))) !=
-			    (ssize_t)sizeof(ph))
-				r = 0;
-			else if (ph.p_type == PT_INTERP)
-				r = 0;
-		}
+		type = eh.e_type;
+		phoff = eh.e_phoff;
+		phsize = eh.e_phentsize;
+		phnum = eh.e_phnum;
+	} else
+		goto out;
+	_Static_assert(offsetof(Elf64_Phdr, p_type) == 0 && offsetof(Elf32_Phdr, p_type) == 0,
+	    "p_type first");
+	r = type == ET_EXEC || type == ET_DYN;
+	for (i = 0; r && i < phnum; i++) {
+		r = pread(fd, ph, phsize, (off_t)(phoff + i * phsize)) == (ssize_t)phsize;
+		memcpy(&pt, ph, sizeof(pt));
+		if (r && pt == PT_INTERP)
+			r = 0;
 	}
 out:
 	close(fd);
