@@ -102,7 +102,6 @@ struct proc;
 
 struct entry {
 	struct entry	*hnext;		/* chain of the table by key */
-	struct entry	*inext;		/* chain of the table by id */
 	uint64_t	 khash;		/* seeded hash of key */
 	struct entry	*prev, *next;	/* every entry, oldest first */
 	struct entry	*pnext;		/* entries of the same tracked process */

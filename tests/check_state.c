@@ -7,7 +7,8 @@
  * file is kept; a version-1 journal is still read; a write or a compaction
  * that fails (RLIMIT_FSIZE stands in for a full disk) changes nothing on
  * disk, is reported as an errno, and makes the journal read-only until a
- * write succeeds.
+ * write succeeds. The table the journal loads into finds every entry by
+ * id, and no other, through growth and removals in any order.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -496,6 +497,70 @@ START_TEST(write_fails)
 }
 END_TEST
 
+/*
+ * The id table (open-addressed): 3,000 entries inserted (the table grows
+ * twice), two thirds removed in a scrambled order, half of them put back;
+ * after each step every entry in the table is found by its id, and each
+ * removed one is not.
+ */
+#define NIDS	3000
+
+static void
+ids_check(struct entry **e, const char (*id)[ENTRY_ID_LEN + 1], const int *in)
+{
+	size_t i;
+
+	for (i = 0; i < NIDS; i++)
+		if (in[i])
+			ck_assert_ptr_eq(entry_by_id(id[i]), e[i]);
+		else
+			ck_assert_ptr_null(entry_by_id(id[i]));
+}
+
+START_TEST(id_table)
+{
+	static struct entry *e[NIDS];
+	static char id[NIDS][ENTRY_ID_LEN + 1];
+	static int in[NIDS];
+	char key[32];
+	size_t i, j;
+
+	for (i = 0; i < NIDS; i++) {
+		snprintf(key, sizeof(key), "id-%zu", i);
+		ck_assert_ptr_nonnull(e[i] = entry_new(key));
+		memcpy(id[i], e[i]->id, sizeof(id[i]));
+		entry_insert(e[i]);
+		in[i] = 1;
+	}
+	ids_check(e, id, in);
+	for (i = 0; i < NIDS; i++) {
+		j = (i * 1237 + 11) % NIDS;	/* 1237 is prime to 3000: a permutation */
+		if (j % 3 == 0)
+			continue;
+		entry_unlink(e[j]);
+		in[j] = 0;
+		if (i % 500 == 0)
+			ids_check(e, id, in);
+	}
+	ck_assert_uint_eq(entries_total(), NIDS / 3);
+	ids_check(e, id, in);
+	for (i = 0; i < NIDS; i += 2)
+		if (!in[i]) {
+			entry_insert(e[i]);
+			in[i] = 1;
+		}
+	ids_check(e, id, in);
+	for (i = 0; i < NIDS; i++)
+		if (!in[i])
+			entry_free(e[i]);
+	stub_entries_clear();
+	for (i = 0; i < NIDS; i++)
+		in[i] = 0;
+	ck_assert_ptr_null(entry_by_id(id[0]));
+	ck_assert_uint_eq(entries_total(), 0);
+}
+END_TEST
+
 static Suite *
 state_suite(void)
 {
@@ -509,6 +574,7 @@ state_suite(void)
 	tcase_add_test(tc, write_fails);
 	tcase_add_test(tc, views);
 	tcase_add_test(tc, views_private);
+	tcase_add_test(tc, id_table);
 	suite_add_tcase(s, tc);
 	return s;
 }
