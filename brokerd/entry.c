@@ -864,8 +864,9 @@ entry_dirs_scan(int (*want)(const struct entry *))
 					}
 			}
 			for (k = 0; k < nb; k++) {
-				if ((e = b[k].e) == NULL || memcmp(e->id, b[k].id, ENTRY_ID_LEN) != 0)
-					e = id_lookup(b[k].id, b[k].h);	/* a 64-bit hash shared */
+				/* no slot of hash h: no entry; another id of the same 64-bit hash: look on */
+				if ((e = b[k].e) != NULL && memcmp(e->id, b[k].id, ENTRY_ID_LEN) != 0)
+					e = id_lookup(b[k].id, b[k].h);
 				if (e == NULL)
 					continue;
 				if (b[k].type == DT_UNKNOWN)
