@@ -165,25 +165,6 @@ exec_map_direct(const char *key, char *out, size_t size)
 	return 0;
 }
 
-/*
- * Views: the link at the long path, in this view, names the key's short
- * path when the key is bound here (a client, a restarted server); a
- * static program connects where it points, never to another view's claim
- * (sockbrokerd(8)).
- */
-static void
-exec_view(const struct exec_ctx *ctx, const char *key, char *out, size_t size)
-{
-	char target[SB_SHORT_PATH_SIZE + 1];
-	ssize_t n = readlink(key, target, sizeof(target));
-
-	if (n <= 0 || (size_t)n >= sizeof(target) || (size_t)n >= size)
-		return;
-	target[n] = '\0';
-	if (sb_short_path_view_of(ctx->root, key, target) >= 0)
-		strcpy(out, target);
-}
-
 static int
 exec_map(void *vctx, const char *long_path, enum sbrw_role role, char *out, size_t size)
 {
@@ -199,9 +180,16 @@ exec_map(void *vctx, const char *long_path, enum sbrw_role role, char *out, size
 	}
 	if (strcmp(ctx->mode, "direct") == 0)
 		r = exec_map_direct(key, out, size);
-	else if ((r = sb_short_path(ctx->root, key, out, size)) < 0)
+	/*
+	 * Views: the link at the long path, in this view, names the key's
+	 * short path when the key is bound here (a client, a restarted
+	 * server); otherwise the one a claim from here gets: never a view
+	 * 0 held by another view (the host's), to which a static program,
+	 * out of the shim's reach, would connect (sockbrokerd(8), views).
+	 */
+	else if ((r = sb_short_path_here(ctx->root, key, out, size)) < 0)
 		fprintf(stderr, "sockbroker: exec: no short path for '%s': %s\n", key, sb_strerror(r));
-	else if (exec_view(ctx, key, out, size), role == SBRW_ROLE_SERVER ||
+	else if (r = 0, role == SBRW_ROLE_SERVER ||
 	    (role == SBRW_ROLE_ANY && access(out, F_OK) < 0 && errno == ENOENT)) {
 		/* a listener (or, when in doubt, a path nobody serves yet) */
 		struct sb_bind_opts opts = SB_BIND_OPTS_INIT;

@@ -7,6 +7,8 @@
 #include "config.h"
 #endif
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -479,6 +481,58 @@ sb_short_path_view_of(const char *root, const char *key, const char *path)
 		if (sb_short_path_view(root, key, v, sp, sizeof(sp)) == 0 && strcmp(sp, path) == 0)
 			return (int)v;
 	return -1;
+}
+
+/*
+ * The broker's rule as the caller can see it. The link at key names a
+ * view's short path once the key is bound in this view (a restarted
+ * server, a client). Otherwise a claim from here gets the first view
+ * nobody holds (no directory of its short path), from 0 in the broker's
+ * own view, from 1 in any other: a view 0 held and not named by this
+ * view's link is another view's (the host's), so the answer is the first
+ * free one. With view 0 free the caller cannot tell the host's view from
+ * a private one (the broker compares the link it will prove in both): the
+ * answer is view 0, and the broker's reply to the bind is the truth. A
+ * readlink and a stat or two.
+ */
+int
+sb_short_path_here(const char *root, const char *key, char *buf, size_t size)
+{
+	char target[SB_SHORT_PATH_SIZE + 1], sp[SB_SHORT_PATH_SIZE];
+	struct stat st;
+	ssize_t n;
+	unsigned v;
+	char *slash;
+	int r, saved = errno;
+
+	if ((r = sb_short_path(root, key, buf, size)) < 0)
+		return r;
+	if (!sb_key_is_path(key))
+		return 0;
+	n = readlink(key, target, sizeof(target));
+	if (n > 0 && (size_t)n < sizeof(target) && (size_t)n < size) {
+		target[n] = '\0';
+		if ((r = sb_short_path_view_of(root, key, target)) >= 0) {
+			memcpy(buf, target, (size_t)n + 1);
+			errno = saved;
+			return r;
+		}
+	}
+	for (v = 0; v <= SB_VIEW_MAX; v++) {
+		if (sb_short_path_view(root, key, v, sp, sizeof(sp)) < 0 ||
+		    (slash = strrchr(sp, '/')) == NULL)
+			break;
+		*slash = '\0';
+		if (lstat(sp, &st) < 0 && errno == ENOENT) {
+			*slash = '/';
+			if (v > 0 && strlen(sp) < size)
+				strcpy(buf, sp);
+			errno = saved;
+			return v > 0 && strlen(sp) < size ? (int)v : 0;
+		}
+	}
+	errno = saved;
+	return 0;
 }
 
 int

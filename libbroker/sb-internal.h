@@ -68,6 +68,12 @@ SB_HIDDEN int	 sb_short_path_view(const char *root, const char *key, unsigned vi
 		    char *buf, size_t size);
 /* The view whose short path under root path is, for key; -1 if none is */
 SB_HIDDEN int	 sb_short_path_view_of(const char *root, const char *key, const char *path);
+/*
+ * The short path of path key in the caller's view, into buf: the one the
+ * link at key names, else the one the broker gives a first claim from here
+ * (sockbrokerd(8), views); its view, or -errno.
+ */
+SB_HIDDEN int	 sb_short_path_here(const char *root, const char *key, char *buf, size_t size);
 SB_HIDDEN const char *sb_getenv(const char *name);
 /* The system broker's root: root's default, and the shim's last resort. */
 #define SB_SYSTEM_ROOT	"/run/sockbroker"

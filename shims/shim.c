@@ -727,48 +727,20 @@ keys_inherit(void)
 
 /*
  * Broker mode: the short path of key in this process's view, into out
- * (which holds view 0's). The link at the long path names it once the key
- * is bound in this view (a restarted server, a client); otherwise it is
- * view 0's unless another view holds that one (its directory exists, and
- * this view's long path is no link to it): then the first view whose
- * directory does not exist, the one the broker gives a claim from here
- * (its reply decides; the bind follows it). A readlink and a stat for the
- * common case, at mapping time only (the command line, a new address).
+ * (which holds view 0's): the broker's rule as far as this process can
+ * see it (sb_short_path_here). A first claim made in a private view gets
+ * view 1 or higher, which the shim cannot tell from the host's view while
+ * nobody holds view 0: then the bind follows the broker's reply (the
+ * table knows both names, a temporary name beside the predicted one
+ * included) and a connect the link at the long path. A readlink and a
+ * stat for the common case, at mapping time only (the command line, a
+ * new address).
  */
 static void
 view_predict(const char *key, char *out, size_t size)
 {
-	char target[SB_SHORT_PATH_SIZE + 1], sp[SB_SHORT_PATH_SIZE];
-	struct stat st;
-	ssize_t n;
-	unsigned v;
-	char *slash;
-	int saved = errno;
-
-	if (key[0] != '/')
-		return;
-	n = readlink(key, target, sizeof(target));
-	if (n > 0 && (size_t)n < sizeof(target)) {
-		target[n] = '\0';
-		if (sb_short_path_view_of(shim.root, key, target) >= 0 && (size_t)n < size) {
-			memcpy(out, target, (size_t)n + 1);
-			errno = saved;
-			return;
-		}
-	}
-	for (v = 0; v <= SB_VIEW_MAX; v++) {
-		if (sb_short_path_view(shim.root, key, v, sp, sizeof(sp)) < 0 ||
-		    (slash = strrchr(sp, '/')) == NULL)
-			break;
-		*slash = '\0';
-		if (lstat(sp, &st) < 0 && errno == ENOENT) {
-			*slash = '/';
-			if (v > 0 && strlen(sp) < size)
-				strcpy(out, sp);
-			break;
-		}
-	}
-	errno = saved;
+	if (key[0] == '/')
+		sb_short_path_here(shim.root, key, out, size);
 }
 
 /*
