@@ -1135,9 +1135,9 @@ broker_bind(int fd, const char *key, const char *short_path, const struct sockad
 		 */
 		sigset_t o2;
 
-		if (temp) {
+		if (temp && !adopted) {
 			say("bind '%s': a temporary name beside the short path of another view "
-			    "is not supported", key);
+			    "is not supported by this broker (no ADOPT)", key);
 			if (held >= 0)
 				close(held);
 			held = -1;
@@ -1150,6 +1150,15 @@ broker_bind(int fd, const char *key, const char *short_path, const struct sockad
 		unlock(&o2);
 		if (shim.debug)
 			say("bind '%s': its view's short path is '%s'", key, given);
+		/*
+		 * A temporary name beside the predicted short path (a first
+		 * claim in a private view: view 0's): the broker bound the
+		 * socket at this view's; the link or rename into the predicted
+		 * one is done already.
+		 */
+		if (temp)
+			temp_mark(short_path, addr, len);
+		temp = 0;
 		short_path = given;
 		len = make_addr(&vsun, given);
 		addr = (const struct sockaddr *)&vsun;
