@@ -20,11 +20,15 @@
  * socket whose only copy is the broker's (closer_close_last: a client's
  * connection, a socket the broker made and never gave out) is drained
  * first, on the closer thread: shut down for reading (nothing more comes
- * in), its queued fds received and each queued for closing under the uid
- * that sent it (SCM_CREDENTIALS, else the peer's SO_PEERCRED, else
- * CLOSER_FOREIGN), its waiting connections accepted and queued to be
- * drained in turn under their uid, at most DRAIN_MAX of each. A close that
- * then lingers holds a thread of the uid that made it linger.
+ * in), its queued fds received and each closed by the uid that sent it
+ * (SCM_CREDENTIALS, else the peer's SO_PEERCRED, else CLOSER_FOREIGN):
+ * right there if that is the uid draining, else queued under the sender,
+ * its waiting connections accepted and drained the same way, at most
+ * DRAIN_MAX of each. A close that then lingers holds a thread of the uid
+ * that made it linger. A drain queues at most CLOSER_PENDING_MAX fds of a
+ * uid and DRAINED_MAX in all; past that it stops, and the last close drops
+ * the rest in the kernel: a socket full of fds never fills the broker's
+ * fd table.
  *
  * An entry's held socket may have other copies (the binder got one, get
  * hands them out): draining it would take what they read.
@@ -57,6 +61,8 @@
 #define CLOSER_ROOT_SPARE 8	/* of CLOSER_MAX: never taken by uids other than root */
 #define DRAIN_MAX	4096	/* messages or connections taken out of one socket */
 #define SCM_FDS_MAX	253	/* the kernel's SCM_MAX_FD */
+/* fds drains of all uids may have queued at once (each uid: CLOSER_PENDING_MAX) */
+#define DRAINED_MAX	1024
 
 enum { HOW_CLOSE, HOW_DRAIN, HOW_REPLACE, HOW_HELD };
 
@@ -66,6 +72,7 @@ struct item {
 	int		 src;		/* HOW_REPLACE: dup3(src, fd), then *publish = fd;
 					   HOW_HELD: the service manager's pid, or 0 */
 	int		*publish;
+	int		 drained;	/* queued by a drain: counts in ndrained */
 };
 
 struct uq {
@@ -81,6 +88,7 @@ static pthread_cond_t	 cond = PTHREAD_COND_INITIALIZER;
 static struct uq	*uqs;		/* uids with fds queued or being closed */
 static struct uq	*rr;		/* where the next thread starts looking */
 static unsigned		 nthreads, idle, ready_uids;
+static unsigned		 ndrained;	/* items queued by drains, not yet closed */
 static int		 started;
 
 static struct uq *
@@ -133,19 +141,37 @@ uq_next_locked(int spare)
 
 static int	push_locked(const struct item *it, uid_t uid);
 
-/* Queue it under uid from a closer thread; closed here if that fails. */
-static void
-push(const struct item *it, uid_t uid)
+static uid_t
+person(uid_t uid)
 {
-	int r;
+	return uid == CLOSER_BROKER || uid == CLOSER_FOREIGN ? uid : person_of(uid);
+}
 
-	if (uid != CLOSER_BROKER && uid != CLOSER_FOREIGN)
-		uid = person_of(uid);
+/*
+ * Queue it, found by a drain, under uid (a person) from a closer thread;
+ * -1 if not: uid has CLOSER_PENDING_MAX fds waiting, drains have queued
+ * DRAINED_MAX, or out of memory. The caller then closes it itself and
+ * drains no further: what a drain moves into the broker's fd table stays
+ * bounded, whatever a socket holds.
+ */
+static int
+push_drained(const struct item *it, uid_t uid)
+{
+	struct item d = *it;
+	struct uq *q;
+	int r = -1;
+
+	d.drained = 1;
 	pthread_mutex_lock(&lock);
-	r = push_locked(it, uid);
+	q = uq_find_locked(uid);
+	if (ndrained < DRAINED_MAX &&
+	    (q == NULL || q->n + (unsigned)q->busy < CLOSER_PENDING_MAX) &&
+	    push_locked(&d, uid) == 0) {
+		ndrained++;
+		r = 0;
+	}
 	pthread_mutex_unlock(&lock);
-	if (r < 0)
-		close(it->fd);	/* out of memory: on this thread, rather than leak */
+	return r;
 }
 
 /* Who sent what fd holds (it is connected): SO_PEERCRED, or CLOSER_FOREIGN */
@@ -163,10 +189,18 @@ peer_uid(int fd)
 
 /*
  * Take out of fd, an AF_UNIX socket only the broker holds, what its last
- * close would close on this thread: queued fds and waiting connections.
+ * close would close on this thread (one of owner's, a person): queued fds
+ * and waiting connections. Those owner sent are closed here, on owner's
+ * thread (a close of them that lingers costs owner alone, as the kernel's
+ * would); only those of other uids are queued under theirs. Once one of
+ * those is refused (over its cap, or DRAINED_MAX), the drain stops: the
+ * rest goes with the last close, on this thread, in the kernel, never
+ * taking a slot of the broker's fd table. So a drain holds at most one
+ * message's fds (SCM_FDS_MAX) at once, and queues at most
+ * CLOSER_PENDING_MAX per uid and DRAINED_MAX in all.
  */
 static void
-drain(int fd)
+drain(int fd, uid_t owner)
 {
 	union {
 		struct cmsghdr	align;
@@ -174,13 +208,13 @@ drain(int fd)
 				    CMSG_SPACE(sizeof(struct ucred))];
 	} cbuf;
 	char data[1024];
-	struct item it = { -1, HOW_CLOSE, -1, NULL };
+	struct item it = { -1, HOW_CLOSE, -1, NULL, 0 };
 	struct iovec iov;
 	struct msghdr mh;
 	struct cmsghdr *cm;
 	struct ucred uc;
 	socklen_t len = sizeof(int);
-	int domain, listening = 0, type = 0, one = 1, i, c;
+	int domain, listening = 0, type = 0, one = 1, stop = 0, i, c;
 	size_t j, nfd;
 	ssize_t n;
 	uid_t from, peer;
@@ -199,7 +233,13 @@ drain(int fd)
 				break;
 			it.fd = c;
 			it.how = HOW_DRAIN;
-			push(&it, peer_uid(c));
+			if ((from = person(peer_uid(c))) == owner) {
+				drain(c, owner);	/* not listening: no deeper */
+				close(c);
+			} else if (push_drained(&it, from) < 0) {
+				close(c);
+				break;
+			}
 		}
 		return;
 	}
@@ -219,7 +259,7 @@ drain(int fd)
 			continue;
 		if (n < 0)
 			break;
-		from = peer;
+		from = person(peer);
 		nfd = 0;
 		for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
 			if (cm->cmsg_level != SOL_SOCKET)
@@ -228,7 +268,7 @@ drain(int fd)
 			    cm->cmsg_len >= CMSG_LEN(sizeof(uc))) {
 				memcpy(&uc, CMSG_DATA(cm), sizeof(uc));
 				if (uc.pid > 0)		/* 0: not noted at send */
-					from = uc.uid;
+					from = person(uc.uid);
 			}
 		}
 		for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
@@ -239,9 +279,14 @@ drain(int fd)
 				/* maybe not the last copy: closed, not drained */
 				memcpy(&it.fd, CMSG_DATA(cm) + j * sizeof(int), sizeof(int));
 				it.how = HOW_CLOSE;
-				push(&it, from);
+				if (from == owner || stop || push_drained(&it, from) < 0) {
+					stop |= from != owner;
+					close(it.fd);
+				}
 			}
 		}
+		if (stop)
+			break;		/* the kernel drops the rest in our close */
 		/* end of a stream or of a connected seqpacket */
 		if (n == 0 && nfd == 0 && type != SOCK_DGRAM)
 			break;
@@ -331,12 +376,13 @@ held_drain(const struct item *it)
 	return only_copy(want);
 }
 
+/* it, queued under owner (a person) */
 static void
-finish(const struct item *it)
+finish(const struct item *it, uid_t owner)
 {
 	if (it->how == HOW_DRAIN || it->how == HOW_REPLACE ||
 	    (it->how == HOW_HELD && held_drain(it)))
-		drain(it->fd);
+		drain(it->fd, owner);
 	if (it->how == HOW_REPLACE && dup3(it->src, it->fd, O_CLOEXEC) == it->fd) {
 		/* the fd number is the caller's again, a copy of src */
 		__atomic_store_n(it->publish, it->fd, __ATOMIC_RELEASE);
@@ -366,8 +412,10 @@ closer_main(void *arg)
 		q->busy = 1;
 		ready_uids--;		/* it was ready: queued, not busy */
 		pthread_mutex_unlock(&lock);
-		finish(&it);
+		finish(&it, q->uid);
 		pthread_mutex_lock(&lock);
+		if (it.drained)
+			ndrained--;
 		q->busy = 0;
 		if (q->n > 0)
 			ready_uids++;
@@ -479,7 +527,7 @@ queue(const struct item *it, uid_t uid)
 	if (!started) {
 		/* before the event loop runs (start, tests): nothing waits on us */
 		pthread_mutex_unlock(&lock);
-		finish(it);
+		finish(it, uid);
 		return;
 	}
 	/* out of memory: the fd stays open rather than block the event loop */
@@ -490,7 +538,7 @@ queue(const struct item *it, uid_t uid)
 void
 closer_close_uid(int fd, uid_t uid)
 {
-	struct item it = { fd, HOW_CLOSE, -1, NULL };
+	struct item it = { fd, HOW_CLOSE, -1, NULL, 0 };
 
 	queue(&it, uid);
 }
@@ -498,7 +546,7 @@ closer_close_uid(int fd, uid_t uid)
 void
 closer_close_last(int fd, uid_t uid)
 {
-	struct item it = { fd, HOW_DRAIN, -1, NULL };
+	struct item it = { fd, HOW_DRAIN, -1, NULL, 0 };
 
 	queue(&it, uid);
 }
@@ -506,7 +554,7 @@ closer_close_last(int fd, uid_t uid)
 void
 closer_close_held(int fd, uid_t uid, pid_t manager)
 {
-	struct item it = { fd, HOW_HELD, (int)manager, NULL };
+	struct item it = { fd, HOW_HELD, (int)manager, NULL, 0 };
 
 	queue(&it, uid);
 }
@@ -514,7 +562,7 @@ closer_close_held(int fd, uid_t uid, pid_t manager)
 void
 closer_replace_last(int fd, uid_t uid, int src, int *publish)
 {
-	struct item it = { fd, HOW_REPLACE, src, publish };
+	struct item it = { fd, HOW_REPLACE, src, publish, 0 };
 
 	queue(&it, uid);
 }
