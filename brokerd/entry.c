@@ -980,7 +980,8 @@ fail:
 /*
  * Bind the client's socket s at e's short path. The walk crosses only the
  * root, ROOT/xx and dirfd, all ours and writable by no client; the
- * socket file gets e's mode (umask), then e's uid and gid, so that the
+ * socket file gets e's mode (fchmod of the socket before bind, never the
+ * umask every thread shares), then e's uid and gid, so that the
  * client may chmod it as a program does after bind (swtpm's mode=).
  */
 int
@@ -988,16 +989,13 @@ entry_sock_adopt(struct entry *e, int dirfd, int s, char *err, size_t errlen)
 {
 	struct sockaddr_un sa;
 	struct stat st;
-	mode_t old;
 	int r;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	entry_short_path(e, sa.sun_path, sizeof(sa.sun_path));
-	old = umask(~(mode_t)e->mode & 0777);
-	r = bind(s, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (r < 0) {
+	/* the file's mode is the socket's own (as in entry_sock_make): no umask() */
+	if (fchmod(s, (mode_t)e->mode & 0777) < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "unable to bind the client's socket at %s for %s: %s",
 		    sa.sun_path, e->key, strerror(errno));

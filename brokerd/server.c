@@ -1007,7 +1007,6 @@ control_bind(void)
 {
 	struct sockaddr_un sa;
 	struct stat st;
-	mode_t old;
 	int fd;
 
 	if (fstatat(cfg.root_fd, SB_CONTROL_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0) {
@@ -1026,10 +1025,9 @@ control_bind(void)
 	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", cfg.root, SB_CONTROL_NAME) >=
 	    (int)sizeof(sa.sun_path))
 		fatal("the root %s is too long for its control socket", cfg.root);
-	old = umask(0111);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	/* 0666, the socket's own mode: the umask is every thread's */
+	if (fchmod(fd, 0666) < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		fatal("unable to bind %s: %s", sa.sun_path, strerror(errno));
-	umask(old);
 	if (listen(fd, SOMAXCONN) < 0)
 		fatal("unable to listen on %s: %s", sa.sun_path, strerror(errno));
 	control_made = 1;
