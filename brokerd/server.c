@@ -782,7 +782,8 @@ peer_new(int fd)
 	p->ev_close = event_new(base, fd, EV_CLOSED | EV_PERSIST, peer_close_cb, p);
 	p->ev_timer = evtimer_new(base, peer_timer_cb, p);
 	if (!p->ev_read || !p->ev_write || !p->ev_close || !p->ev_timer) {
-		close(fd);
+		/* its queue may hold fds whose close lingers (closer.c) */
+		closer_close_last(fd, p->cred.uid);
 		p->fd = -1;
 		peer_free(p);
 		return NULL;
