@@ -160,6 +160,7 @@ int		 entry_views_other(const char *key, uid_t uid);
 struct entry	*entry_find_sole(const char *key);
 int		 entry_view_free(const char *key, unsigned from);
 struct entry	*entry_by_id(const char *id);
+int		 entries_room(void);
 void		 entry_insert(struct entry *e);
 void		 entry_unlink(struct entry *e);
 void		 entry_free(struct entry *e);

@@ -459,6 +459,20 @@ entry_view_free(const char *key, unsigned from)
 	return -1;
 }
 
+/*
+ * Room in the tables for one more entry: they grow here if they must.
+ * -ENOMEM if the id table could not grow and has no slot to spare, so
+ * that a request is refused before entry_insert would have to stop the
+ * broker.
+ */
+int
+entries_room(void)
+{
+	if (nentries >= nbuckets)
+		entries_grow();
+	return nentries + 1 >= 2 * nbuckets ? -ENOMEM : 0;
+}
+
 void
 entry_insert(struct entry *e)
 {

@@ -213,6 +213,11 @@ quota_ok(struct peer *p, const struct sb_msg *m, const char *key)
 		    cfg.max_entries_per_uid, kfmt(key));
 		return 0;
 	}
+	if (entries_room() < 0) {
+		refuse(p, m->id, ENOMEM, 0, "the broker is out of memory for its entry table "
+		    "(%u entries); %s refused", entries_total(), kfmt(key));
+		return 0;
+	}
 	return 1;
 }
 
