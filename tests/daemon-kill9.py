@@ -2,13 +2,16 @@
 """daemon-kill9.py ROUNDS: kill -9 the broker under load, ROUNDS times.
 
 Two threads bind and release owner and prepared entries as fast as the
-broker answers; the main thread kills the broker with SIGKILL at a random
+broker answers (a prepared one as an older client does it: PREPARE, bind
+its own socket at the short path, BOUND; one whose BOUND a kill cut off
+is released first in the next round, as its client would, since a
+person may have only 8 PREPAREs not BOUND at once); the main thread kills the broker with SIGKILL at a random
 moment, starts it again and checks, from LIST, that every bind it
 acknowledged is there and every release it acknowledged is not (a request
 in flight at the kill may have gone either way). Prints TAP comments and
 the figures; exit 1 on the first loss or resurrection.
 """
-import os, random, signal, subprocess, sys, threading, time
+import os, random, signal, socket, subprocess, sys, threading, time
 from sbproto import *
 
 rounds = int(sys.argv[1])
@@ -37,8 +40,22 @@ class Load(threading.Thread):
         self.name_ = name
         self.state = {}
         self.inflight = None
+        self.unbound = set()    # PREPAREd, BOUND not acknowledged
         self.stop = False
         self.ops = 0
+
+    def prepare(self, c, key):
+        t, i, f, fds = c.call("bind", key=key, flags=PREPARE)
+        if t != "ok":
+            return t, i, f, fds
+        self.unbound.add(key)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.bind(f["short_path"])
+            s.listen()
+            t, i, f, fds = c.call("bind", key=key, flags=BOUND)
+        if t == "ok":
+            self.unbound.discard(key)
+        return t, i, f, fds
 
     def run(self):
         try:
@@ -46,13 +63,15 @@ class Load(threading.Thread):
         except OSError:
             return
         while not self.stop:
-            key = "%s-%d" % (self.name_, rng.randrange(64))
+            stale = [k for k in self.unbound if self.state.get(k)]
+            key = stale[0] if stale else "%s-%d" % (self.name_, rng.randrange(64))
             op = "release" if self.state.get(key) else "bind"
             self.inflight = key
             try:
-                if op == "bind":
-                    kw = {"lifetime": OWNER} if rng.random() < 0.5 else {"flags": PREPARE}
-                    t, i, f, fds = c.call("bind", key=key, **kw)
+                if op == "bind" and rng.random() < 0.5:
+                    t, i, f, fds = c.call("bind", key=key, lifetime=OWNER)
+                elif op == "bind":
+                    t, i, f, fds = self.prepare(c, key)
                 else:
                     t, i, f, fds = c.call("release", key=key)
             except (OSError, ValueError):
@@ -65,17 +84,20 @@ class Load(threading.Thread):
                 print("FAIL: %s %s refused: %r" % (op, key, f), flush=True)
                 os._exit(1)
             self.state[key] = op == "bind"
+            self.unbound.discard(key)
             self.inflight = None
             self.ops += 1
 
 
 state = {}
+unbound = {}
 total_ops = 0
 p = start()
 for rnd in range(rounds):
     loads = [Load("t%d" % i) for i in range(2)]
     for l in loads:
         l.state = {k: v for k, v in state.items() if k.startswith(l.name_ + "-")}
+        l.unbound = unbound.setdefault(l.name_, set())
         l.start()
     time.sleep(rng.uniform(0.005, 0.06))
     p.send_signal(signal.SIGKILL)
