@@ -10,6 +10,8 @@
  *   u32 magic REC_MAGIC, u32 payload length, u32 checksum, payload:
  *     u8 op (REC_SET: create or replace, REC_DEL: release), then
  *     SET: u8 kind, socktype, lifetime, flags | view << 4; u16 mode, keylen;
+ *          (mode | REC_MODE_ADOPTED: made by ADOPT, its directory the
+ *          broker's; never set in older journals)
  *          u32 uid, gid, pid; u64 starttime, ctime; key bytes (no NUL)
  *     DEL: u8 view, u16 keylen, key bytes
  *   (view: which claim of a path key, 0..SB_VIEW_MAX; 0 in older journals)
@@ -62,6 +64,7 @@
 #define REC_SET		1
 #define REC_DEL		2
 #define REC_HDR		12
+#define REC_MODE_ADOPTED 0x8000u	/* in a SET's mode: e->adopted */
 #define SET_FIXED	(1 + 4 + 4 + 12 + 16)
 #define REC_MAX		(REC_HDR + SET_FIXED + SB_KEY_MAX)
 #define STATE_MAX	((off_t)1 << 31)
@@ -134,7 +137,8 @@ rec_encode(uint8_t *buf, const struct entry *e, int op, int ver, const uint8_t *
 		u8 = (uint8_t)((e->flags & (EF_LISTENING | EF_READY | EF_HELD | EF_PREPARED)) |
 		    e->view << 4);
 		put(&p, &u8, 1);
-		put(&p, &e->mode, 2);
+		u16 = (uint16_t)(e->mode | (e->adopted ? REC_MODE_ADOPTED : 0));
+		put(&p, &u16, 2);
 		put(&p, &e->keylen, 2);
 		u32 = e->uid; put(&p, &u32, 4);
 		u32 = e->gid; put(&p, &u32, 4);
@@ -476,7 +480,8 @@ rec_apply(const uint8_t *p, size_t n)
 	     tmp.socktype != SOCK_SEQPACKET && tmp.socktype != SOCK_DGRAM) ||
 	    (tmp.kind == SB_KIND_FD && (tmp.socktype != 0 || sb_key_is_path(key))) ||
 	    (tmp.lifetime != SB_LT_HOLD && tmp.lifetime != SB_LT_OWNER) ||
-	    (tmp.flags & ~EF__ALL) || tmp.mode > 0777 || pid > INT32_MAX)
+	    (tmp.flags & ~EF__ALL) || (tmp.mode & ~REC_MODE_ADOPTED) > 0777 ||
+	    ((tmp.mode & REC_MODE_ADOPTED) && tmp.kind != SB_KIND_SOCKET) || pid > INT32_MAX)
 		return -1;
 	if ((ne = entry_new_view(key, view)) == NULL)
 		fatal("unable to allocate memory");
@@ -499,7 +504,8 @@ rec_apply(const uint8_t *p, size_t n)
 	e->socktype = tmp.socktype;
 	e->lifetime = tmp.lifetime;
 	e->flags = tmp.flags;
-	e->mode = tmp.mode;
+	e->mode = tmp.mode & ~REC_MODE_ADOPTED;
+	e->adopted = (tmp.mode & REC_MODE_ADOPTED) != 0;
 	e->uid = uid;
 	e->gid = gid;
 	e->pid = (pid_t)pid;

@@ -6,11 +6,13 @@
                                     pending: every one is accepted
     hard-prepare.py over KEY        one more PREPARE: EAGAIN, naming the limit
     hard-prepare.py again KEY       PREPARE KEY: accepted (print its directory)
+    hard-prepare.py adopt KEY       ADOPT an unbound stream socket at KEY, held
 """
 import errno
+import socket
 import sys
 
-from sbproto import PREPARE, Client
+from sbproto import ADOPT, HOLD, PREPARE, Client
 
 
 def prepare(c, key):
@@ -32,6 +34,13 @@ def main():
             print("FAIL: PREPARE %s beyond the limit: %s %r" % (key, t, f), file=sys.stderr)
             sys.exit(1)
         print(f["message"])
+    elif op == "adopt":
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            t, i, f, _ = c.call("bind", fds=[s.fileno()], key=key, flags=ADOPT, has_fd=1,
+                                lifetime=HOLD)
+        if t != "ok":
+            print("FAIL: ADOPT %s: %r" % (key, f), file=sys.stderr)
+            sys.exit(1)
     elif op == "again":
         t, i, f, _ = prepare(c, key)
         if t != "ok":

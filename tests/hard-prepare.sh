@@ -6,7 +6,9 @@
 # refused with EAGAIN and the limit; root is served meanwhile. A prepared
 # entry that is not BOUND within --prepare-timeout is released, its
 # directory removed, and the person may PREPARE again; one that was BOUND
-# in time stays.
+# in time stays. An ADOPTed entry (its directory the broker's) is no
+# pending PREPARE, after a re-exec too: it neither counts against the 8
+# nor is released.
 . "$top_srcdir/tests/lib.sh"
 sb_need_nobody_python
 SUB="setpriv --reuid=100000 --regid=100000 --clear-groups"
@@ -18,6 +20,9 @@ chmod 755 "$T"
 
 # one bound in time: not pending, never reclaimed
 $SB_NOBODY "$SOCKBROKER" bind kept --listen >/dev/null || fail "bind kept"
+# ADOPTed, never BOUND, then a re-exec: still no pending PREPARE
+$SB_NOBODY $PY "$H" adopt adkeep || fail "ADOPT adkeep"
+"$SOCKBROKER" reexec || fail "sockbroker reexec"
 $SB_NOBODY $PY "$H" fill p 7 || fail "7 PREPAREs of uid 65534"
 $SUB $PY "$H" fill q 1 || fail "an 8th PREPARE, of uid 100000 (the same person)"
 out=$($SB_NOBODY $PY "$H" over p8) || fail "a 9th PREPARE of uid 65534"
@@ -35,4 +40,5 @@ grep -q 'not bound within 3 s (--prepare-timeout): released' "$T/broker.log" ||
 	fail "no log of the release"
 $SB_NOBODY $PY "$H" again p8 >/dev/null || fail "a PREPARE after the others were released"
 "$SOCKBROKER" resolve kept >/dev/null || fail "the bound entry was released"
+"$SOCKBROKER" resolve adkeep >/dev/null || fail "the ADOPTed entry was released after a re-exec"
 exit 0
