@@ -698,6 +698,13 @@ bind_existing(struct peer *p, struct sb_msg *m, struct entry *e, unsigned flags,
 		    "another process still holds its socket", kfmt(e->key), (long)e->pid);
 		return;
 	}
+	if (e->fd >= 0 && e->adopted && (flags & SB_BIND_LISTEN) && !(e->flags & EF_LISTENING) &&
+	    e->socktype != SOCK_DGRAM) {
+		/* the broker's listen() would make it the peer connectors see */
+		refuse(p, m->id, EINVAL, 0, "%s is a socket its client ADOPTed: the broker does not "
+		    "listen on it; its process listens, then binds with BOUND", kfmt(e->key));
+		return;
+	}
 	if (e->fd >= 0) {
 		/* a restarted server gets its socket back, queue and all */
 		if ((flags & SB_BIND_LISTEN) && !(e->flags & EF_LISTENING) &&

@@ -15,9 +15,10 @@ import errno
 import os
 import socket
 import stat
+import struct
 import sys
 
-from sbproto import ADOPT, BOUND, PREPARE, Client
+from sbproto import ADOPT, BOUND, LISTEN, PREPARE, Client
 
 
 def check(cond, what):
@@ -125,9 +126,33 @@ def plant(key, depth):
     print(d)
 
 
+def spoof(key):
+    """A LISTEN on an ADOPTed socket is refused: connectors would see the broker's creds."""
+    c = Client()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sp = adopted(c, key, [s.fileno()], lifetime=1)
+    t, i, f, rfds = c.call("bind", key=key, flags=LISTEN)
+    for fd in rfds:
+        os.close(fd)
+    check(t == "error" and f.get("errno") == errno.EINVAL,
+          "BIND LISTEN of the ADOPTed %s: %s %r, want EINVAL" % (key, t, f))
+    s.listen(4)
+    t, i, f, _ = c.call("bind", key=key, flags=BOUND)
+    check(t == "ok", "BOUND %s: %r" % (key, f))
+    peer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    peer.connect(sp)
+    pid, uid, gid = struct.unpack("3i", peer.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                        12))
+    check(uid == os.getuid() and pid == os.getpid(),
+          "a connector of %s sees pid %d uid %d, not the client's" % (key, pid, uid))
+    print(f.get("message", ""))
+
+
 def main():
     if sys.argv[1] == "adopt":
         adopt(sys.argv[2])
+    elif sys.argv[1] == "spoof":
+        spoof(sys.argv[2])
     elif sys.argv[1] == "plant":
         plant(sys.argv[2], int(sys.argv[3]))
     else:

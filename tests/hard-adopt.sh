@@ -4,7 +4,9 @@
 # ADOPT the broker binds the client's own socket in a directory of its
 # own, which the client can neither write nor change (no file, no tree,
 # no rename, no chmod), the socket file being the client's; a name, a path
-# key (proof and socket in one message) and a datagram socket. A tree
+# key (proof and socket in one message) and a datagram socket. A BIND
+# LISTEN on an ADOPTed socket is refused (connectors would see the
+# broker's SO_PEERCRED, not the client's). A tree
 # planted some other way (in a prepared directory, 64 levels deep, with
 # fifos, sockets and symlinks out of it) is removed whole at release, the
 # symlinks' targets untouched, and the key can be bound again.
@@ -18,6 +20,8 @@ mkdir "$T/nobody"
 chown 65534:65534 "$T/nobody"
 
 $SB_NOBODY $PY "$H" adopt "$T/nobody" || fail "ADOPT as uid 65534"
+# the broker never listens on a client's socket (its creds would be the peer's)
+$SB_NOBODY $PY "$H" spoof spoof || fail "a LISTEN on an ADOPTed socket"
 
 echo precious >"$T/target"
 d=$($SB_NOBODY $PY "$H" plant deep 64 "$T/target") || fail "planting a tree"
