@@ -125,6 +125,7 @@ struct entry {
 	uint8_t		 view;		/* 0..SB_VIEW_MAX: which claim of a path key */
 	uint8_t		 adopted;	/* ADOPT: its directory stays the broker's */
 	uint8_t		 prep_pending;	/* on the list of pending PREPAREs */
+	uint8_t		 prep_counted;	/* ... and counted (not adopted) */
 	uint8_t		 linked;	/* in the table (entry_insert) */
 	struct entry	*prep_prev, *prep_next;	/* that list, oldest first */
 	int64_t		 prep_deadline;	/* CLOCK_MONOTONIC ms: released if not BOUND */
@@ -183,9 +184,9 @@ int		 entry_dir_finish(struct entry *e, int dirfd);
  */
 int		 entry_sock_adopt(struct entry *e, int dirfd, int s, char *err, size_t errlen);
 /*
- * Pending PREPAREs: an entry of the table that is prepared (its directory
- * its client's), not adopted and not ready is on a list with a deadline
- * (--prepare-timeout). entry_prepare_update() puts e on it or takes it off
+ * Pending PREPAREs: an entry of the table that is prepared (or adopted)
+ * and not ready is on a list with a deadline (--prepare-timeout); only
+ * those not adopted (their directory their client's) are counted. entry_prepare_update() puts e on it or takes it off
  * as its flags say (entry_insert and entry_unlink call it too);
  * prepares_of() counts those of uid's person, prepares_nonroot() those
  * of every uid but root; entry_prepares_expire() releases the entries

@@ -551,12 +551,25 @@ void
 entry_prepare_update(struct entry *e)
 {
 	int want = e->linked && (e->flags & (EF_PREPARED | EF_READY)) == EF_PREPARED &&
-	    !e->adopted && e->kind == SB_KIND_SOCKET;
-	struct uidstat *u;
+	    e->kind == SB_KIND_SOCKET;
+	struct uidstat *u = uidstat_find(e->uid);
+	int count = want && !e->adopted;
 
+	/* an adopted one has its deadline too, but its directory is ours: not counted */
+	if (count != e->prep_counted) {
+		if (count) {
+			if (u != NULL)
+				u->prepares++;
+			nonroot_prepares += e->uid != 0;
+		} else {
+			if (u != NULL && u->prepares > 0)
+				u->prepares--;
+			nonroot_prepares -= e->uid != 0;
+		}
+		e->prep_counted = (uint8_t)count;
+	}
 	if (want == e->prep_pending)
 		return;
-	u = uidstat_find(e->uid);
 	if (want) {
 		e->prep_deadline = now_ms() + (int64_t)cfg.prepare_timeout_s * 1000;
 		e->prep_next = NULL;
@@ -566,9 +579,6 @@ entry_prepare_update(struct entry *e)
 		else
 			prep_head = e;
 		prep_tail = e;
-		if (u != NULL)
-			u->prepares++;
-		nonroot_prepares += e->uid != 0;
 	} else {
 		if (e->prep_prev != NULL)
 			e->prep_prev->prep_next = e->prep_next;
@@ -579,9 +589,6 @@ entry_prepare_update(struct entry *e)
 		else
 			prep_tail = e->prep_prev;
 		e->prep_prev = e->prep_next = NULL;
-		if (u != NULL && u->prepares > 0)
-			u->prepares--;
-		nonroot_prepares -= e->uid != 0;
 	}
 	e->prep_pending = (uint8_t)want;
 }

@@ -719,7 +719,7 @@ bind_existing(struct peer *p, struct sb_msg *m, struct entry *e, unsigned flags,
 		return;
 	}
 	/* nothing held (prepared, or owner lifetime of this very process): again */
-	if ((flags & SB_BIND_PREPARE) && !e->prep_pending && !prepare_ok(p, m, e->key))
+	if ((flags & SB_BIND_PREPARE) && !e->prep_counted && !prepare_ok(p, m, e->key))
 		return;
 	proc_untrack(e);
 	e->pid = c->pid;

@@ -6,13 +6,14 @@
                                     pending: every one is accepted
     hard-prepare.py over KEY        one more PREPARE: EAGAIN, naming the limit
     hard-prepare.py again KEY       PREPARE KEY: accepted (print its directory)
-    hard-prepare.py adopt KEY       ADOPT an unbound stream socket at KEY, held
+    hard-prepare.py adopt KEY [bound]  ADOPT an unbound stream socket at KEY,
+                                    held (listen and BOUND it if "bound")
 """
 import errno
 import socket
 import sys
 
-from sbproto import ADOPT, HOLD, PREPARE, Client
+from sbproto import ADOPT, BOUND, HOLD, PREPARE, Client
 
 
 def prepare(c, key):
@@ -38,6 +39,9 @@ def main():
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             t, i, f, _ = c.call("bind", fds=[s.fileno()], key=key, flags=ADOPT, has_fd=1,
                                 lifetime=HOLD)
+            if t == "ok" and sys.argv[3:] == ["bound"]:
+                s.listen()
+                t, i, f, _ = c.call("bind", key=key, flags=BOUND)
         if t != "ok":
             print("FAIL: ADOPT %s: %r" % (key, f), file=sys.stderr)
             sys.exit(1)

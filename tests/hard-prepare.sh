@@ -7,8 +7,9 @@
 # entry that is not BOUND within --prepare-timeout is released, its
 # directory removed, and the person may PREPARE again; one that was BOUND
 # in time stays. An ADOPTed entry (its directory the broker's) is no
-# pending PREPARE, after a re-exec too: it neither counts against the 8
-# nor is released.
+# pending PREPARE, after a re-exec too: it does not count against the 8;
+# but one never BOUND is released after --prepare-timeout too, one BOUND
+# stays.
 . "$top_srcdir/tests/lib.sh"
 sb_need_nobody_python
 SUB="setpriv --reuid=100000 --regid=100000 --clear-groups"
@@ -21,7 +22,8 @@ chmod 755 "$T"
 # one bound in time: not pending, never reclaimed
 $SB_NOBODY "$SOCKBROKER" bind kept --listen >/dev/null || fail "bind kept"
 # ADOPTed, never BOUND, then a re-exec: still no pending PREPARE
-$SB_NOBODY $PY "$H" adopt adkeep || fail "ADOPT adkeep"
+$SB_NOBODY $PY "$H" adopt adkeep bound || fail "ADOPT adkeep"
+$SB_NOBODY $PY "$H" adopt adgone || fail "ADOPT adgone"
 "$SOCKBROKER" reexec || fail "sockbroker reexec"
 $SB_NOBODY $PY "$H" fill p 7 || fail "7 PREPAREs of uid 65534"
 $SUB $PY "$H" fill q 1 || fail "an 8th PREPARE, of uid 100000 (the same person)"
@@ -40,5 +42,7 @@ grep -q 'not bound within 3 s (--prepare-timeout): released' "$T/broker.log" ||
 	fail "no log of the release"
 $SB_NOBODY $PY "$H" again p8 >/dev/null || fail "a PREPARE after the others were released"
 "$SOCKBROKER" resolve kept >/dev/null || fail "the bound entry was released"
-"$SOCKBROKER" resolve adkeep >/dev/null || fail "the ADOPTed entry was released after a re-exec"
+"$SOCKBROKER" resolve adkeep >/dev/null || fail "the ADOPTed, BOUND entry was released"
+sb_wait_for sh -c "! '$SOCKBROKER' resolve adgone" ||
+	fail "an ADOPTed entry never BOUND was not released after --prepare-timeout"
 exit 0
