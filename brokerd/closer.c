@@ -26,9 +26,9 @@
  * its waiting connections accepted and drained the same way, at most
  * DRAIN_MAX of each. A close that then lingers holds a thread of the uid
  * that made it linger. A drain queues at most CLOSER_PENDING_MAX fds of a
- * uid and DRAINED_MAX in all; past that it stops, and the last close drops
- * the rest in the kernel: a socket full of fds never fills the broker's
- * fd table.
+ * uid and DRAINED_MAX in all; past that it stops, and hands what is left
+ * to the uid over its cap (up to DRAINED_HARD_MAX): a socket full of fds
+ * never fills the broker's fd table.
  *
  * An entry's held socket may have other copies (the binder got one, get
  * hands them out): draining it would take what they read.
@@ -63,6 +63,8 @@
 #define SCM_FDS_MAX	253	/* the kernel's SCM_MAX_FD */
 /* fds drains of all uids may have queued at once (each uid: CLOSER_PENDING_MAX) */
 #define DRAINED_MAX	1024
+/* fds drains may queue under one uid, whatever else it has queued (hand_rest) */
+#define DRAINED_HARD_MAX (2 * CLOSER_PENDING_MAX)
 
 enum { HOW_CLOSE, HOW_DRAIN, HOW_REPLACE, HOW_HELD };
 
@@ -79,6 +81,7 @@ struct uq {
 	struct uq	*next;
 	uid_t		 uid;
 	int		 busy;		/* a thread is closing one of its fds */
+	unsigned	 drained;	/* of n + busy: queued by drains */
 	unsigned	 head, n, cap;	/* ring of fds */
 	struct item	*fds;
 };
@@ -150,12 +153,13 @@ person(uid_t uid)
 /*
  * Queue it, found by a drain, under uid (a person) from a closer thread;
  * -1 if not: uid has CLOSER_PENDING_MAX fds waiting, drains have queued
- * DRAINED_MAX, or out of memory. The caller then closes it itself and
- * drains no further: what a drain moves into the broker's fd table stays
- * bounded, whatever a socket holds.
+ * DRAINED_MAX, or out of memory. hard: the last resort of a drain that
+ * stops (see hand_rest), up to DRAINED_HARD_MAX of uid, whatever the rest.
+ * What a drain moves into the broker's fd table stays bounded, whatever a
+ * socket holds.
  */
 static int
-push_drained(const struct item *it, uid_t uid)
+push_drained(const struct item *it, uid_t uid, int hard)
 {
 	struct item d = *it;
 	struct uq *q;
@@ -164,9 +168,10 @@ push_drained(const struct item *it, uid_t uid)
 	d.drained = 1;
 	pthread_mutex_lock(&lock);
 	q = uq_find_locked(uid);
-	if (ndrained < DRAINED_MAX &&
-	    (q == NULL || q->n + (unsigned)q->busy < CLOSER_PENDING_MAX) &&
+	if ((hard ? q == NULL || q->drained < DRAINED_HARD_MAX :
+	     ndrained < DRAINED_MAX && (q == NULL || q->n + (unsigned)q->busy < CLOSER_PENDING_MAX)) &&
 	    push_locked(&d, uid) == 0) {
+		uq_find_locked(uid)->drained++;
 		ndrained++;
 		r = 0;
 	}
@@ -188,16 +193,33 @@ peer_uid(int fd)
 }
 
 /*
+ * A drain of fd stops at a uid, from, over its cap: what fd still holds
+ * goes to from's queue (a copy of fd, drained in turn there), so the
+ * kernel never drops it in our close, on the thread of a uid that did not
+ * send it. Past DRAINED_HARD_MAX of from, it is dropped in our close.
+ */
+static void
+hand_rest(int fd, uid_t from)
+{
+	struct item rest = { -1, HOW_DRAIN, -1, NULL, 0 };
+
+	if ((rest.fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) >= 0 && push_drained(&rest, from, 1) < 0)
+		close(rest.fd);	/* not the last copy: nothing dropped here */
+}
+
+/*
  * Take out of fd, an AF_UNIX socket only the broker holds, what its last
  * close would close on this thread (one of owner's, a person): queued fds
  * and waiting connections. Those owner sent are closed here, on owner's
  * thread (a close of them that lingers costs owner alone, as the kernel's
  * would); only those of other uids are queued under theirs. Once one of
- * those is refused (over its cap, or DRAINED_MAX), the drain stops: the
- * rest goes with the last close, on this thread, in the kernel, never
- * taking a slot of the broker's fd table. So a drain holds at most one
- * message's fds (SCM_FDS_MAX) at once, and queues at most
- * CLOSER_PENDING_MAX per uid and DRAINED_MAX in all.
+ * those is refused (over its cap, or DRAINED_MAX), the drain stops: that
+ * fd and the rest of the socket (a copy) go to that uid's queue all the
+ * same (hand_rest), up to DRAINED_HARD_MAX of it; past that, the rest goes
+ * with the last close, on this thread, in the kernel, never taking a slot
+ * of the broker's fd table. So a drain holds at most one message's fds
+ * (SCM_FDS_MAX) at once, and queues CLOSER_PENDING_MAX per uid (up to
+ * DRAINED_HARD_MAX when it stops) and DRAINED_MAX in all.
  */
 static void
 drain(int fd, uid_t owner)
@@ -236,8 +258,10 @@ drain(int fd, uid_t owner)
 			if ((from = person(peer_uid(c))) == owner) {
 				drain(c, owner);	/* not listening: no deeper */
 				close(c);
-			} else if (push_drained(&it, from) < 0) {
-				close(c);
+			} else if (push_drained(&it, from, 0) < 0) {
+				if (push_drained(&it, from, 1) < 0)
+					close(c);	/* the last resort */
+				hand_rest(fd, from);
 				break;
 			}
 		}
@@ -279,14 +303,21 @@ drain(int fd, uid_t owner)
 				/* maybe not the last copy: closed, not drained */
 				memcpy(&it.fd, CMSG_DATA(cm) + j * sizeof(int), sizeof(int));
 				it.how = HOW_CLOSE;
-				if (from == owner || stop || push_drained(&it, from) < 0) {
-					stop |= from != owner;
-					close(it.fd);
+				if (from == owner) {
+					close(it.fd);	/* owner's own: its thread */
+					continue;
 				}
+				if (!stop && push_drained(&it, from, 0) == 0)
+					continue;
+				stop = 1;
+				if (push_drained(&it, from, 1) < 0)
+					close(it.fd);	/* the last resort */
 			}
 		}
-		if (stop)
-			break;		/* the kernel drops the rest in our close */
+		if (stop) {
+			hand_rest(fd, from);
+			break;
+		}
 		/* end of a stream or of a connected seqpacket */
 		if (n == 0 && nfd == 0 && type != SOCK_DGRAM)
 			break;
@@ -414,8 +445,10 @@ closer_main(void *arg)
 		pthread_mutex_unlock(&lock);
 		finish(&it, q->uid);
 		pthread_mutex_lock(&lock);
-		if (it.drained)
+		if (it.drained) {
 			ndrained--;
+			q->drained--;
+		}
 		q->busy = 0;
 		if (q->n > 0)
 			ready_uids++;
