@@ -16,6 +16,11 @@ receiving ends of its TCP connections open, unread, until stdin closes).
                                  accepts, one in a datagram to DGRAM (both
                                  root's, held by the broker): its release
                                  closes them
+  hard-inject.py held-full ROOT LISTEN DGRAM
+                                 the same, once this uid's closer queue is
+                                 full (a lingering fd, pipes behind it until
+                                 the broker refuses more): the drain of root's
+                                 socket hands them to this uid all the same
   hard-inject.py twofds ROOT     one PUT carrying three such fds (two allowed),
                                  read once a short WAIT is over: the broker
                                  refuses it and closes both
@@ -109,10 +114,35 @@ def held(listen, dgram):
     print("sent", flush=True)
 
 
+def fill(root):
+    """Fill this uid's closer queue: a lingering fd PUT and RELEASEd first
+    (its close holds the uid's closer thread), then pipes the same way
+    behind it until the broker refuses more fds of this uid."""
+    cl = Client(root)
+    keep.append(cl)
+    fd = lingering()
+    for i in range(200):
+        t, _, f, rfds = cl.call("put", fds=[fd.fileno()], key="fill-%d" % i, has_fd=1)
+        fd.close()
+        if t == "error" and f.get("errno") == errno.EAGAIN:
+            assert i >= 20, "refused after %d fds only" % i
+            return
+        assert t == "ok", (t, f)
+        t = cl.call("release", key="fill-%d" % i)[0]
+        assert t == "ok", t
+        r, w = os.pipe()
+        os.close(w)
+        fd = os.fdopen(r)
+    raise AssertionError("the broker never refused more fds")
+
+
 def main():
     mode = sys.argv[1]
     if mode == "held":
         held(sys.argv[2], sys.argv[3])
+    elif mode == "held-full":
+        fill(sys.argv[2])
+        held(sys.argv[3], sys.argv[4])
     else:
         {"inflight": inflight, "twofds": twofds, "release": release}[mode](sys.argv[2])
     sys.stdin.read()
