@@ -1084,6 +1084,38 @@ native_sock_mode(void)
  */
 static socklen_t make_addr(struct sockaddr_un *sun, const char *path);
 
+/*
+ * A bind that failed after the broker may have bound the program's own
+ * socket (ADOPT, then a lost reply or a journal error): a native failed
+ * bind leaves the socket unbound, so a bound one is replaced by a fresh
+ * unbound socket of its type, flags and options (the program may retry).
+ */
+static void
+unbind_again(int fd)
+{
+	struct sockaddr_un sun;
+	socklen_t len = sizeof(sun), tl;
+	int type, fdfl, fl, n, e = errno;
+
+	memset(&sun, 0, sizeof(sun));
+	if (getsockname(fd, (struct sockaddr *)&sun, &len) < 0 || sun.sun_family != AF_UNIX ||
+	    len <= SUN_OFF || sun.sun_path[0] == '\0')
+		goto done;
+	tl = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+	    (fdfl = fcntl(fd, F_GETFD)) < 0 || (fl = fcntl(fd, F_GETFL)) < 0)
+		goto done;
+	if ((n = socket(AF_UNIX, type | SOCK_CLOEXEC | ((fl & O_NONBLOCK) ? SOCK_NONBLOCK : 0),
+	    0)) < 0)
+		goto done;
+	copy_sockopts(fd, n);
+	if (dup3(n, fd, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0 && shim.debug)
+		say("cannot unbind the socket again after a failed bind: %s", strerror(errno));
+	close(n);
+done:
+	errno = e;
+}
+
 static int
 broker_bind(int fd, const char *key, const char *short_path, const struct sockaddr *addr,
     socklen_t len, int temp)
@@ -1208,6 +1240,8 @@ broker_bind(int fd, const char *key, const char *short_path, const struct sockad
 	ret = 0;
 	err = 0;
 out:
+	if (ret < 0 && c != NULL)
+		unbind_again(fd);
 	rt_end(&old);
 	if (ret < 0)
 		errno = err;

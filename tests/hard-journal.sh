@@ -83,6 +83,11 @@ refused_nospc root "$SB" bind newkey --lifetime owner
 refused_nospc root "$SB" release "e000-$(printf 'x%.0s' $(seq 146))"
 refused_nospc nobody $SB_NOBODY "$SB" bind nobodys-key
 grep -q "read-only until it can be written again" "$T/broker.log" || fail "the broker does not say it is read-only"
+# the shim's bind of an over-long path fails and leaves the socket unbound
+mkdir "$T/shimdir"
+out=$(LD_PRELOAD="$SB_SHIM" SOCKBROKER_MODE=broker $PY "$top_srcdir/tests/hard-journal-shim.py" \
+	"$T/shimdir" 2>&1) || fail "a failed shim bind: $out"
+sb_log "$out"
 assert_eq "$(count)" 40 "entries after refused requests"
 "$SB" resolve newkey >/dev/null 2>&1 && fail "a refused bind left an entry"
 
