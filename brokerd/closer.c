@@ -154,7 +154,9 @@ person(uid_t uid)
  * Queue it, found by a drain, under uid (a person) from a closer thread;
  * -1 if not: uid has CLOSER_PENDING_MAX fds waiting, drains have queued
  * DRAINED_MAX, or out of memory. hard: the last resort of a drain that
- * stops (see hand_rest), up to DRAINED_HARD_MAX of uid, whatever the rest.
+ * stops (see hand_rest), up to DRAINED_HARD_MAX of uid, whatever the rest;
+ * hard 2: any number (a drain of root's: bounded by what root releases,
+ * past the cap by one message's fds and a copy each; never on root's thread).
  * What a drain moves into the broker's fd table stays bounded, whatever a
  * socket holds.
  */
@@ -168,8 +170,8 @@ push_drained(const struct item *it, uid_t uid, int hard)
 	d.drained = 1;
 	pthread_mutex_lock(&lock);
 	q = uq_find_locked(uid);
-	if ((hard ? q == NULL || q->drained < DRAINED_HARD_MAX :
-	     ndrained < DRAINED_MAX && (q == NULL || q->n + (unsigned)q->busy < CLOSER_PENDING_MAX)) &&
+	if ((hard > 1 || (hard ? q == NULL || q->drained < DRAINED_HARD_MAX :
+	     ndrained < DRAINED_MAX && (q == NULL || q->n + (unsigned)q->busy < CLOSER_PENDING_MAX))) &&
 	    push_locked(&d, uid) == 0) {
 		uq_find_locked(uid)->drained++;
 		ndrained++;
@@ -196,14 +198,14 @@ peer_uid(int fd)
  * A drain of fd stops at a uid, from, over its cap: what fd still holds
  * goes to from's queue (a copy of fd, drained in turn there), so the
  * kernel never drops it in our close, on the thread of a uid that did not
- * send it. Past DRAINED_HARD_MAX of from, it is dropped in our close.
+ * send it. Past DRAINED_HARD_MAX of from (hard 1), it is dropped in our close.
  */
 static void
-hand_rest(int fd, uid_t from)
+hand_rest(int fd, uid_t from, int hard)
 {
 	struct item rest = { -1, HOW_DRAIN, -1, NULL, 0 };
 
-	if ((rest.fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) >= 0 && push_drained(&rest, from, 1) < 0)
+	if ((rest.fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) >= 0 && push_drained(&rest, from, hard) < 0)
 		close(rest.fd);	/* not the last copy: nothing dropped here */
 }
 
@@ -237,6 +239,8 @@ drain(int fd, uid_t owner)
 	struct ucred uc;
 	socklen_t len = sizeof(int);
 	int domain, listening = 0, type = 0, one = 1, stop = 0, i, c;
+	/* the last resort: root's thread never closes another uid's fds */
+	int hard = owner == 0 || owner == CLOSER_BROKER ? 2 : 1;
 	size_t j, nfd;
 	ssize_t n;
 	uid_t from, peer;
@@ -259,9 +263,9 @@ drain(int fd, uid_t owner)
 				drain(c, owner);	/* not listening: no deeper */
 				close(c);
 			} else if (push_drained(&it, from, 0) < 0) {
-				if (push_drained(&it, from, 1) < 0)
+				if (push_drained(&it, from, hard) < 0)
 					close(c);	/* the last resort */
-				hand_rest(fd, from);
+				hand_rest(fd, from, hard);
 				break;
 			}
 		}
@@ -310,12 +314,12 @@ drain(int fd, uid_t owner)
 				if (!stop && push_drained(&it, from, 0) == 0)
 					continue;
 				stop = 1;
-				if (push_drained(&it, from, 1) < 0)
+				if (push_drained(&it, from, hard) < 0)
 					close(it.fd);	/* the last resort */
 			}
 		}
 		if (stop) {
-			hand_rest(fd, from);
+			hand_rest(fd, from, hard);
 			break;
 		}
 		/* end of a stream or of a connected seqpacket */
