@@ -550,8 +550,12 @@ now_ms(void)
 void
 entry_prepare_update(struct entry *e)
 {
+	/*
+	 * An adopted entry of owner lifetime goes with its process: a program
+	 * may bind, then take its time before it listens (the shim's binds).
+	 */
 	int want = e->linked && (e->flags & (EF_PREPARED | EF_READY)) == EF_PREPARED &&
-	    e->kind == SB_KIND_SOCKET;
+	    e->kind == SB_KIND_SOCKET && !(e->adopted && e->lifetime == SB_LT_OWNER);
 	struct uidstat *u = uidstat_find(e->uid);
 	int count = want && !e->adopted;
 

@@ -8,12 +8,16 @@
     hard-prepare.py again KEY       PREPARE KEY: accepted (print its directory)
     hard-prepare.py adopt KEY [bound]  ADOPT an unbound stream socket at KEY,
                                     held (listen and BOUND it if "bound")
+    hard-prepare.py adoptowner KEY SECS  ADOPT one of owner lifetime, say
+                                    "adopted", then live SECS without listening
 """
 import errno
 import socket
 import sys
 
-from sbproto import ADOPT, BOUND, HOLD, PREPARE, Client
+import time
+
+from sbproto import ADOPT, BOUND, HOLD, OWNER, PREPARE, Client
 
 
 def prepare(c, key):
@@ -45,6 +49,15 @@ def main():
         if t != "ok":
             print("FAIL: ADOPT %s: %r" % (key, f), file=sys.stderr)
             sys.exit(1)
+    elif op == "adoptowner":
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            t, i, f, _ = c.call("bind", fds=[s.fileno()], key=key, flags=ADOPT, has_fd=1,
+                                lifetime=OWNER)
+            if t != "ok":
+                print("FAIL: ADOPT %s: %r" % (key, f), file=sys.stderr)
+                sys.exit(1)
+            print("adopted", flush=True)
+            time.sleep(float(sys.argv[3]))
     elif op == "again":
         t, i, f, _ = prepare(c, key)
         if t != "ok":

@@ -24,6 +24,11 @@ $SB_NOBODY "$SOCKBROKER" bind kept --listen >/dev/null || fail "bind kept"
 # ADOPTed, never BOUND, then a re-exec: still no pending PREPARE
 $SB_NOBODY $PY "$H" adopt adkeep bound || fail "ADOPT adkeep"
 $SB_NOBODY $PY "$H" adopt adgone || fail "ADOPT adgone"
+# ADOPTed with owner lifetime by a program slow to listen: it stays while it runs
+$SB_NOBODY $PY "$H" adoptowner adslow 30 >"$T/adslow.out" &
+slow=$!
+sb_bg $slow
+sb_wait_for grep -q adopted "$T/adslow.out" || fail "ADOPT adslow"
 "$SOCKBROKER" reexec || fail "sockbroker reexec"
 $SB_NOBODY $PY "$H" fill p 7 || fail "7 PREPAREs of uid 65534"
 $SUB $PY "$H" fill q 1 || fail "an 8th PREPARE, of uid 100000 (the same person)"
@@ -45,4 +50,9 @@ $SB_NOBODY $PY "$H" again p8 >/dev/null || fail "a PREPARE after the others were
 "$SOCKBROKER" resolve adkeep >/dev/null || fail "the ADOPTed, BOUND entry was released"
 sb_wait_for sh -c "! '$SOCKBROKER' resolve adgone" ||
 	fail "an ADOPTed entry never BOUND was not released after --prepare-timeout"
+"$SOCKBROKER" resolve adslow >/dev/null ||
+	fail "an ADOPTed entry of owner lifetime was released while its process ran"
+kill $slow
+sb_wait_for sh -c "! '$SOCKBROKER' resolve adslow" ||
+	fail "an ADOPTed entry of owner lifetime outlived its process"
 exit 0
