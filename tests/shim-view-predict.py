@@ -84,7 +84,7 @@ def linked(key, ns=None):
 
 def server(key, name, uid, ns=None):
     """socat under the shim at key: every connection gets name (anyone may connect)."""
-    p = bg(["LD_PRELOAD=" + SHIM, "sh", "-c", 'umask 0 && exec "$@"', "_", "socat", "UNIX-LISTEN:" + key + ",fork",
+    p = bg(["LD_PRELOAD=" + SHIM, "sh", "-c", 'umask 0 && exec "$@"', "_", "socat", "-t30", "UNIX-LISTEN:" + key + ",fork",
             "SYSTEM:echo " + name], uid, ns)
     if not settle(lambda: linked(key, ns), 60):
         fail("%s's server at %s did not come up" % (name, key))
