@@ -26,26 +26,13 @@ fs=$!
 trap 'kill -KILL $fs 2>/dev/null; umount -l "$M" 2>/dev/null; _sb_cleanup' EXIT
 sb_wait_for test -L "$M/s" || fail "the FUSE file system did not come up: $(cat "$T/fuse.log")"
 
-cat >"$T/proof.py" <<'PY'
-import os, sys
-from sbproto import *
-mnt, block = sys.argv[1:3]
-fd = os.open(mnt + "/s", os.O_PATH | os.O_NOFOLLOW)   # before the mount hangs
-if block == "-":
-    print("ready", flush=True)
-    sys.stdin.readline()
-else:
-    open(block, "w").close()      # from now on, stat of /s hangs
-t, _, f, _ = Client(timeout=30).call("bind", fds=[fd], key=mnt + "/s", proof=1, has_fd=1)
-print(t, f.get("errno"), flush=True)
-PY
 uid_cmd() { echo "setpriv --reuid=$1 --regid=$1 --clear-groups"; }
 # uid 100001 takes its proof fd first, while the mount still answers
-coproc B { timeout 60 $(uid_cmd 100001) "$PY3" "$T/proof.py" "$M" - 2>&1; }
+coproc B { timeout 60 $(uid_cmd 100001) "$PY3" "$top_srcdir/tests/hard-fuse-person-proof.py" "$M" - 2>&1; }
 sb_bg $B_PID
 read -r -t 20 line <&"${B[0]}" || fail "uid 100001's client did not start"
 assert_eq "$line" ready "uid 100001's client"
-out=$(timeout 30 $(uid_cmd 100000) "$PY3" "$T/proof.py" "$M" "$T/blk/block") || fail "uid 100000's proof"
+out=$(timeout 30 $(uid_cmd 100000) "$PY3" "$top_srcdir/tests/hard-fuse-person-proof.py" "$M" "$T/blk/block") || fail "uid 100000's proof"
 assert_eq "$out" "error 110" "uid 100000: ETIMEDOUT at the deadline"
 echo go >&"${B[1]}"
 read -r -t 20 out <&"${B[0]}" || fail "uid 100001's proof got no answer"
