@@ -22,29 +22,7 @@ SB=$SOCKBROKER
 sb_start
 
 # 40 owner entries with 150-byte names (about 8 KiB of journal), kept alive
-cat >"$T/owner.py" <<'PY'
-import sys
-from sbproto import *
-c = Client()
-for i in range(40):
-    t, _, f, _ = c.call("bind", key="e%03d-" % i + "x" * 146, lifetime=OWNER)
-    assert t == "ok", (i, f)
-print("bound", flush=True)
-sys.stdin.readline()
-c = Client()      # the broker was restarted
-# on the full file system: the journal's last page may hold a few more
-# records (acknowledged: they must come back); the first that does not fit
-# is refused with ENOSPC
-n = 0
-while n < 40:
-    t, _, f, _ = c.call("bind", key="new%d" % n, lifetime=OWNER)
-    if t != "ok":
-        break
-    n += 1
-print("acked", n, f.get("errno"), flush=True)
-sys.stdin.read()
-PY
-coproc OWNER { $PY "$T/owner.py" 2>&1; }
+coproc OWNER { $PY "$top_srcdir/tests/hard-journal-owner.py" 2>&1; }
 sb_bg $OWNER_PID
 read -r -t 20 line <&"${OWNER[0]}" || fail "the owner did not bind"
 assert_eq "$line" bound "the owner's binds"
