@@ -111,17 +111,7 @@ if [ -c /dev/fuse ] && "$PY" -c 'import fuse' 2>/dev/null; then
 	fs=$!
 	trap 'kill -KILL $fs 2>/dev/null; umount -l "$M" 2>/dev/null; _sb_cleanup' EXIT
 	sb_wait_for test -L "$M/s" || fail "the FUSE file system did not come up: $(cat "$T/fuse.log")"
-	cat >"$T/hung.py" <<'PY'
-import os, sys
-from sbproto import *
-mnt, block = sys.argv[1:3]
-fd = os.open(mnt + "/s", os.O_PATH | os.O_NOFOLLOW)
-c = Client(timeout=30)
-open(block, "w").close()          # from now on, stat of /s hangs
-t, _, f, _ = c.call("bind", fds=[fd], key=mnt + "/s", proof=1, has_fd=1, flags=1)
-print("reply", t, f.get("errno"), flush=True)
-PY
-	"$PY" "$T/hung.py" "$M" "$T/block" >"$T/hung.out" 2>&1 &
+	"$PY" "$top_srcdir/tests/hard-views-hung.py" "$M" "$T/block" >"$T/hung.out" 2>&1 &
 	hung=$!
 	sb_wait_for test -e "$T/block.hit" || fail "the proof check never reached the FUSE mount"
 	# the check is stuck in the FUSE mount now, its deadline not passed
