@@ -63,15 +63,7 @@ assert_eq "$(grep -c "^sockbroker:$ROOT/" "$T/held")" 23 "ids in the holder (22 
 
 # a client queued on a held socket before the restart
 sp0=$($SB resolve s6-name-1) || fail "resolve s6-name-1"
-python3 - "$sp0" "$T/client" <<'EOF' >"$T/client.out" 2>&1 &
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.connect(sys.argv[1])
-s.sendall(b"ping\n")
-open(sys.argv[2], "w").write("connected\n")
-s.settimeout(60)
-print(s.recv(64).decode().strip())
-EOF
+python3 "$top_srcdir/tests/daemon-s6-client.py" "$sp0" "$T/client" >"$T/client.out" 2>&1 &
 client=$!
 sb_bg $client
 sb_wait_for test -s "$T/client" || fail "the client never connected"
@@ -84,15 +76,7 @@ if grep -q "did not come back" "$T/broker.log"; then
 	fail "entries were lost: $(grep 'did not come back' "$T/broker.log" | head -3)"
 fi
 $SB list --json >"$T/after.json" || fail "list after"
-python3 - "$T/before.json" "$T/after.json" <<'EOF' || fail "entries after the restart"
-import json, sys
-before = {e["key"]: e for e in json.load(open(sys.argv[1]))}
-after = {e["key"]: e for e in json.load(open(sys.argv[2]))}
-assert set(before) == set(after), (set(before) ^ set(after))
-for k, e in after.items():
-    assert e["holders"] == 1, e
-    assert e["short_path"] == before[k]["short_path"], (e, before[k])
-EOF
+python3 "$top_srcdir/tests/daemon-s6-entries.py" "$T/before.json" "$T/after.json" || fail "entries after the restart"
 assert_eq "$(readlink "$long")" "$sp_long" "the long path's link"
 [ -S "$sp_long" ] || fail "no socket at $sp_long after the restart"
 # the fd stored with put is the same file
