@@ -82,31 +82,7 @@ sb_log "the CLI and the raw protocol: every request on the victim's entries refu
 # --- forged proofs --------------------------------------------------------
 # a symlink of nobody's own, pointing at the victim's short path, sent
 # with the victim's key (and with a key nobody has not bound yet)
-nobody $PY - "$VKEY" "$VKEY2" "$ndir" <<'PYEOF' || fail "forged proofs"
-import errno, os, sys
-from sbproto import *
-root = os.environ["SOCKBROKER_ROOT"]
-vkey, vkey2, ndir = sys.argv[1:4]
-c = Client(root)
-for n, key in enumerate((vkey, vkey2)):
-    sp = short_path(root, key)
-    link = os.path.join(ndir, "forged%d" % n)
-    os.symlink(sp, link)
-    fd = os.open(link, os.O_PATH | os.O_NOFOLLOW)
-    for flags in (LISTEN, PREPARE, 0):
-        t, i, f, fds = c.call("bind", fds=[fd], key=key, proof=1, has_fd=1, flags=flags)
-        assert t == "error" and f["errno"] == errno.EACCES, (key, flags, t, f)
-        assert "not at that path" in f["message"], f
-    # the victim's own link as the proof: not nobody's
-    if os.path.lexists(key):
-        vfd = os.open(key, os.O_PATH | os.O_NOFOLLOW)
-        t, i, f, fds = c.call("bind", fds=[vfd], key=key, proof=1, has_fd=1, flags=LISTEN)
-        assert t == "error" and f["errno"] == errno.EACCES, (t, f)
-        assert "owned by uid 4242" in f["message"], f
-        os.close(vfd)
-    os.close(fd)
-print("ok - forged proofs refused")
-PYEOF
+nobody $PY "$top_srcdir/tests/hard-users-forged.py" "$VKEY" "$VKEY2" "$ndir" || fail "forged proofs"
 
 # --- the shim ---------------------------------------------------------------
 if [ -f "$SB_SHIM" ]; then
@@ -135,19 +111,7 @@ done
 # the kernel lets it in a directory it may write without a sticky bit):
 # a claim of its own, at a short path of its own; root's entry stays root's
 rsp=$(readlink "$rkey")
-nobody $PY - "$rkey" "$rsp" <<'PYEOF' || fail "root's path key"
-import errno, os, sys
-from sbproto import *
-root = os.environ["SOCKBROKER_ROOT"]
-key, rsp = sys.argv[1:3]
-os.unlink(key)
-os.symlink(short_path(root, key), key)
-fd = os.open(key, os.O_PATH | os.O_NOFOLLOW)
-c = Client(root)
-t, i, f, fds = c.call("bind", fds=[fd], key=key, proof=1, has_fd=1, flags=PREPARE)
-assert t == "ok" and f["short_path"] != rsp, (t, f)
-print("ok - a path root owns: another claim gets a short path of its own")
-PYEOF
+nobody $PY "$top_srcdir/tests/hard-users-rootkey.py" "$rkey" "$rsp" || fail "root's path key"
 out=$($SB list --json | $PY -c '
 import json, sys
 for e in json.load(sys.stdin):
