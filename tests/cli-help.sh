@@ -57,19 +57,7 @@ assert l["client_timeout"] == 40 and l["max_clients"] > 0 and l["max_entries_per
 
 # the wire: STATUS without flags gets what it always got (an older client
 # refuses unknown fields); DETAILS adds the rest; an unknown flag is refused
-PYTHONPATH="$top_srcdir/tests" python3 - "$ROOT" <<'EOF' || fail "STATUS on the wire"
-import sys
-from sbproto import Client, STATUS_DETAILS
-c = Client(sys.argv[1])
-t, _, f, _ = c.call("status")
-assert t == "ok" and set(f) == {"version_min", "version_max", "entries", "clients",
-                                "uptime", "pid"}, (t, f)
-t, _, f, _ = c.call("status", flags=STATUS_DETAILS)
-assert t == "ok" and f["root"] == sys.argv[1] and f["max_entries"] == 77, (t, f)
-assert f["client_timeout_ms"] == 40000 and f["max_clients_per_uid"] == 33, f
-t, _, f, _ = c.call("status", flags=2)
-assert t == "error" and f["errno"] == 22, (t, f)
-EOF
+python3 "$top_srcdir/tests/cli-help-status.py" "$ROOT" || fail "STATUS on the wire"
 
 # list: rows aligned whatever the key length; PID the live owner or "-"
 long=$(sb_long_path "a-socket-with-a-rather-long-name.sock" 170)
@@ -81,27 +69,7 @@ owner=$!
 sb_bg $owner
 sb_wait_for sh -c "$SB list | grep -q '^owned '" || fail "the owner entry never appeared"
 $SB list >"$T/list" || fail "list"
-python3 - "$T/list" "$owner" <<'EOF' || fail "list alignment: $(cat "$T/list")"
-import sys
-lines = open(sys.argv[1]).read().splitlines()
-head, rows = lines[0], lines[1:]
-assert len(rows) == 4, lines
-# every column starts where its header starts
-cols = ["KIND", "TYPE", "LIFETIME", "SHORT PATH"]
-for c in cols:
-    at = head.index(c)
-    for r in rows:
-        assert r[at - 1] == " " and r[at] != " ", (c, r)
-# right-aligned numbers end where their header ends
-for c in ["UID", "PID", "AGE"]:
-    end = head.index(c) + len(c)
-    for r in rows:
-        assert r[end - 1] != " " and r[end] == " ", (c, r)
-pid_end = head.index("PID") + 3
-pids = {r.split()[0]: r[:pid_end].split()[-1] for r in rows}
-assert pids["owned"] == sys.argv[2], pids
-assert pids["s"] == "-", pids
-EOF
+python3 "$top_srcdir/tests/cli-help-align.py" "$T/list" "$owner" || fail "list alignment: $(cat "$T/list")"
 $SB list --json | python3 -c '
 import json, sys
 e = {x["key"]: x for x in json.load(sys.stdin)}

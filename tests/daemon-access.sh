@@ -76,47 +76,11 @@ allowed release key=n1
 $SBP release key=n2 >/dev/null || fail "root release n2"
 
 # a client cap of 3 for nobody
-$SB_NOBODY $PY - <<'PYEOF' || fail "client cap"
-import errno, os
-from sbproto import *
-cs = [Client() for _ in range(3)]
-for c in cs:
-    assert c.call("status")[0] == "ok"
-extra = Client()
-t, i, f, _ = extra.recv()
-assert t == "error" and f["errno"] == errno.EUSERS, (t, f)
-assert "uid 65534 has 3 clients: the limit is 3 (--max-clients-per-uid)" in f["message"], f
-assert f["limit"] == 3
-assert extra.is_closed()
-cs[0].close()
-# one went away: there is room again, once the broker has seen it go
-import time
-deadline = time.monotonic() + 10
-while True:
-    again = Client()
-    try:
-        t = again.call("status")[0]
-    except OSError:
-        t = "reset"
-    except ValueError:
-        t = "refused"       # the broker has not seen it go yet: ERROR with id 0
-    if t == "ok":
-        break
-    again.close()
-    assert time.monotonic() < deadline, "no room after a client left: %s" % t
-    time.sleep(0.01)
-print("ok - client cap per uid")
-PYEOF
+$SB_NOBODY $PY "$top_srcdir/tests/daemon-access-cap.py" || fail "client cap"
 sb_stop
 
 # an idle client is dropped after --client-timeout
 sb_start --client-timeout 1
-python3 - <<'PYEOF' || fail "idle timeout"
-from sbproto import *
-c = Client(timeout=10)
-assert c.call("status")[0] == "ok"
-assert c.is_closed(), "an idle client was not dropped"
-print("ok - idle client dropped")
-PYEOF
+python3 "$top_srcdir/tests/daemon-access-idle.py" || fail "idle timeout"
 grep -q "idle for 1000 ms: dropped" "$T/broker.log" || fail "no log line for the idle client"
 sb_stop

@@ -12,16 +12,7 @@ systemd-socket-activate --seqpacket -l "$ROOT/control" --fdname=control \
 	"$SOCKBROKERD" -v --root "$ROOT" 2>>"$T/broker.log" &
 SB_PID=$!
 sb_wait_for test -S "$ROOT/control" || fail "systemd-socket-activate did not listen"
-python3 - "$SB_PID" <<'PYEOF' || fail "served on an activated socket"
-import sys
-from sbproto import *
-c = Client()
-t, i, f, _ = c.call("status")
-assert t == "ok" and f["pid"] == int(sys.argv[1]), (t, f)
-t, i, f, fds = c.call("bind", key="act1", flags=LISTEN)
-assert t == "ok", f
-print("ok - broker pid %d serves the activated socket" % f.get("pid", int(sys.argv[1])))
-PYEOF
+python3 "$top_srcdir/tests/daemon-activation-serve.py" "$SB_PID" || fail "served on an activated socket"
 grep -q "took over 1 inherited fds" "$T/broker.log" || fail "the socket was not inherited"
 sb_stop
 # the broker did not unlink a socket it did not make

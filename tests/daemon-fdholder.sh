@@ -40,17 +40,7 @@ assert_eq "$(s6-fdholder-list "$T/fdh" | grep -c "^sockbroker:$ROOT/")" 5 "ids a
 sb_stop
 
 # 2. a holder that accepts and never answers
-python3 - "$T/mute" "$T/mute-ready" <<'EOF' &
-import os, socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.bind(sys.argv[1])
-s.listen(8)
-open(sys.argv[2], "w").write("ready\n")
-conns = []
-while True:
-    c, _ = s.accept()
-    conns.append(c)	# read nothing, answer nothing
-EOF
+python3 "$top_srcdir/tests/daemon-fdholder-mute.py" "$T/mute" "$T/mute-ready" &
 sb_bg $!
 sb_wait_for test -s "$T/mute-ready" || fail "the mute holder did not start"
 : >"$T/broker.log"

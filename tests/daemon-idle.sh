@@ -7,24 +7,7 @@ need python3
 export PYTHONPATH="$top_srcdir/tests"
 
 sb_start --idle-exit 3
-python3 - <<'PYEOF' || fail "a client keeps it alive"
-import time
-from sbproto import *
-c = Client()
-assert c.call("bind", key="e1")[0] == "ok"
-c.close()
-c = Client()
-t0 = time.time()
-while time.time() - t0 < 4:        # an entry keeps the broker alive
-    assert c.call("status")[0] == "ok"
-    time.sleep(0.1)
-assert c.call("release", key="e1")[0] == "ok"
-t0 = time.time()
-while time.time() - t0 < 3.5:      # so does a client
-    assert c.call("status")[0] == "ok"
-    time.sleep(0.1)
-c.close()
-PYEOF
+python3 "$top_srcdir/tests/daemon-idle-alive.py" || fail "a client keeps it alive"
 wait "$SB_PID"
 rc=$?
 SB_PID=

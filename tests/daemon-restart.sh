@@ -12,16 +12,7 @@ sb_start
 
 # two owner processes: one lives through the restart, one dies meanwhile
 owner() {	# owner KEY: bind KEY with owner lifetime, print our pid, wait
-	exec python3 - "$1" <<'PYEOF'
-import os, sys, time
-from sbproto import *
-c = Client()
-t, i, f, fds = c.call("bind", key=sys.argv[1], flags=LISTEN, lifetime=OWNER)
-assert t == "ok", f
-print(os.getpid(), flush=True)
-while True:
-    time.sleep(3600)
-PYEOF
+	exec python3 "$top_srcdir/tests/daemon-restart-owner.py" "$1"
 }
 mkfifo "$T/f1" "$T/f2"
 owner live1 >"$T/f1" & LIVE=$!; sb_bg $LIVE
@@ -29,19 +20,7 @@ owner dead1 >"$T/f2" & DEAD=$!; sb_bg $DEAD
 read -r -t 20 x <"$T/f1" || fail "live1 owner did not start"
 read -r -t 20 x <"$T/f2" || fail "dead1 owner did not start"
 
-python3 - <<'PYEOF' || fail "setup"
-import os, socket
-from sbproto import *
-c = Client()
-t, i, f, fds = c.call("bind", key="held1", flags=LISTEN, mode=0o640)
-assert t == "ok", f
-r, w = os.pipe()
-assert c.call("put", fds=[w], key="fd1", has_fd=1)[0] == "ok"
-t, i, f, fds = c.call("bind", key="prep1", flags=PREPARE)
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.bind(f["short_path"])
-assert c.call("bind", key="prep1", flags=BOUND)[0] == "ok"
-PYEOF
+python3 "$top_srcdir/tests/daemon-restart-setup.py" || fail "setup"
 sp() { python3 -c 'import sys; from sbproto import *; print(short_path(sys.argv[1], sys.argv[2]))' "$ROOT" "$1"; }
 HELD_DIR=$(dirname "$(sp held1)")
 DEAD_DIR=$(dirname "$(sp dead1)")
@@ -63,15 +42,7 @@ grep -q "entry dead1: its process $DEAD is gone: released" "$T/broker.log" || fa
 [ -e "$DEAD_DIR" ] && fail "the directory of dead1 was not cleaned"
 [ -S "$LIVE_DIR/sock" ] || fail "the socket of live1 is gone"
 [ -S "$PREP_DIR/sock" ] || fail "the socket of prep1 is gone"
-python3 - "$LIVE" <<'PYEOF' || fail "entries after a restart"
-import sys
-from sbproto import *
-ents = {e["key"]: e for e in Client().list()}
-assert sorted(ents) == ["live1", "prep1"], sorted(ents)
-e = ents["live1"]
-assert e["pid"] == int(sys.argv[1]) and e["lifetime"] == OWNER and e["listening"] == 1, e
-print("ok - live1 and prep1 kept, the rest cleaned")
-PYEOF
+python3 "$top_srcdir/tests/daemon-restart-after.py" "$LIVE" || fail "entries after a restart"
 
 # live1 is tracked again: killing its process now releases it
 kill -KILL "$LIVE"; wait "$LIVE" 2>/dev/null
