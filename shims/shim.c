@@ -122,7 +122,6 @@ static struct {
 	int		 ndirs;
 	sb_client	*client;
 	int		 rt_busy;	/* round trips under way (atomic) */
-	pid_t		 pid;		/* this process: set in init and fork_child (atomic) */
 	int		 configured;	/* configure() ran; under the lock */
 	int		 in_init;	/* the constructor runs */
 	char		*keys_env;	/* SOCKBROKER_SHIM_KEYS being built */
@@ -225,12 +224,19 @@ unlock(const sigset_t *old)
  * a vfork child is never the first to claim it: only a call made before
  * the constructor ran claims it here.
  */
+/*
+ * -1 until claimed. Initialised, so in .data rather than in the struct's
+ * .bss: beside the library's relocated pointers, on a page the loader
+ * already wrote, so that the constructor's one store costs no page fault.
+ */
+static pid_t shim_pid = -1;	/* atomic */
+
 static int
 own_process(void)
 {
-	pid_t me = getpid(), want = 0;
+	pid_t me = getpid(), want = -1;
 
-	if (__atomic_compare_exchange_n(&shim.pid, &want, me, 0, __ATOMIC_ACQ_REL,
+	if (__atomic_compare_exchange_n(&shim_pid, &want, me, 0, __ATOMIC_ACQ_REL,
 	    __ATOMIC_ACQUIRE))
 		return 1;
 	return want == me;
@@ -2365,7 +2371,7 @@ fork_child(void)
 	 * trip of another thread was under way: its locks stay taken in this
 	 * copy, so the child forgets that client and makes its own.
 	 */
-	__atomic_store_n(&shim.pid, getpid(), __ATOMIC_RELEASE);
+	__atomic_store_n(&shim_pid, getpid(), __ATOMIC_RELEASE);
 	if (__atomic_load_n(&shim.rt_busy, __ATOMIC_ACQUIRE) > 0) {
 		abandoned = shim.client;
 		shim.client = NULL;
@@ -2523,15 +2529,32 @@ rewrite_cmdline(int argc, char **argv)
 		args_compact(argc, argv, end);
 }
 
+/*
+ * Before main: the pid and the fork handlers always (a vfork child must
+ * never be the first to claim the pid); the real symbols, the lock, the
+ * inherited keys and the command line only when there is something to
+ * do. Most programs have neither an inherited key nor an argument long
+ * enough to hold an over-long path: for them the constructor resolves
+ * nothing (each interposed call resolves the real symbols at its first
+ * use) and writes one word of the shim's memory, so that preloading the
+ * shim costs what preloading an empty library costs, and a few page
+ * faults more (bench/README, figure 8b).
+ */
 __attribute__((constructor)) static void
 init(int argc, char **argv, char **envp)
 {
+	const char *keys;
+
 	(void)envp;
-	resolve();
 	if (inert())
-		return;	/* the real calls only: nothing else ever runs */
+		return;	/* the real calls only, resolved at their first use */
 	own_process();	/* this pid, before any vfork child can claim it */
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	keys = sb_getenv(KEYS_ENV);
+	if ((keys == NULL || keys[0] == '\0') &&
+	    (argv == NULL || argc < 2 || !sbrw_candidates(argc, argv)))
+		return;
+	resolve();
 	pthread_mutex_lock(&shim.lock);
 	shim.in_init = 1;
 	keys_inherit();

@@ -8,7 +8,11 @@
  *                                 client: read a line, write it back, exit
  *   shim-prog call PATH MSG       connect, send MSG, print the reply
  *   shim-prog threads DIR N       N threads bind DIR/t<i> (long) and N
- *                                 threads connect to them, concurrently
+ *                                 threads connect to them, concurrently;
+ *                                 the binds, all at once, are the first
+ *                                 calls the shim sees. DIR "-": from
+ *                                 $SHIM_PROG_DIR (no long argument: the
+ *                                 shim's constructor resolves nothing)
  *   shim-prog fork PATH           listen, fork: the child connects; then
  *                                 exec "shim-prog call" in a child
  *   shim-prog dgram PATH          bind a datagram socket, sendto it, recv
@@ -303,13 +307,15 @@ struct job {
 	pthread_t	t;
 };
 
-static pthread_barrier_t barrier;
+static pthread_barrier_t barrier, start;
 
 static void *
 server_thread(void *arg)
 {
 	struct job *j = arg;
 
+	/* the servers' binds are the first calls the shim sees: all at once */
+	pthread_barrier_wait(&start);
 	j->lfd = listen_at(j->path, SOCK_STREAM);
 	pthread_barrier_wait(&barrier);
 	echo_one(j->lfd);
@@ -351,7 +357,10 @@ cmd_threads(const char *dir, int n)
 
 	if (srv == NULL || cli == NULL || n < 1)
 		die("calloc");
+	if (strcmp(dir, "-") == 0 && (dir = getenv("SHIM_PROG_DIR")) == NULL)
+		die("no SHIM_PROG_DIR");
 	pthread_barrier_init(&barrier, NULL, (unsigned)(2 * n));
+	pthread_barrier_init(&start, NULL, (unsigned)n);
 	for (i = 0; i < n; i++) {
 		snprintf(srv[i].path, sizeof(srv[i].path), "%s/t%d", dir, i);
 		memcpy(cli[i].path, srv[i].path, sizeof(cli[i].path));
@@ -367,6 +376,7 @@ cmd_threads(const char *dir, int n)
 		}
 	}
 	pthread_barrier_destroy(&barrier);
+	pthread_barrier_destroy(&start);
 	free(srv);
 	free(cli);
 	printf("threads ok %d\n", n - bad);
