@@ -87,7 +87,8 @@ struct uq {
 };
 
 static pthread_mutex_t	 lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t	 cond = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t	 cond = PTHREAD_COND_INITIALIZER;	/* the threads for any uid wait here */
+static pthread_cond_t	 cond_spare = PTHREAD_COND_INITIALIZER;	/* root's spares here */
 static struct uq	*uqs;		/* uids with fds queued or being closed */
 static struct uq	*rr;		/* where the next thread starts looking */
 static unsigned		 nthreads, idle, ready_uids;
@@ -437,7 +438,7 @@ closer_main(void *arg)
 	for (;;) {
 		if ((q = uq_next_locked(spare)) == NULL) {
 			idle++;
-			pthread_cond_wait(&cond, &lock);
+			pthread_cond_wait(spare ? &cond_spare : &cond, &lock);
 			idle--;
 			continue;
 		}
@@ -529,6 +530,7 @@ static int
 push_locked(const struct item *it, uid_t uid)
 {
 	struct uq *q;
+	int ready;
 
 	if ((q = uq_find_locked(uid)) == NULL) {
 		if ((q = calloc(1, sizeof(*q))) == NULL)
@@ -537,6 +539,8 @@ push_locked(const struct item *it, uid_t uid)
 		q->next = uqs;
 		uqs = q;
 	}
+	/* one more uid with work for a thread, or one more fd for a queue being served */
+	ready = q->n == 0 && !q->busy;
 	if (uq_push_locked(q, it) < 0) {
 		if (q->n == 0 && !q->busy)
 			uq_free_locked(q);
@@ -549,7 +553,19 @@ push_locked(const struct item *it, uid_t uid)
 	if (idle < ready_uids && (nthreads < CLOSER_MAX - CLOSER_ROOT_SPARE ||
 	    ((uid == 0 || uid == CLOSER_BROKER) && nthreads < CLOSER_MAX)))
 		spawn_locked();
-	pthread_cond_broadcast(&cond);	/* a spare thread serves only root */
+	/*
+	 * Wake one thread for a uid that has just become ready; a queue being
+	 * served is emptied by its thread before that thread looks elsewhere.
+	 * Not every idle thread: on every new connection's close that woke
+	 * them all for one fd (futex calls, context switches on the loop's
+	 * CPU). The spares wait apart, so that a signal for another uid's fd
+	 * never lands on a thread that may not take it.
+	 */
+	if (ready) {
+		pthread_cond_signal(&cond);
+		if (uid == 0 || uid == CLOSER_BROKER)
+			pthread_cond_signal(&cond_spare);
+	}
 	return 0;
 }
 
