@@ -254,7 +254,7 @@ struct peer_cred {
 	uid_t		 uid;
 	gid_t		 gid;
 	pid_t		 pid;
-	int		 ngroups;
+	int		 ngroups;	/* -1 until asked: peer_cred_groups() */
 	gid_t		*groups;
 };
 /*
@@ -287,6 +287,8 @@ void		 server_start(void);
 int		 server_run(void);
 void		 server_remove_control(void);
 const struct peer_cred *peer_cred(const struct peer *p);
+/* its supplementary groups, asked of the kernel once: their number (0: none known) */
+int		 peer_cred_groups(const struct peer_cred *c, const gid_t **ret);
 int		 peer_sock(const struct peer *p);
 /* Queue a message to p; fd (if >= 0) is borrowed: it is duplicated if needed */
 void		 peer_send(struct peer *p, const struct sb_msg *m, int fd);

@@ -68,12 +68,14 @@ is_owner(const struct peer_cred *c, const struct entry *e)
 static int
 in_group(const struct peer_cred *c, gid_t gid)
 {
-	int i;
+	const gid_t *g;
+	int i, n;
 
 	if (c->gid == gid)
 		return 1;
-	for (i = 0; i < c->ngroups; i++)
-		if (c->groups[i] == gid)
+	n = peer_cred_groups(c, &g);
+	for (i = 0; i < n; i++)
+		if (g[i] == gid)
 			return 1;
 	return 0;
 }

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -641,25 +642,46 @@ peer_creds(struct peer *p)
 {
 	struct ucred uc;
 	socklen_t len = sizeof(uc);
-	gid_t *g;
 
 	if (getsockopt(p->fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
 		return -errno;
 	p->cred.uid = uc.uid;
 	p->cred.gid = uc.gid;
 	p->cred.pid = uc.pid;
-	len = 64 * sizeof(gid_t);
-	for (;;) {
-		if ((g = realloc(p->cred.groups, len)) == NULL)
-			return -ENOMEM;
+	p->cred.ngroups = -1;	/* asked at the first check that needs them */
+	return 0;
+}
+
+/*
+ * The client's supplementary groups (SO_PEERGROUPS: the kernel keeps those
+ * of connect time, whenever asked), at the first check that needs them:
+ * most requests are a uid's own on its own entries, which never do, and a
+ * get on a new connection was a getsockopt and an allocation more. Their
+ * number, with *ret pointing at them; 0 if the kernel would not say now
+ * (logged; asked again next time): no group, so nothing is allowed by one.
+ */
+int
+peer_cred_groups(const struct peer_cred *c, const gid_t **ret)
+{
+	struct peer *p = (struct peer *)((char *)c - offsetof(struct peer, cred));
+	socklen_t len = 64 * sizeof(gid_t);
+	gid_t *g;
+
+	while (p->cred.ngroups < 0) {
+		if ((g = realloc(p->cred.groups, len)) == NULL) {
+			log_warn("client pid %ld: no memory for its groups", (long)c->pid);
+			return 0;
+		}
 		p->cred.groups = g;
 		if (getsockopt(p->fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) == 0)
-			break;
-		if (errno != ERANGE || len > GROUPS_MAX * sizeof(gid_t))
-			return -errno;
+			p->cred.ngroups = (int)(len / sizeof(gid_t));
+		else if (errno != ERANGE || len > GROUPS_MAX * sizeof(gid_t)) {
+			log_warn("client pid %ld: its groups: %s", (long)c->pid, strerror(errno));
+			return 0;
+		}
 	}
-	p->cred.ngroups = (int)(len / sizeof(gid_t));
-	return 0;
+	*ret = p->cred.groups;
+	return p->cred.ngroups;
 }
 
 

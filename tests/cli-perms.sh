@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: ISC
 # cli-perms: a second uid is refused what an entry's mode does not allow,
-# with a message that names the key, and allowed what it does.
+# with a message that names the key, and allowed what it does, also
+# through a supplementary group.
 . "$top_srcdir/tests/lib.sh"
 need setpriv python3
 [ "$(id -u)" = 0 ] || skip "needs root"
@@ -45,5 +46,17 @@ assert e["uid"] == 65534, e
 $SB_NOBODY "$SB" bind "$T/root-only.sock" 2>"$T/err"; assert_eq $? 1 "nobody bind in a root-only directory"
 assert_contains "$(cat "$T/err")" "$T/root-only.sock" "names the path"
 $SB release nobodys || fail "root releases nobody's entry"
+
+# a supplementary group of the client (not its primary one) counts: the
+# group bits of an entry of that group apply, and it may give an entry that
+# group; without the group, the other bits
+SB_GRP="setpriv --reuid=65534 --regid=65534 --groups=4243"
+$SB bind grp --listen --mode 0670 --group 4243 >/dev/null || fail "bind grp"
+$SB_GRP "$SB" get grp -- true || fail "a member of group 4243 gets grp (0670)"
+$SB_NOBODY "$SB" get grp -- true 2>"$T/err"; assert_eq $? 1 "a stranger gets grp"
+$SB_GRP "$SB" bind grp2 --group 4243 --mode 0660 >/dev/null || fail "a member binds with its group"
+$SB_NOBODY "$SB" bind grp3 --group 4243 2>"$T/err"; assert_eq $? 1 "a stranger binds with group 4243"
+assert_contains "$(cat "$T/err")" "not in group 4243" "the refusal names the group"
+$SB_GRP "$SB" get grp -- true || fail "the same group, asked again"
 $SB status >/dev/null || fail "broker still serving"
 sb_stop
