@@ -65,6 +65,7 @@ struct peer {
 	struct peer	*prev, *next;
 	int		 fd;
 	int		 dead;
+	int		 hungup;	/* closed by the client: replies go nowhere */
 	enum peer_state	 state;
 	struct peer_cred cred;
 	struct event	*ev_read, *ev_write, *ev_close, *ev_timer;
@@ -279,7 +280,7 @@ peer_send(struct peer *p, const struct sb_msg *m, int fd)
 	ssize_t len;
 	int r;
 
-	if (p->dead)
+	if (p->dead || p->hungup)
 		return;
 	if ((len = sb_msg_encode(m, buf, sizeof(buf))) < 0) {
 		log_warn("unable to encode a %s reply: %s", sb_msg_type_name(m->type),
@@ -290,6 +291,11 @@ peer_send(struct peer *p, const struct sb_msg *m, int fd)
 	if (p->outq == NULL) {
 		if ((r = peer_sendmsg(p, buf, (size_t)len, fd)) == 1)
 			return;
+		if (r == -EPIPE || r == -ECONNRESET) {
+			/* what it sent before it closed is still read: then the end */
+			p->hungup = 1;
+			return;
+		}
 		if (r < 0) {
 			peer_drop(p);
 			return;
@@ -600,39 +606,97 @@ peer_drop_fd(int fd, void *arg)
 	closer_close_uid(fd, p->cred.uid);
 }
 
+/* Read and handle p's next message: 1 if one was handled, 0 if none came. */
+static int
+peer_read_next(struct peer *p)
+{
+	struct sb_msg m;
+	int r, reset = 0;
+
+	for (;;) {
+		r = sb_msg_recv_drop(p->fd, rbuf, sizeof(rbuf), &m, MSG_DONTWAIT, peer_drop_fd, p);
+		if (r != -ECONNRESET || reset)
+			break;
+		/*
+		 * A client that closed with replies unread (one it did not wait
+		 * for) resets the connection, and the kernel reports that before
+		 * the requests still queued: read on, they were sent before it
+		 * went (the shim's RELEASE at unlink). End of file comes after.
+		 */
+		closer_close_uid(m.fd, p->cred.uid);
+		closer_close_uid(m.fd2, p->cred.uid);
+		reset = 1;
+	}
+	if (reset && r == -EAGAIN)
+		r = -ECONNRESET;	/* no reset: an empty message, the client still there */
+	if (r == -EAGAIN || r == -EINTR)
+		return 0;
+	if (r == -ECONNRESET || r == -ENOTCONN || r == -EPIPE) {
+		closer_close_uid(m.fd, p->cred.uid);
+		closer_close_uid(m.fd2, p->cred.uid);
+		peer_drop(p);
+		return 0;
+	}
+	if (m.fd >= 0 && p->cred.uid != 0 &&
+	    closer_pending(p->cred.uid) >= CLOSER_PENDING_MAX) {
+		/* its earlier fds are not closed yet (a close that hangs): no more */
+		closer_close_uid(m.fd, p->cred.uid);
+		closer_close_uid(m.fd2, p->cred.uid);
+		peer_protocol_error(p, m.id, EAGAIN, "uid %lu has %u fds the broker could "
+		    "not close yet (the limit is %d): try again later",
+		    (unsigned long)p->cred.uid, closer_pending(p->cred.uid),
+		    CLOSER_PENDING_MAX);
+		return 1;
+	}
+	peer_read_one(p, &m, r);
+	/* what no handler kept: its last close may block (see closer.c) */
+	closer_close_uid(m.fd, p->cred.uid);
+	closer_close_uid(m.fd2, p->cred.uid);
+	/* a wait, a list or a proof for a client that went: nobody to answer */
+	if (p->hungup && !p->dead && p->state != P_IDLE)
+		peer_drop(p);
+	return 1;
+}
+
 static void
 peer_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer *p = arg;
-	struct sb_msg m;
-	int i, r;
+	int i;
 
-	for (i = 0; i < READ_BURST && !p->dead && p->state == P_IDLE; i++) {
-		r = sb_msg_recv_drop(p->fd, rbuf, sizeof(rbuf), &m, MSG_DONTWAIT, peer_drop_fd, p);
-		if (r == -EAGAIN || r == -EINTR)
+	for (i = 0; i < READ_BURST && !p->dead && p->state == P_IDLE; i++)
+		if (!peer_read_next(p))
 			return;
-		if (r == -ECONNRESET || r == -ENOTCONN || r == -EPIPE) {
-			closer_close_uid(m.fd, p->cred.uid);
-			closer_close_uid(m.fd2, p->cred.uid);
-			peer_drop(p);
-			return;
-		}
-		if (m.fd >= 0 && p->cred.uid != 0 &&
-		    closer_pending(p->cred.uid) >= CLOSER_PENDING_MAX) {
-			/* its earlier fds are not closed yet (a close that hangs): no more */
-			closer_close_uid(m.fd, p->cred.uid);
-			closer_close_uid(m.fd2, p->cred.uid);
-			peer_protocol_error(p, m.id, EAGAIN, "uid %lu has %u fds the broker could "
-			    "not close yet (the limit is %d): try again later",
-			    (unsigned long)p->cred.uid, closer_pending(p->cred.uid),
-			    CLOSER_PENDING_MAX);
-			return;
-		}
-		peer_read_one(p, &m, r);
-		/* what no handler kept: its last close may block (see closer.c) */
-		closer_close_uid(m.fd, p->cred.uid);
-		closer_close_uid(m.fd2, p->cred.uid);
-	}
+}
+
+/*
+ * Process pid exited: handle what its connections still had queued
+ * first. It sent that before it exited (the shim's unlink releases its
+ * entry without waiting, and a server exits right after): its exit must
+ * not overtake it. At most DRAIN_MAX messages a connection (its socket
+ * buffer holds few more); a dropped peer is freed only later, by reap_cb.
+ */
+#define DRAIN_MAX	256
+
+void
+server_drain_pid(pid_t pid)
+{
+	struct peer *p, **ps;
+	size_t n = 0, i;
+	int k;
+
+	for (p = peers; p != NULL; p = p->next)
+		n += p->cred.pid == pid;
+	if (n == 0 || (ps = calloc(n, sizeof(*ps))) == NULL)
+		return;
+	for (n = 0, p = peers; p != NULL; p = p->next)
+		if (p->cred.pid == pid)
+			ps[n++] = p;
+	for (i = 0; i < n; i++)
+		for (k = 0; k < DRAIN_MAX && !ps[i]->dead && ps[i]->state == P_IDLE; k++)
+			if (!peer_read_next(ps[i]))
+				break;
+	free(ps);
 }
 
 /* Accepting */

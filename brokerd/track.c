@@ -328,7 +328,16 @@ proc_exit(struct proc *pr)
 static void
 proc_cb(evutil_socket_t fd, short what, void *arg)
 {
-	proc_exit(arg);
+	struct proc *pr = arg;
+
+	/*
+	 * What it sent before it exited comes first (a RELEASE not waited
+	 * for). Only here, on the loop: never inside a request's handling
+	 * (proc_attach), whose message the next read would overwrite.
+	 */
+	pr->exiting = 1;
+	server_drain_pid(pr->pid);
+	proc_exit(pr);
 }
 
 static int
