@@ -107,20 +107,45 @@ may_use(const struct peer_cred *c, const struct entry *e)
 	return (rights(c, e) & RIGHT_CONNECT) != 0;
 }
 
+/* The OK that names e: its short path, kind, and fd if one goes with it. */
+static void
+reply_entry_msg(struct sb_msg *m, uint32_t id, const struct entry *e, int fd, char *sp)
+{
+	sb_msg_init(m, SB_MSG_OK, id);
+	if (e->kind == SB_KIND_SOCKET) {
+		entry_short_path(e, sp, SB_SHORT_PATH_SIZE);
+		sb_msg_set_str(m, SB_F_SHORT_PATH, sp);
+	}
+	sb_msg_set_u32(m, SB_F_KIND, e->kind);
+	if (fd >= 0)
+		sb_msg_set_u32(m, SB_F_HAS_FD, 1);
+}
+
 static void
 reply_entry(struct peer *p, uint32_t id, const struct entry *e, int fd)
 {
 	char sp[SB_SHORT_PATH_SIZE];
 	struct sb_msg m;
 
-	sb_msg_init(&m, SB_MSG_OK, id);
-	if (e->kind == SB_KIND_SOCKET) {
-		entry_short_path(e, sp, sizeof(sp));
-		sb_msg_set_str(&m, SB_F_SHORT_PATH, sp);
-	}
-	sb_msg_set_u32(&m, SB_F_KIND, e->kind);
-	if (fd >= 0)
-		sb_msg_set_u32(&m, SB_F_HAS_FD, 1);
+	reply_entry_msg(&m, id, e, fd, sp);
+	peer_send(p, &m, fd);
+}
+
+/*
+ * The OK of a BIND (req), with the entry's lifetime if asked
+ * (SB_BIND_SAY_LIFETIME): a client that knows its socket is an owner
+ * entry's can release it at unlink without waiting, a held one's unlink
+ * being a no-op (the shim; bench/README).
+ */
+static void
+reply_bind(struct peer *p, const struct sb_msg *req, const struct entry *e, int fd)
+{
+	char sp[SB_SHORT_PATH_SIZE];
+	struct sb_msg m;
+
+	reply_entry_msg(&m, req->id, e, fd, sp);
+	if (sb_msg_u32(req, SB_F_FLAGS, 0) & SB_BIND_SAY_LIFETIME)
+		sb_msg_set_u32(&m, SB_F_LIFETIME, e->lifetime);
 	peer_send(p, &m, fd);
 }
 
@@ -565,7 +590,7 @@ bind_create(struct peer *p, const struct sb_msg *m, struct entry *e, int *adopt)
 		e->fd = fd;
 		systemd_fdstore_add(e);
 	}
-	reply_entry(p, m->id, e, fd);
+	reply_bind(p, m, e, fd);
 	if (fd >= 0 && e->fd != fd)
 		close(fd);
 	if (e->flags & EF_READY)
@@ -717,7 +742,7 @@ bind_existing(struct peer *p, struct sb_msg *m, struct entry *e, unsigned flags,
 				return;
 			}
 		}
-		reply_entry(p, m->id, e, e->fd);
+		reply_bind(p, m, e, e->fd);
 		return;
 	}
 	/* nothing held (prepared, or owner lifetime of this very process): again */
@@ -800,7 +825,7 @@ bind_bound(struct peer *p, const struct sb_msg *m, const char *key, const struct
 		systemd_fdstore_add(e);
 	}
 	entry_prepare_update(e);
-	reply_entry(p, m->id, e, -1);
+	reply_bind(p, m, e, -1);
 	server_wake(e);
 }
 

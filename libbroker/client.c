@@ -60,6 +60,8 @@ struct sb_client {
 	uint32_t	 async_ids[SB_ASYNC_MAX];
 	unsigned	 async_head, nasync;
 	uint64_t	 limit;		/* of the last refused request */
+	int		 lifetime;	/* of the last bind's entry, 0: not said */
+	int		 no_say;	/* the broker knows no SB_BIND_SAY_LIFETIME */
 	char		 root[SB_SHORT_PATH_SIZE];
 	char		 message[SB_MESSAGE_SIZE];
 	uint8_t		 buf[SB_MSG_MAX];	/* replies are decoded in place */
@@ -121,6 +123,7 @@ client_disconnect(sb_client *c)
 	c->fd = -1;
 	c->nasync = 0;		/* their replies went with the connection */
 	c->async_head = 0;
+	c->no_say = 0;		/* the next connection may reach another broker */
 }
 
 /* Make sure c has a connection of this process (pid, the caller's getpid()). */
@@ -423,6 +426,12 @@ sb_client_limit(sb_client *c)
 	return c != NULL ? c->limit : 0;
 }
 
+int
+sb_client_lifetime(sb_client *c)
+{
+	return c != NULL ? c->lifetime : 0;
+}
+
 /* Path keys: the symlink at the key that proves the caller may create it */
 
 /*
@@ -531,6 +540,20 @@ link_remove_views(int dfd, const char *base, const char *root, const char *key)
 /* Public: requests */
 
 /*
+ * The refusal of SB_BIND_SAY_LIFETIME by a broker that predates it:
+ * "unknown bind flags 0x..." with that bit (one that predates ADOPT too
+ * names both).
+ */
+static int
+say_unknown(sb_client *c, int r)
+{
+	static const char old[] = "unknown bind flags 0x";
+
+	return r == -EINVAL && strncmp(c->message, old, sizeof(old) - 1) == 0 &&
+	    (strtoul(c->message + sizeof(old) - 1, NULL, 16) & SB_BIND_SAY_LIFETIME) != 0;
+}
+
+/*
  * The refusal of an ADOPT by a broker that predates it: "unknown bind
  * flags 0x8" (a name key), or the connection dropped with EBADMSG, two fds
  * being more than it takes (a path key). A broker that knows ADOPT never
@@ -551,8 +574,10 @@ bind_locked(sb_client *c, const char *key, const struct sb_bind_opts *o, int soc
 	char short_path[SB_SHORT_PATH_SIZE];
 	struct sb_msg req, rep;
 	const char *base = NULL;
+	unsigned flags = o->flags;
 	int dfd = -1, proof = -1, made = 0, r;
 
+	c->lifetime = 0;
 	if ((r = sb_short_path(c->root, key, short_path, sizeof(short_path))) < 0)
 		return r;
 	sb_msg_init(&req, SB_MSG_BIND, 0);
@@ -573,8 +598,11 @@ bind_locked(sb_client *c, const char *key, const struct sb_bind_opts *o, int soc
 	}
 	if (o->type != 0)
 		sb_msg_set_u32(&req, SB_F_SOCKTYPE, (uint32_t)o->type);
-	if (o->flags != 0 || sock >= 0)
-		sb_msg_set_u32(&req, SB_F_FLAGS, o->flags | (sock >= 0 ? SB_BIND_ADOPT : 0));
+	/* an ADOPT asks whether the entry is the socket's own (the shim's unlink) */
+	if (sock >= 0)
+		flags |= SB_BIND_ADOPT | (c->no_say ? 0 : SB_BIND_SAY_LIFETIME);
+	if (flags != 0)
+		sb_msg_set_u32(&req, SB_F_FLAGS, flags);
 	if (sock >= 0)
 		sb_msg_set_u32(&req, SB_F_HAS_FD, 1);
 	if (o->mode != 0)
@@ -597,11 +625,19 @@ bind_locked(sb_client *c, const char *key, const struct sb_bind_opts *o, int soc
 		sb_msg_set_u32(&req, SB_F_HAS_FD, sock >= 0 ? 2 : 1);
 	}
 	rep.fd = -1;
-	/* the proof first, then the socket to adopt */
-	if (proof >= 0)
-		r = client_call2(c, &req, proof, sock, &rep, 1);
-	else
-		r = client_call(c, &req, sock, &rep, 1);
+	for (;;) {
+		/* the proof first, then the socket to adopt */
+		if (proof >= 0)
+			r = client_call2(c, &req, proof, sock, &rep, 1);
+		else
+			r = client_call(c, &req, sock, &rep, 1);
+		if (r == 0 || !(flags & SB_BIND_SAY_LIFETIME) || !say_unknown(c, r))
+			break;
+		/* once per connection, to an older broker: ask it without */
+		c->no_say = 1;
+		flags &= ~SB_BIND_SAY_LIFETIME;
+		sb_msg_set_u32(&req, SB_F_FLAGS, flags);
+	}
 	if (r < 0 && sock >= 0 && adopt_unknown(c, r))
 		r = -EOPNOTSUPP;
 	if (r == 0 && rep.fd < 0 && !(o->flags & SB_BIND_F_PREPARE) && sock < 0)
@@ -630,6 +666,8 @@ bind_locked(sb_client *c, const char *key, const struct sb_bind_opts *o, int soc
 			sb_io->close(rep.fd);
 		goto out;
 	}
+	/* a broker that predates LIFETIME in the reply: 0, not known */
+	c->lifetime = (int)sb_msg_u32(&rep, SB_F_LIFETIME, 0);
 	if (ret_fd != NULL)
 		*ret_fd = rep.fd;
 	else if (rep.fd >= 0)

@@ -86,7 +86,8 @@ static const struct type_desc types[] = {
 	{ SB_MSG_LIST, "list", 0, 0 },
 	{ SB_MSG_STATUS, "status", 0, BIT(SB_F_FLAGS) },
 	{ SB_MSG_OK, "ok", 0,
-	    STATUS_FIELDS | BIT(SB_F_SHORT_PATH) | BIT(SB_F_KIND) | BIT(SB_F_HAS_FD) },
+	    STATUS_FIELDS | BIT(SB_F_SHORT_PATH) | BIT(SB_F_KIND) | BIT(SB_F_HAS_FD) |
+	    BIT(SB_F_LIFETIME) },
 	{ SB_MSG_ERROR, "error", BIT(SB_F_ERRNO),
 	    BIT(SB_F_ERRNO) | BIT(SB_F_MESSAGE) | BIT(SB_F_LIMIT) },
 	{ SB_MSG_ENTRY, "entry", ENTRY_FIELDS,

@@ -195,7 +195,12 @@ enum sb_field {
 					   own directory, gives the socket file to the
 					   client and sends it back to no one; the
 					   client listens, then sends BOUND */
-#define SB_BIND__ALL		(SB_BIND_LISTEN | SB_BIND_PREPARE | SB_BIND_BOUND | SB_BIND_ADOPT)
+#define SB_BIND_SAY_LIFETIME	0x10u	/* the OK names the entry's LIFETIME (an
+					   existing entry's may not be the one asked
+					   for); asked, since an older client's
+					   decoder refuses a field it does not know */
+#define SB_BIND__ALL		(SB_BIND_LISTEN | SB_BIND_PREPARE | SB_BIND_BOUND | \
+				 SB_BIND_ADOPT | SB_BIND_SAY_LIFETIME)
 
 /* SB_F_FLAGS of SB_MSG_RELEASE */
 #define SB_RELEASE_IF_OWNER	0x1u	/* only an owner-lifetime entry: a held one
@@ -224,8 +229,9 @@ enum sb_kind_wire {
  *          a path key needs PROOF=1 with an fd attached: an O_PATH fd of a
  *          symlink, made by the caller at the key's path, pointing at the
  *          short path (the caller's proof that it may create that path).
- *          -> OK SHORT_PATH, HAS_FD=1 with the socket attached
- *             (PREPARE: HAS_FD=1 only if a held socket exists and is
+ *          -> OK SHORT_PATH, HAS_FD=1 with the socket attached, and
+ *             LIFETIME if asked (SAY_LIFETIME: the entry's, which an
+ *             existing entry keeps whatever was asked) (PREPARE: HAS_FD=1 only if a held socket exists and is
  *             handed back; otherwise the directory is ready for the
  *             client's own bind at SHORT_PATH)
  *          ADOPT: the client's unbound socket attached (HAS_FD=1; a
@@ -242,7 +248,8 @@ enum sb_kind_wire {
  *          (EAGAIN); one not BOUND within --prepare-timeout is released.
  *          BOUND: R KEY of an entry this client's process PREPAREd; no
  *          other field but FLAGS, and optionally HAS_FD=1 with the bound
- *          socket attached, which a hold entry keeps -> OK
+ *          socket attached, which a hold entry keeps -> OK (LIFETIME
+ *          with SAY_LIFETIME)
  * GET      R KEY -> OK SHORT_PATH (socket entries), KIND, HAS_FD=1 + fd;
  *          an entry without a held fd (lifetime owner) -> ERROR ENXIO
  * PUT      R KEY (a name), HAS_FD=1 + fd; o MODE, GID -> OK

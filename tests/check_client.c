@@ -472,6 +472,76 @@ START_TEST(fake_bound_async)
 END_TEST
 
 /*
+ * BIND with ADOPT of a name, as three brokers answer it (f->status_details
+ * reused as the age: 2 knows SB_BIND_SAY_LIFETIME, 1 knows only ADOPT, 0
+ * neither): each refuses the flags it does not know, as sockbrokerd does.
+ */
+static int
+script_adopt(struct fake *f, int sock, struct sb_msg *req)
+{
+	uint32_t flags = (uint32_t)sb_msg_u32(req, SB_F_FLAGS, 0);
+	uint32_t known = SB_BIND_LISTEN | SB_BIND_PREPARE | SB_BIND_BOUND;
+	char msg[64];
+	struct sb_msg m;
+
+	if (req->type != SB_MSG_BIND)
+		return reply_error(sock, req->id, EPROTO, "unexpected", 0);
+	if (f->status_details >= 1)
+		known |= SB_BIND_ADOPT;
+	if (f->status_details >= 2)
+		known |= SB_BIND_SAY_LIFETIME;
+	if (flags & ~known) {
+		snprintf(msg, sizeof(msg), "unknown bind flags 0x%x", flags & ~known);
+		return reply_error(sock, req->id, EINVAL, msg, 0);
+	}
+	ck_assert(flags & SB_BIND_ADOPT);
+	ck_assert_int_ge(req->fd, 0);
+	sb_msg_init(&m, SB_MSG_OK, req->id);
+	sb_msg_set_str(&m, SB_F_SHORT_PATH, "/r/ab/cdefghijklmnopqr/sock");
+	sb_msg_set_u32(&m, SB_F_KIND, SB_KIND_SOCKET);
+	if (flags & SB_BIND_SAY_LIFETIME)
+		sb_msg_set_u32(&m, SB_F_LIFETIME, SB_LT_OWNER);
+	return reply(sock, &m, -1);
+}
+
+/*
+ * The shim learns at an ADOPT whether the entry is its socket's own
+ * (lifetime owner: its unlink need not wait). A broker that does not know
+ * the question is asked once more without it, once per connection; one
+ * that predates ADOPT gets EOPNOTSUPP (the shim PREPAREs then).
+ */
+START_TEST(fake_adopt_lifetime)
+{
+	/* requests for two binds: 0x18, 0x8, 0x8 (age 0 and 1); one each (2) */
+	static const int want_req[] = { 3, 3, 2 };
+	static const int want_lt[] = { 0, 0, SB_LIFETIME_OWNER };
+	struct fake f;
+	sb_client *c;
+	int age, fd, held, i;
+
+	for (age = 0; age <= 2; age++) {
+		fake_start(&f, script_adopt);
+		f.status_details = age;
+		ck_assert_int_eq(sb_client_open(f.root, &c), 0);
+		for (i = 0; i < 2; i++) {
+			ck_assert_int_ge(fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), 0);
+			held = -2;
+			ck_assert_int_eq(sb_bind_socket(c, "k", fd, NULL, &held, NULL, 0),
+			    age == 0 ? -EOPNOTSUPP : 0);
+			if (age > 0)
+				ck_assert_int_eq(held, -1);
+			ck_assert_int_eq(sb_client_lifetime(c), want_lt[age]);
+			close(fd);
+		}
+		ck_assert_int_eq(f.nreq, want_req[age]);
+		ck_assert_int_eq(f.conns, 1);
+		sb_client_close(c);
+		fake_stop(&f);
+	}
+}
+END_TEST
+
+/*
  * STATUS as a broker older than SB_STATUS_DETAILS answers it: a FLAGS field
  * is not allowed (EPROTO, and the connection closed); without it, the
  * counts. With f->status_details it plays a newer one, which adds the
@@ -830,6 +900,7 @@ client_suite(void)
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, fake_basic);
 	tcase_add_test(tc, fake_status_details);
+	tcase_add_test(tc, fake_adopt_lifetime);
 	tcase_add_test(tc, fake_bad_replies);
 	tcase_add_test(tc, fake_bind_path);
 	tcase_add_test(tc, fake_threads);

@@ -49,7 +49,7 @@ FIELDS = {
 }
 FIELD_NAMES = {num: (name, kind) for name, (num, kind) in FIELDS.items()}
 
-LISTEN, PREPARE, BOUND, ADOPT = 0x1, 0x2, 0x4, 0x8
+LISTEN, PREPARE, BOUND, ADOPT, SAY_LIFETIME = 0x1, 0x2, 0x4, 0x8, 0x10
 STATUS_DETAILS = 0x1
 HOLD, OWNER = 1, 2
 KIND_SOCKET, KIND_FD = 1, 2

@@ -21,6 +21,7 @@ CONSTS = {
     "SB_HDR_SIZE": sbproto.HDR.size, "SB_MSG_MAX": sbproto.MSG_MAX,
     "SB_BIND_LISTEN": sbproto.LISTEN, "SB_BIND_PREPARE": sbproto.PREPARE,
     "SB_BIND_BOUND": sbproto.BOUND, "SB_BIND_ADOPT": sbproto.ADOPT,
+    "SB_BIND_SAY_LIFETIME": sbproto.SAY_LIFETIME,
     "SB_STATUS_DETAILS": sbproto.STATUS_DETAILS,
     "SB_LT_HOLD": sbproto.HOLD, "SB_LT_OWNER": sbproto.OWNER,
     "SB_KIND_SOCKET": sbproto.KIND_SOCKET, "SB_KIND_FD": sbproto.KIND_FD,
