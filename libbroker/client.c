@@ -732,6 +732,25 @@ sb_bind_socket(sb_client *c, const char *key, int fd, const struct sb_bind_opts 
 }
 
 /*
+ * Send req and leave its reply for the next call to drop. With
+ * SB_ASYNC_MAX replies outstanding, wait for this one like any call.
+ */
+static int
+send_async_locked(sb_client *c, struct sb_msg *req)
+{
+	struct sb_msg rep;
+	int r;
+
+	if (c->nasync >= SB_ASYNC_MAX)
+		return client_call(c, req, -1, &rep, 0);
+	if ((r = client_send(c, req, -1)) == 0) {
+		c->async_ids[(c->async_head + c->nasync) % SB_ASYNC_MAX] = req->id;
+		c->nasync++;
+	}
+	return r;
+}
+
+/*
  * BOUND for key without waiting for the reply (the next call reads and
  * drops it): the shim tells the broker at listen, and the program's listen
  * need not wait a round trip. The broker handles a connection's requests
@@ -741,7 +760,7 @@ sb_bind_socket(sb_client *c, const char *key, int fd, const struct sb_bind_opts 
 int
 sb_bound_async(sb_client *c, const char *key)
 {
-	struct sb_msg req, rep;
+	struct sb_msg req;
 	int r;
 
 	if (c == NULL)
@@ -752,11 +771,39 @@ sb_bound_async(sb_client *c, const char *key)
 	sb_msg_set_str(&req, SB_F_KEY, key);
 	sb_msg_set_u32(&req, SB_F_FLAGS, SB_BIND_BOUND);
 	client_lock(c);
-	if (c->nasync >= SB_ASYNC_MAX)
-		r = client_call(c, &req, -1, &rep, 0);
-	else if ((r = client_send(c, &req, -1)) == 0) {
-		c->async_ids[(c->async_head + c->nasync) % SB_ASYNC_MAX] = req.id;
-		c->nasync++;
+	r = send_async_locked(c, &req);
+	client_unlock(c);
+	return r;
+}
+
+/*
+ * RELEASE of key without waiting for the reply (the next call reads and
+ * drops it), for the shim's unlink of its own owner entry: the broker
+ * removes the entry and its socket after this returns, in order before
+ * any later request of c (a bind of the same path again gets a new
+ * entry). With remove_link, the link at a path key that names one of its
+ * views goes now, as sb_release() removes it after the broker's answer.
+ */
+int
+sb_release_async(sb_client *c, const char *key, unsigned flags, int remove_link)
+{
+	struct sb_msg req;
+	const char *base;
+	int dfd, r;
+
+	if (c == NULL)
+		return -EINVAL;
+	if ((r = sb_key_check(key)) < 0)
+		return r;
+	sb_msg_init(&req, SB_MSG_RELEASE, 0);
+	sb_msg_set_str(&req, SB_F_KEY, key);
+	if (flags != 0)
+		sb_msg_set_u32(&req, SB_F_FLAGS, flags);
+	client_lock(c);
+	r = send_async_locked(c, &req);
+	if (r == 0 && remove_link && sb_key_is_path(key) && (dfd = key_dir_open(key, &base)) >= 0) {
+		link_remove_views(dfd, base, c->root, key);
+		close(dfd);
 	}
 	client_unlock(c);
 	return r;

@@ -103,6 +103,9 @@ SB_HIDDEN int	 sb_release_flags(struct sb_client *c, const char *key, unsigned f
 /* BOUND without waiting for its reply (client.c); at most SB_ASYNC_MAX outstanding */
 #define SB_ASYNC_MAX	16
 SB_HIDDEN int	 sb_bound_async(struct sb_client *c, const char *key);
+/* RELEASE without waiting; remove_link: the link at a path key goes now */
+SB_HIDDEN int	 sb_release_async(struct sb_client *c, const char *key, unsigned flags,
+		    int remove_link);
 /* The lifetime (SB_LIFETIME_*) of the entry of c's last successful bind; 0: not said */
 SB_HIDDEN int	 sb_client_lifetime(struct sb_client *c);
 

@@ -94,6 +94,7 @@ struct entry {
 	char	*key;
 	int	 pending_fd;	/* bound, BOUND not sent yet (until listen) */
 	int	 bound;		/* a socket of this process (or its parent) is there */
+	int	 owned;		/* an owner entry of that socket: unlink need not wait */
 	int	 listening;	/* on a temporary name: ready at its link or rename */
 	char	 temp[SB_SHORT_PATH_SIZE];	/* ADOPTed for this temporary name, or "" */
 };
@@ -534,6 +535,7 @@ table_add_locked(const char *short_path, const char *key)
 	e->key = k;
 	e->pending_fd = -1;
 	e->bound = 0;
+	e->owned = 0;
 	e->listening = 0;
 	if (e->temp[0] != '\0')
 		__atomic_sub_fetch(&shim.ntemp, 1, __ATOMIC_RELEASE);
@@ -939,7 +941,7 @@ copy_sockopts(int from, int to)
 
 /* The entry of short_path: set its pending fd and bound mark. */
 static void
-entry_mark(const char *short_path, int pending_fd, int bound)
+entry_mark(const char *short_path, int pending_fd, int bound, int owned)
 {
 	struct entry *e;
 	sigset_t old;
@@ -953,6 +955,7 @@ entry_mark(const char *short_path, int pending_fd, int bound)
 			e->listening = 0;
 		}
 		e->bound = bound;
+		e->owned = owned;
 	}
 	unlock(&old);
 }
@@ -1132,7 +1135,7 @@ broker_bind(int fd, const char *key, const char *short_path, const struct sockad
 	sb_client *c;
 	socklen_t tl = sizeof(opts.type);
 	sigset_t old;
-	int held = -1, r, err, ret = -1, adopted = 0, mode;
+	int held = -1, r, err, ret = -1, adopted = 0, owned, mode;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &opts.type, &tl) < 0)
 		return -1;
@@ -1216,7 +1219,7 @@ broker_bind(int fd, const char *key, const char *short_path, const struct sockad
 			fcntl(fd, F_SETFL, (hfl & ~O_NONBLOCK) | (fl & O_NONBLOCK));
 		if (shim.debug)
 			say("bind '%s': the broker handed back its socket", key);
-		entry_mark(short_path, -1, 1);
+		entry_mark(short_path, -1, 1, 0);
 		ret = 0;
 		goto out;
 	}
@@ -1234,13 +1237,15 @@ broker_bind(int fd, const char *key, const char *short_path, const struct sockad
 			    sb_strerror(r));
 		goto out;
 	}
+	/* the program's socket, in an entry that goes with it (not a held one) */
+	owned = sb_client_lifetime(c) == SB_LIFETIME_OWNER;
 	if (opts.type == SOCK_DGRAM) {
 		/* no listen to come: ready now (an adopted one is, the broker knows) */
 		if (!adopted && (r = sb_bound_async(c, key)) < 0)
 			say("bind '%s': cannot tell the broker: %s", key, sb_strerror(r));
-		entry_mark(short_path, -1, 1);
+		entry_mark(short_path, -1, 1, owned);
 	} else
-		entry_mark(short_path, fd, 1);
+		entry_mark(short_path, fd, 1, owned);
 	if (adopted && temp)
 		temp_mark(short_path, addr, len);
 	ret = 0;
@@ -2110,9 +2115,32 @@ release_key(const char *key, unsigned flags)
 	return r;
 }
 
-/* The key of the table entry of path (short, or a long path): 1, or 0. */
+/*
+ * Release key without waiting for the broker (the reply is dropped at the
+ * next call): the unlink of an entry whose fate is known already. The
+ * broker handles this connection's requests in order, so a bind of the
+ * path again, by this process, comes after the release.
+ */
 static int
-entry_key(const char *path, int is_long, char *key, size_t size)
+release_key_async(const char *key, unsigned flags, int remove_link)
+{
+	sb_client *c;
+	sigset_t old;
+	int r;
+
+	if ((c = rt_begin(&old, &r)) != NULL)
+		r = sb_release_async(c, key, flags, remove_link);
+	rt_end(&old);
+	return r;
+}
+
+/*
+ * The key of the table entry of path (short, or a long path): 1, or 0;
+ * *ret_owned (if not NULL): whether it was an owner entry of this
+ * process's socket. The entry is no longer bound (its unlink comes).
+ */
+static int
+entry_key(const char *path, int is_long, char *key, size_t size, int *ret_owned)
 {
 	char kbuf[PATH_MAX];
 	struct entry *e = NULL;
@@ -2126,7 +2154,10 @@ entry_key(const char *path, int is_long, char *key, size_t size)
 		e = table_find_key_locked(kbuf);
 	if (e != NULL && mode_locked() == MODE_BROKER && strlen(e->key) < size) {
 		strcpy(key, e->key);
+		if (ret_owned != NULL)
+			*ret_owned = e->owned && e->bound;
 		e->bound = 0;
+		e->owned = 0;
 		found = 1;
 	}
 	unlock(&old);
@@ -2163,7 +2194,9 @@ foreign_unlinked(const char *path)
 
 /*
  * After the real unlink of a short path, or of a long path the shim knows
- * (a program that bound it with a larger buffer): release its entry.
+ * (a program that bound it with a larger buffer): release its entry. The
+ * unlink is done, whatever the broker answers (the link at a long path is
+ * gone, its socket unreachable): the release is not waited for.
  */
 static void
 shim_unlinked(const char *path, int is_long)
@@ -2171,12 +2204,12 @@ shim_unlinked(const char *path, int is_long)
 	char key[PATH_MAX];
 	int r;
 
-	if (!entry_key(path, is_long, key, sizeof(key))) {
+	if (!entry_key(path, is_long, key, sizeof(key), NULL)) {
 		if (is_long)
 			foreign_unlinked(path);
 		return;
 	}
-	if ((r = release_key(key, 0)) < 0 && r != -ENOENT)
+	if ((r = release_key_async(key, 0, !is_long)) < 0)
 		say("unlink '%s': cannot release it: %s", key, sb_strerror(r));
 	else if (shim.debug)
 		say("released '%s'", key);
@@ -2195,7 +2228,7 @@ unlinked(const char *path)
 	errno = saved;
 }
 
-enum { UNLINK_HELD = 1, UNLINK_RELEASED, UNLINK_DENIED };
+enum { UNLINK_HELD = 1, UNLINK_RELEASED, UNLINK_GONE, UNLINK_DENIED };
 
 /*
  * May this process still remove the link at the long path key? Not QEMU
@@ -2223,17 +2256,21 @@ may_remove_link(const char *key)
  * broker to release the entry if it is an owner entry (the broker removes
  * its socket). A held entry's socket stays for the next server, with its
  * queue: swtpm and QEMU unlink their path before they bind, and the bind
- * then gets the held socket back. Returns UNLINK_HELD (the unlink is a
- * no-op that succeeds), UNLINK_RELEASED, UNLINK_DENIED (EACCES: the
- * process may not remove the link), or 0 (not the broker's).
+ * then gets the held socket back. An owner entry of this process's own
+ * socket (the broker said so at bind) is released without waiting: the
+ * broker removes its socket, the link at the long path goes now. Returns
+ * UNLINK_HELD (the unlink is a no-op that succeeds), UNLINK_RELEASED,
+ * UNLINK_GONE (released, not waited for: nothing left to unlink),
+ * UNLINK_DENIED (EACCES: the process may not remove the link), or 0 (not
+ * the broker's).
  */
 static int
 before_unlink(const char *path)
 {
 	char key[PATH_MAX];
-	int r, ret = 0, saved = errno;
+	int r, ret = 0, owned = 0, saved = errno;
 
-	if (!under_root(path, strlen(path)) || !entry_key(path, 0, key, sizeof(key)))
+	if (!under_root(path, strlen(path)) || !entry_key(path, 0, key, sizeof(key), &owned))
 		return 0;
 	if (!may_remove_link(key)) {
 		if (shim.debug)
@@ -2241,6 +2278,12 @@ before_unlink(const char *path)
 			    "process does", key);
 		errno = saved;
 		return UNLINK_DENIED;
+	}
+	if (owned && release_key_async(key, SB_RELEASE_IF_OWNER, 1) == 0) {
+		if (shim.debug)
+			say("unlink '%s': released", key);
+		errno = saved;
+		return UNLINK_GONE;
 	}
 	r = release_key(key, SB_RELEASE_IF_OWNER);
 	if (r == -EBUSY)
@@ -2274,8 +2317,10 @@ shim_unlink(const char *path, int (*real)(void *, const char *), void *arg)
 		return 0;
 	}
 	how = before_unlink(copy);
-	if (how == UNLINK_HELD)
+	if (how == UNLINK_HELD || how == UNLINK_GONE) {
+		errno = saved;
 		return 0;
+	}
 	if (how == UNLINK_DENIED) {
 		errno = EACCES;
 		return -1;

@@ -104,7 +104,8 @@ assert_eq "$line" "bind with a stopped broker ETIMEDOUT" "a bind has a deadline"
 wait $tf_pid || fail "threadfork failed"
 sb_wait_for eval "! test -L '$Q'" || fail "a link left at $Q after a timed-out bind"
 
-# a SIGTERM handler unlinks its path while the main thread waits for the broker
+# a SIGTERM handler unlinks its path while the main thread waits for the
+# broker (in a bind: an unlink waits for no answer)
 coproc SU { exec "${SHIMMED[@]}" "$SHIM_PROG" sigunlink "$P" "$Q" 2>>"$T/shim.log"; }
 su_pid=$SU_PID
 sb_bg $su_pid

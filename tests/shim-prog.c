@@ -52,9 +52,10 @@
  *                                 to Q: does the shim still work for it
  *   shim-prog threadfork P Q      bind P, wait for "go" on stdin; a thread
  *                                 binds Q while the main thread forks
- *   shim-prog sigunlink P Q       bind P and Q, a SIGTERM handler unlinks P;
- *                                 "go" on stdin: unlink Q ("waiting" once
- *                                 that call is blocked on a socket)
+ *   shim-prog sigunlink P Q       bind P, a SIGTERM handler unlinks P; "go"
+ *                                 on stdin: bind Q ("waiting" once that
+ *                                 call is blocked on a socket: a round trip;
+ *                                 an unlink waits for none)
  *   shim-prog closefrom PATH      bind PATH, close fds 3 and up, open a file,
  *                                 then unlink, bind and connect PATH again
  *   shim-prog bind PATH           bind PATH (no unlink first), say what bind
@@ -63,6 +64,11 @@
  *                                 fork: the parent and the first child exit,
  *                                 the grandchild prints its pid and answers
  *                                 clients (as "serve") until killed
+ *   shim-prog relisten N PATH     N times: bind+listen PATH, "unlinking I",
+ *                                 unlink PATH, "unlinked I: R" (what unlink
+ *                                 returned), close; then bind+listen once
+ *                                 more and "serve". "--socket PATH": the
+ *                                 same (SOCKBROKER_REWRITE=opt:--socket)
  *   shim-prog viewsend PATH       bind a datagram socket at PATH, sendto it
  *                                 and receive; print "waiting", read a line
  *                                 from stdin (the caller replaces the link
@@ -188,17 +194,46 @@ echo_one(int lfd)
 	close(c);
 }
 
+/* "ready", answer one client on the listening fd, unlink path */
 static int
-cmd_serve(const char *path)
+serve_on(int fd, const char *path)
 {
-	int fd = listen_at(path, SOCK_STREAM);
-
 	printf("ready\n");
 	fflush(stdout);
 	echo_one(fd);
 	close(fd);
 	unlink(path);
 	return 0;
+}
+
+static int
+cmd_serve(const char *path)
+{
+	return serve_on(listen_at(path, SOCK_STREAM), path);
+}
+
+static int
+cmd_relisten(int n, const char *path)
+{
+	struct big_sun a;
+	socklen_t len = addr_of(&a, path);
+	int i, fd, r;
+
+	for (i = 0;; i++) {
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+			die("socket");
+		if (bind(fd, (struct sockaddr *)&a, len) < 0)
+			die("bind %s (round %d)", path, i);
+		if (listen(fd, 16) < 0)
+			die("listen %s", path);
+		if (i == n)
+			break;
+		printf("unlinking %d\n", i);
+		r = unlink(path);
+		printf("unlinked %d: %d\n", i, r);
+		close(fd);
+	}
+	return serve_on(fd, path);
 }
 
 static int
@@ -909,7 +944,7 @@ cmd_sigunlink(const char *p, const char *q)
 	pthread_t th;
 	sigset_t term;
 	pid_t tid = (pid_t)syscall(SYS_gettid);
-	int pfd = listen_at(p, SOCK_STREAM), qfd = listen_at(q, SOCK_STREAM);
+	int pfd = listen_at(p, SOCK_STREAM), qfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
@@ -922,7 +957,7 @@ cmd_sigunlink(const char *p, const char *q)
 	pthread_sigmask(SIG_BLOCK, &term, NULL);
 	pthread_create(&th, NULL, watch_thread, &tid);
 	pthread_sigmask(SIG_UNBLOCK, &term, NULL);
-	report("unlink q", unlink(q));
+	report("bind q", bind_path(qfd, q));
 	/* the handler ends the process; without a SIGTERM, say so */
 	printf("no signal\n");
 	close(pfd);
@@ -1082,10 +1117,15 @@ main(int argc, char **argv)
 		return cmd_bind(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "daemon") == 0)
 		return cmd_daemon(argv[2]);
+	if (argc == 4 && strcmp(argv[1], "relisten") == 0)
+		return cmd_relisten(atoi(argv[2]), argv[3]);
+	if (argc == 5 && strcmp(argv[1], "relisten") == 0 && strcmp(argv[3], "--socket") == 0)
+		return cmd_relisten(atoi(argv[2]), argv[4]);
 	if (argc == 3 && strcmp(argv[1], "viewsend") == 0)
 		return cmd_viewsend(argv[2]);
 	fprintf(stderr, "usage: shim-prog serve|call|threads|fork|dgram|tcp|serve-trunc|call-trunc|"
 	    "efault|seccomp|addrinuse|"
-	    "forkclose|vfork|vforkfirst|threadfork|sigunlink|closefrom|bind|daemon|viewsend ...\n");
+	    "forkclose|vfork|vforkfirst|threadfork|sigunlink|closefrom|bind|daemon|relisten|"
+	    "viewsend ...\n");
 	return 100;
 }
