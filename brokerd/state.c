@@ -4,8 +4,9 @@
  *
  * ROOT/state is an append-only journal: a 32-byte file header (the magic
  * "SBSTATE2" and three copies of a random 8-byte salt chosen when the file
- * is written, so that one damaged byte costs nothing), then records, each written and fdatasynced before the reply that depends
- * on it:
+ * is written, so that one damaged byte costs nothing), then records, each written before the
+ * reply that depends on it, and fdatasynced too unless it is of an owner
+ * entry:
  *
  *   u32 magic REC_MAGIC, u32 payload length, u32 checksum, payload:
  *     u8 op (REC_SET: create or replace, REC_DEL: release), then
@@ -24,6 +25,17 @@
  * and checksum) are kept; the damaged file stays beside the new one as
  * ROOT/state.damaged.TIME. A version-1 journal ("SBSTATE1", unsalted
  * FNV-1a 32 of the payload) is still read, and rewritten as version 2.
+ *
+ * Durability: a written record survives the broker (kill -9, a crash, a
+ * re-exec: it is in the page cache). Only a crash of the machine can lose
+ * one that was not synced, and that ends every owner entry's process too:
+ * an owner entry found at the next start without its process is released
+ * anyway. So an owner entry's records (its bind, BOUND, release) are
+ * written and not synced, which was most of a shimmed bind's time on a
+ * disk-backed root (bench/README); a hold entry's, and an fd's, are synced
+ * before the reply, and each sync also makes every earlier record durable,
+ * so what a machine crash can cost is a tail of owner records, which the
+ * loader skips as it skips any damaged record.
  *
  * A record that cannot be written (ENOSPC, EIO) is cut off again and its
  * request refused with that errno; the broker is then read-only for
@@ -208,9 +220,10 @@ state_readonly(void)
 }
 
 /*
- * Append the record of e: 0 once it is written and synced, or -errno (the
- * journal is then as it was before). The table already shows the change: a
- * compaction this triggers writes it.
+ * Append the record of e: 0 once it is written (and synced, unless e is an
+ * owner entry: see the top), or -errno (the journal is then as it was
+ * before). The table already shows the change: a compaction this triggers
+ * writes it.
  */
 static int
 journal(const struct entry *e, int op)
@@ -228,7 +241,8 @@ journal(const struct entry *e, int op)
 	}
 	n = rec_encode(buf, e, op, jver, jsalt);
 	/* O_APPEND: one write, one fdatasync; the offset is only needed on failure */
-	if ((r = write_all(jfd, buf, n, &done)) == 0 && fdatasync(jfd) < 0)
+	if ((r = write_all(jfd, buf, n, &done)) == 0 && e->lifetime != SB_LT_OWNER &&
+	    fdatasync(jfd) < 0)
 		r = -errno;
 	if (r < 0) {
 		/* a torn record would cost a record at load: cut off what of it was written */
