@@ -300,8 +300,8 @@ void		 peer_proof_done(struct peer *p);
 int		 peer_is_waiting(const struct peer *p);
 void		 peer_wait_done(struct peer *p);
 void		 server_wake(const struct entry *e);
-/* pid exited: handle what its connections had queued (track.c, from the loop) */
-void		 server_drain_pid(pid_t pid);
+/* has process pid a connection open (its exit waits for them: track.c) */
+int		 server_pid_connected(pid_t pid);
 void		 server_entry_gone(struct entry *e);
 unsigned	 server_clients(void);
 uint64_t	 server_uptime(void);

@@ -347,12 +347,36 @@ peer_list_more(struct peer *p)
 	}
 }
 
+/* The client closed: its replies go nowhere; what it sent is still read. */
+static void
+peer_hangup(struct peer *p)
+{
+	struct outmsg *o;
+
+	p->hungup = 1;
+	while ((o = p->outq) != NULL) {
+		p->outq = o->next;
+		closer_close_uid(o->fd, p->cred.uid);
+		free(o);
+	}
+	p->outq_tail = NULL;
+	p->outq_len = 0;
+	event_del(p->ev_write);
+	if (p->state != P_IDLE)
+		peer_drop(p);	/* a wait, a list, a close: nobody to answer */
+}
+
 static void
 peer_write_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer *p = arg;
+	int r;
 
-	if (peer_flush(p) < 0) {
+	if ((r = peer_flush(p)) == -EPIPE || r == -ECONNRESET) {
+		peer_hangup(p);
+		return;
+	}
+	if (r < 0) {
 		peer_drop(p);
 		return;
 	}
@@ -670,33 +694,19 @@ peer_read_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Process pid exited: handle what its connections still had queued
- * first. It sent that before it exited (the shim's unlink releases its
- * entry without waiting, and a server exits right after): its exit must
- * not overtake it. At most DRAIN_MAX messages a connection (its socket
- * buffer holds few more); a dropped peer is freed only later, by reap_cb.
+ * Has process pid a connection still open? Its exit waits for them
+ * (track.c): what it sent before it exited is read in the loop's turn,
+ * like any client's, and comes first.
  */
-#define DRAIN_MAX	256
-
-void
-server_drain_pid(pid_t pid)
+int
+server_pid_connected(pid_t pid)
 {
-	struct peer *p, **ps;
-	size_t n = 0, i;
-	int k;
+	const struct peer *p;
 
 	for (p = peers; p != NULL; p = p->next)
-		n += p->cred.pid == pid;
-	if (n == 0 || (ps = calloc(n, sizeof(*ps))) == NULL)
-		return;
-	for (n = 0, p = peers; p != NULL; p = p->next)
 		if (p->cred.pid == pid)
-			ps[n++] = p;
-	for (i = 0; i < n; i++)
-		for (k = 0; k < DRAIN_MAX && !ps[i]->dead && ps[i]->state == P_IDLE; k++)
-			if (!peer_read_next(ps[i]))
-				break;
-	free(ps);
+			return 1;
+	return 0;
 }
 
 /* Accepting */

@@ -44,6 +44,7 @@ struct proc {
 	pid_t		 pid;
 	int		 pidfd;
 	int		 exiting;
+	unsigned	 exit_waits;	/* turns its exit waited for its connections */
 	uint64_t	 starttime;
 	struct event	*ev;
 	struct entry	*entries;
@@ -325,18 +326,34 @@ proc_exit(struct proc *pr)
 	proc_free(pr);
 }
 
+/*
+ * The process exited. What it sent before comes first (the shim's RELEASE
+ * at unlink, not waited for): while it has a connection open, its exit
+ * waits, EXIT_WAIT_MS at a time, at most EXIT_WAITS_MAX times; the loop
+ * meanwhile reads those connections in their turn, as any client's, to
+ * their end. The pidfd's event becomes the timer. A new process with the
+ * same pid meanwhile ends the wait (proc_attach: proc_exit frees pr and
+ * its event). exiting keeps pr when its last entry is released.
+ */
+#define EXIT_WAIT_MS	10
+#define EXIT_WAITS_MAX	100
+
 static void
 proc_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct proc *pr = arg;
+	struct timeval tv = { 0, EXIT_WAIT_MS * 1000 };
 
-	/*
-	 * What it sent before it exited comes first (a RELEASE not waited
-	 * for). Only here, on the loop: never inside a request's handling
-	 * (proc_attach), whose message the next read would overwrite.
-	 */
-	pr->exiting = 1;
-	server_drain_pid(pr->pid);
+	if (!pr->exiting) {
+		pr->exiting = 1;
+		event_del(pr->ev);
+		event_assign(pr->ev, server_event_base(), -1, 0, proc_cb, pr);
+	}
+	if (pr->exit_waits < EXIT_WAITS_MAX && server_pid_connected(pr->pid) &&
+	    event_add(pr->ev, &tv) == 0) {
+		pr->exit_waits++;
+		return;
+	}
 	proc_exit(pr);
 }
 
