@@ -14,7 +14,7 @@ shim_mode broker
 # entry_gone LONG SHORT: wait until the broker dropped the entry of LONG and
 # the link at LONG is gone
 entry_gone() {
-	sb_wait_for eval "! test -e '$2' && ! test -L '$1' && ! '$SOCKBROKER' list | grep -qF -- '$1'"
+	sb_wait_for eval "! test -e '$2' && ! test -L '$1' && ! '$SOCKBROKER' resolve '$1'"
 }
 
 # a classic double fork: the parent that bound and the first child exit

@@ -12,7 +12,7 @@ shim_mode broker
 
 # all_gone LONG SHORT: entry, short socket and link of LONG are gone
 all_gone() {
-	sb_wait_for eval "! test -e '$2' && ! test -L '$1' && ! '$SOCKBROKER' list | grep -qF -- '$1'"
+	sb_wait_for eval "! test -e '$2' && ! test -L '$1' && ! '$SOCKBROKER' resolve '$1'"
 }
 
 # kill -9 of a server
@@ -35,7 +35,7 @@ kill -KILL $srv
 wait $srv 2>/dev/null
 sb_wait_for eval "! test -e '$S'" || fail "kill -9: the short socket stayed"
 # the broker has seen the exit (the entry is gone) and has had its chance
-sb_wait_for eval "! '$SOCKBROKER' list | grep -qF -- '$P'" || fail "the entry stayed"
+sb_wait_for eval "! '$SOCKBROKER' resolve '$P'" || fail "the entry stayed"
 [ "$(readlink "$P")" = "$T/elsewhere" ] || fail "the user's own link at $P was removed or changed"
 rm -f "$P"
 

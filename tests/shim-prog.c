@@ -66,9 +66,10 @@
  *                                 clients (as "serve") until killed
  *   shim-prog relisten N PATH     N times: bind+listen PATH, "unlinking I",
  *                                 unlink PATH, "unlinked I: R" (what unlink
- *                                 returned), close; then bind+listen once
- *                                 more and "serve". "--socket PATH": the
- *                                 same (SOCKBROKER_REWRITE=opt:--socket)
+ *                                 returned), close (SHIM_PROG_STEP set: then
+ *                                 read a line); then bind+listen once more
+ *                                 and "serve". "--socket PATH": the same
+ *                                 (SOCKBROKER_REWRITE=opt:--socket)
  *   shim-prog viewsend PATH       bind a datagram socket at PATH, sendto it
  *                                 and receive; print "waiting", read a line
  *                                 from stdin (the caller replaces the link
@@ -217,6 +218,7 @@ cmd_relisten(int n, const char *path)
 {
 	struct big_sun a;
 	socklen_t len = addr_of(&a, path);
+	char line[16];
 	int i, fd, r;
 
 	for (i = 0;; i++) {
@@ -232,6 +234,9 @@ cmd_relisten(int n, const char *path)
 		r = unlink(path);
 		printf("unlinked %d: %d\n", i, r);
 		close(fd);
+		/* SHIM_PROG_STEP: a line on stdin before the next bind */
+		if (getenv("SHIM_PROG_STEP") != NULL && fgets(line, sizeof(line), stdin) == NULL)
+			die("no line before round %d", i + 1);
 	}
 	return serve_on(fd, path);
 }

@@ -46,20 +46,33 @@ run() {
 	shift
 	P=$(sb_long_path "unlink-$how.sock" 160)
 	sb_log "$how: $ROUNDS rounds of bind, listen, unlink, close"
-	shim_bg "$T/$how.out" strace -f -qq -s 256 -o "$T/$how.trace" \
+	coproc RL { SHIM_PROG_STEP=1 exec strace -f -qq -s 256 -o "$T/$how.trace" \
 		-e trace=write,recvmsg,unlink,unlinkat "$@" "${SHIMMED[@]}" \
-		"$SHIM_PROG" relisten $ROUNDS $( [ "$how" = rewritten ] && echo --socket ) "$P"
-	srv=$SHIM_BG_PID
-	shim_wait_line "$T/$how.out" ready || fail "$how: not ready: $(tail -5 "$T/shim.log")"
+		"$SHIM_PROG" relisten $ROUNDS $( [ "$how" = rewritten ] && echo --socket ) "$P" \
+		2>>"$T/shim.log"; }
+	srv=$RL_PID
+	sb_bg "$srv"
+	# strace leaves its tracee running when it is killed: the cleanup kills both
+	sb_wait_for pgrep -P "$srv" || fail "$how: the traced program did not start"
+	sb_bg "$(pgrep -P "$srv")"
 	for i in $(seq 0 $((ROUNDS - 1))); do
-		grep -qx "unlinked $i: 0" "$T/$how.out" || fail "$how: unlink $i: $(cat "$T/$how.out")"
+		read -r -t 60 line <&"${RL[0]}" && read -r -t 60 line <&"${RL[0]}" ||
+			fail "$how: round $i: $(tail -5 "$T/shim.log")"
+		assert_eq "$line" "unlinked $i: 0" "$how: unlink $i"
+		# the release went to the broker, unasked for: the entry and its
+		# short socket go while the process lives, before its next bind
+		sb_wait_for eval "! '$SOCKBROKER' resolve '$P'" ||
+			fail "$how: round $i: the entry outlived the unlink: $("$SOCKBROKER" list)"
+		echo go >&"${RL[1]}"
 	done
+	read -r -t 60 line <&"${RL[0]}" || fail "$how: not ready: $(tail -5 "$T/shim.log")"
+	assert_eq "$line" ready "$how: the last bind"
 	out=$(shimmed "$SHIM_PROG" call "$P" "after-$how") || fail "$how: call the last bind"
 	assert_eq "$out" "after-$how" "$how: a client of the server that bound again"
 	wait "$srv" || fail "$how: the server failed: $(tail -5 "$T/shim.log")"
 	assert_eq "$(windows "$T/$how.trace" "unlink-$how.sock")" "$want" \
 		"$how: unlink waits for no reply, and the link at the long path is gone when it returns"
-	sb_wait_for eval "! '$SOCKBROKER' list | grep -qF '$P'" ||
+	sb_wait_for eval "! '$SOCKBROKER' resolve '$P'" ||
 		fail "$how: the entry outlived its server's unlink and exit: $("$SOCKBROKER" list)"
 	[ ! -L "$P" ] || fail "$how: the link at the long path is left"
 }
