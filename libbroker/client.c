@@ -731,6 +731,38 @@ sb_bind_socket(sb_client *c, const char *key, int fd, const struct sb_bind_opts 
 	return r;
 }
 
+/* The RELEASE of key with flags for c in req: 0, or -errno. */
+static int
+release_msg(const sb_client *c, struct sb_msg *req, const char *key, unsigned flags)
+{
+	int r;
+
+	if (c == NULL)
+		return -EINVAL;
+	if ((r = sb_key_check(key)) < 0)
+		return r;
+	sb_msg_init(req, SB_MSG_RELEASE, 0);
+	sb_msg_set_str(req, SB_F_KEY, key);
+	if (flags != 0)
+		sb_msg_set_u32(req, SB_F_FLAGS, flags);
+	return 0;
+}
+
+/* Remove the link at path key key if it names one of the key's views. */
+static void
+release_link_locked(sb_client *c, const char *key)
+{
+	char short_path[SB_SHORT_PATH_SIZE];
+	const char *base;
+	int dfd;
+
+	if (sb_key_is_path(key) && sb_short_path(c->root, key, short_path, sizeof(short_path)) == 0 &&
+	    (dfd = key_dir_open(key, &base)) >= 0) {
+		link_remove_views(dfd, base, c->root, key);
+		close(dfd);
+	}
+}
+
 /*
  * Send req and leave its reply for the next call to drop. With
  * SB_ASYNC_MAX replies outstanding, wait for this one like any call.
@@ -788,23 +820,13 @@ int
 sb_release_async(sb_client *c, const char *key, unsigned flags, int remove_link)
 {
 	struct sb_msg req;
-	const char *base;
-	int dfd, r;
+	int r;
 
-	if (c == NULL)
-		return -EINVAL;
-	if ((r = sb_key_check(key)) < 0)
+	if ((r = release_msg(c, &req, key, flags)) < 0)
 		return r;
-	sb_msg_init(&req, SB_MSG_RELEASE, 0);
-	sb_msg_set_str(&req, SB_F_KEY, key);
-	if (flags != 0)
-		sb_msg_set_u32(&req, SB_F_FLAGS, flags);
 	client_lock(c);
-	r = send_async_locked(c, &req);
-	if (r == 0 && remove_link && sb_key_is_path(key) && (dfd = key_dir_open(key, &base)) >= 0) {
-		link_remove_views(dfd, base, c->root, key);
-		close(dfd);
-	}
+	if ((r = send_async_locked(c, &req)) == 0 && remove_link)
+		release_link_locked(c, key);
 	client_unlock(c);
 	return r;
 }
@@ -917,28 +939,16 @@ sb_release(sb_client *c, const char *key)
 int
 sb_release_flags(sb_client *c, const char *key, unsigned flags)
 {
-	char short_path[SB_SHORT_PATH_SIZE];
 	struct sb_msg req, rep;
-	const char *base;
-	int dfd, r;
+	int r;
 
-	if (c == NULL)
-		return -EINVAL;
-	if ((r = sb_key_check(key)) < 0)
+	if ((r = release_msg(c, &req, key, flags)) < 0)
 		return r;
-	sb_msg_init(&req, SB_MSG_RELEASE, 0);
-	sb_msg_set_str(&req, SB_F_KEY, key);
-	if (flags != 0)
-		sb_msg_set_u32(&req, SB_F_FLAGS, flags);
 	client_lock(c);
 	r = client_call(c, &req, -1, &rep, 0);
 	/* the link at a path key is ours to remove, also when the entry is gone */
-	if ((r == 0 || r == -ENOENT) && sb_key_is_path(key) &&
-	    sb_short_path(c->root, key, short_path, sizeof(short_path)) == 0 &&
-	    (dfd = key_dir_open(key, &base)) >= 0) {
-		link_remove_views(dfd, base, c->root, key);
-		close(dfd);
-	}
+	if (r == 0 || r == -ENOENT)
+		release_link_locked(c, key);
 	client_unlock(c);
 	return r;
 }
