@@ -272,6 +272,25 @@ outq_fds(const struct peer *p)
 	return n;
 }
 
+/* The client closed: its replies go nowhere; what it sent is still read. */
+static void
+peer_hangup(struct peer *p)
+{
+	struct outmsg *o;
+
+	p->hungup = 1;
+	while ((o = p->outq) != NULL) {
+		p->outq = o->next;
+		closer_close_uid(o->fd, p->cred.uid);
+		free(o);
+	}
+	p->outq_tail = NULL;
+	p->outq_len = 0;
+	event_del(p->ev_write);
+	if (p->state != P_IDLE)
+		peer_drop(p);	/* a wait, a list, a close: nobody to answer */
+}
+
 void
 peer_send(struct peer *p, const struct sb_msg *m, int fd)
 {
@@ -293,7 +312,7 @@ peer_send(struct peer *p, const struct sb_msg *m, int fd)
 			return;
 		if (r == -EPIPE || r == -ECONNRESET) {
 			/* what it sent before it closed is still read: then the end */
-			p->hungup = 1;
+			peer_hangup(p);
 			return;
 		}
 		if (r < 0) {
@@ -345,25 +364,6 @@ peer_list_more(struct peer *p)
 			return;
 		}
 	}
-}
-
-/* The client closed: its replies go nowhere; what it sent is still read. */
-static void
-peer_hangup(struct peer *p)
-{
-	struct outmsg *o;
-
-	p->hungup = 1;
-	while ((o = p->outq) != NULL) {
-		p->outq = o->next;
-		closer_close_uid(o->fd, p->cred.uid);
-		free(o);
-	}
-	p->outq_tail = NULL;
-	p->outq_len = 0;
-	event_del(p->ev_write);
-	if (p->state != P_IDLE)
-		peer_drop(p);	/* a wait, a list, a close: nobody to answer */
 }
 
 static void
