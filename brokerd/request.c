@@ -107,28 +107,30 @@ may_use(const struct peer_cred *c, const struct entry *e)
 	return (rights(c, e) & RIGHT_CONNECT) != 0;
 }
 
-/* The OK that names e: its short path, kind, and fd if one goes with it. */
+/* The OK that names e: its short path, kind, fd if one goes, lifetime if said. */
 static void
-reply_entry_msg(struct sb_msg *m, uint32_t id, const struct entry *e, int fd, char *sp)
+reply_entry_lt(struct peer *p, uint32_t id, const struct entry *e, int fd, int say_lifetime)
 {
-	sb_msg_init(m, SB_MSG_OK, id);
+	char sp[SB_SHORT_PATH_SIZE];
+	struct sb_msg m;
+
+	sb_msg_init(&m, SB_MSG_OK, id);
 	if (e->kind == SB_KIND_SOCKET) {
-		entry_short_path(e, sp, SB_SHORT_PATH_SIZE);
-		sb_msg_set_str(m, SB_F_SHORT_PATH, sp);
+		entry_short_path(e, sp, sizeof(sp));
+		sb_msg_set_str(&m, SB_F_SHORT_PATH, sp);
 	}
-	sb_msg_set_u32(m, SB_F_KIND, e->kind);
+	sb_msg_set_u32(&m, SB_F_KIND, e->kind);
 	if (fd >= 0)
-		sb_msg_set_u32(m, SB_F_HAS_FD, 1);
+		sb_msg_set_u32(&m, SB_F_HAS_FD, 1);
+	if (say_lifetime)
+		sb_msg_set_u32(&m, SB_F_LIFETIME, e->lifetime);
+	peer_send(p, &m, fd);
 }
 
 static void
 reply_entry(struct peer *p, uint32_t id, const struct entry *e, int fd)
 {
-	char sp[SB_SHORT_PATH_SIZE];
-	struct sb_msg m;
-
-	reply_entry_msg(&m, id, e, fd, sp);
-	peer_send(p, &m, fd);
+	reply_entry_lt(p, id, e, fd, 0);
 }
 
 /*
@@ -140,13 +142,8 @@ reply_entry(struct peer *p, uint32_t id, const struct entry *e, int fd)
 static void
 reply_bind(struct peer *p, const struct sb_msg *req, const struct entry *e, int fd)
 {
-	char sp[SB_SHORT_PATH_SIZE];
-	struct sb_msg m;
-
-	reply_entry_msg(&m, req->id, e, fd, sp);
-	if (sb_msg_u32(req, SB_F_FLAGS, 0) & SB_BIND_SAY_LIFETIME)
-		sb_msg_set_u32(&m, SB_F_LIFETIME, e->lifetime);
-	peer_send(p, &m, fd);
+	reply_entry_lt(p, req->id, e, fd,
+	    (sb_msg_u32(req, SB_F_FLAGS, 0) & SB_BIND_SAY_LIFETIME) != 0);
 }
 
 static void
