@@ -231,9 +231,10 @@ enum sb_kind_wire {
  *          short path (the caller's proof that it may create that path).
  *          -> OK SHORT_PATH, HAS_FD=1 with the socket attached, and
  *             LIFETIME if asked (SAY_LIFETIME: the entry's, which an
- *             existing entry keeps whatever was asked) (PREPARE: HAS_FD=1 only if a held socket exists and is
- *             handed back; otherwise the directory is ready for the
- *             client's own bind at SHORT_PATH)
+ *             existing entry keeps whatever was asked) (PREPARE: HAS_FD=1
+ *             only if a held socket exists and is handed back; otherwise
+ *             the directory is ready for the client's own bind at
+ *             SHORT_PATH)
  *          ADOPT: the client's unbound socket attached (HAS_FD=1; a
  *          path key: HAS_FD=2, the proof first, the socket second); not
  *          with LISTEN, PREPARE or BOUND. The broker binds that socket at
