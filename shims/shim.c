@@ -2155,7 +2155,7 @@ entry_key(const char *path, int is_long, char *key, size_t size, int *ret_owned)
 	if (e != NULL && mode_locked() == MODE_BROKER && strlen(e->key) < size) {
 		strcpy(key, e->key);
 		if (ret_owned != NULL)
-			*ret_owned = e->owned && e->bound;
+			*ret_owned = e->owned;	/* only ever set with bound */
 		e->bound = 0;
 		e->owned = 0;
 		found = 1;
