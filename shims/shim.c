@@ -2268,10 +2268,21 @@ static int
 before_unlink(const char *path)
 {
 	char key[PATH_MAX];
+	struct stat st;
 	int r, ret = 0, owned = 0, saved = errno;
 
 	if (!under_root(path, strlen(path)) || !entry_key(path, 0, key, sizeof(key), &owned))
 		return 0;
+	/*
+	 * Nothing there (the unlink of a stale socket before the first bind:
+	 * swtpm, QEMU, socat's unlink-early): no entry's socket to release,
+	 * and the real unlink says ENOENT, as it would. The broker's socket
+	 * of a held or bound entry is always a file at its short path.
+	 */
+	if (!owned && lstat(path, &st) < 0 && (errno == ENOENT || errno == ENOTDIR)) {
+		errno = saved;
+		return 0;
+	}
 	if (!may_remove_link(key)) {
 		if (shim.debug)
 			say("unlink '%s': may not remove its link: the entry goes when this "

@@ -38,6 +38,33 @@ for mode in direct broker; do
 	[ -d "$ST" ] || fail "$mode: the state directory is gone"
 done
 
+# What swtpm's start asks of the broker (strace): its bind (an ADOPT), and
+# nothing else before it listens. Its unlink of the path before the bind,
+# with nothing there yet, is not a RELEASE round trip.
+if strace -f -qq -o /dev/null true 2>/dev/null; then
+	shim_mode broker
+	sb_log "broker: what swtpm asks before it listens (strace)"
+	C=$(sb_long_path "ctrl-trace.sock" 160)
+	ST=$(sb_long_path "state-trace" 150)
+	mkdir -p "$ST"
+	strace -f -qq -s 16 -o "$T/swtpm.trace" -e trace=sendmsg,unlink,listen \
+		"${SHIMMED[@]}" swtpm socket --tpm2 --tpmstate dir="$ST" \
+		--ctrl type=unixio,path="$C" --flags not-need-init 2>"$T/swtpm.err" &
+	tpm=$!
+	sb_bg $tpm
+	sb_wait_for test -S "$C" || fail "traced swtpm did not listen at $C: $(cat "$T/swtpm.err")"
+	shim_try "$T/out" shimmed swtpm_ioctl --unix "$C" -s || fail "swtpm_ioctl -s"
+	wait $tpm || fail "traced swtpm exited with $?"
+	# the message types (SBRK, version 1, then the type's two bytes) sent
+	# up to the listen: 0x0101 BIND, 0x0106 RELEASE
+	sent=$(awk '/listen\(/ { exit }
+		/sendmsg\(/ && match($0, /SBRK\\1\\0\\[0-9]+\\[0-9]+/) {
+			split(substr($0, RSTART + 9, RLENGTH - 9), b, "\\"); printf "%s%s.%s", sep, b[2], b[1]; sep = " "
+		}' "$T/swtpm.trace")
+	assert_eq "$sent" "1.1" "swtpm's start: its bind and nothing else (RELEASE is 1.6)"
+	grep -q '^[0-9]* *unlink(' "$T/swtpm.trace" || fail "swtpm did not unlink its path first (the case this covers)"
+fi
+
 # A held control socket (sockbroker bind --lifetime hold): swtpm unlinks
 # its path and binds it; under the shim it gets the held socket, so the
 # socket outlives a swtpm killed with -9 and serves the next one.
