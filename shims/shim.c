@@ -483,7 +483,13 @@ static enum mode
 mode_locked(void)
 {
 	if (shim.mode == MODE_UNSET) {
-		int found = shim.want != MODE_DIRECT && find_broker_locked();
+		/*
+		 * Broker mode on a root of its own (or as root) has nothing to
+		 * choose: no probe, the first request says whether one answers.
+		 */
+		int ask = shim.want == MODE_AUTO ||
+		    (shim.want == MODE_BROKER && shim.may_use_system);
+		int found = ask && find_broker_locked();
 
 		if (shim.want == MODE_AUTO)
 			shim.mode = found ? MODE_BROKER : MODE_DIRECT;

@@ -40,7 +40,9 @@ done
 
 # What swtpm's start asks of the broker (strace): its bind (an ADOPT), and
 # nothing else before it listens. Its unlink of the path before the bind,
-# with nothing there yet, is not a RELEASE round trip.
+# with nothing there yet, is not a RELEASE round trip, and swtpm_ioctl, a
+# client, makes no connection to the broker at all (no probe: its connect
+# is a pure function of the path).
 if strace -f -qq -o /dev/null true 2>/dev/null; then
 	shim_mode broker
 	sb_log "broker: what swtpm asks before it listens (strace)"
@@ -53,7 +55,8 @@ if strace -f -qq -o /dev/null true 2>/dev/null; then
 	tpm=$!
 	sb_bg $tpm
 	sb_wait_for test -S "$C" || fail "traced swtpm did not listen at $C: $(cat "$T/swtpm.err")"
-	shim_try "$T/out" shimmed swtpm_ioctl --unix "$C" -s || fail "swtpm_ioctl -s"
+	shim_try "$T/out" strace -f -qq -o "$T/ioctl.trace" -e trace=connect \
+		"${SHIMMED[@]}" swtpm_ioctl --unix "$C" -s || fail "traced swtpm_ioctl -s"
 	wait $tpm || fail "traced swtpm exited with $?"
 	# the message types (SBRK, version 1, then the type's two bytes) sent
 	# up to the listen: 0x0101 BIND, 0x0106 RELEASE
@@ -63,6 +66,8 @@ if strace -f -qq -o /dev/null true 2>/dev/null; then
 		}' "$T/swtpm.trace")
 	assert_eq "$sent" "1.1" "swtpm's start: its bind and nothing else (RELEASE is 1.6)"
 	grep -q '^[0-9]* *unlink(' "$T/swtpm.trace" || fail "swtpm did not unlink its path first (the case this covers)"
+	n=$(grep -c "connect(.*\"$ROOT/control\"" "$T/ioctl.trace")
+	assert_eq "$n" 0 "swtpm_ioctl's connections to the broker"
 fi
 
 # A held control socket (sockbroker bind --lifetime hold): swtpm unlinks
