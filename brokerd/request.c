@@ -781,7 +781,14 @@ bind_bound(struct peer *p, const struct sb_msg *m, const char *key, const struct
 		refuse(p, m->id, EINVAL, 0, "%s was not prepared", kfmt(key));
 		return;
 	}
-	/* the client's directory until now: never into a mount it made there */
+	/*
+	 * An ADOPTed entry's directory was never the client's and its socket
+	 * is the one the broker bound there (entry_dir_finish): nothing to
+	 * check or take back. A prepared one's was the client's until now:
+	 * never into a mount it made there.
+	 */
+	if (e->adopted)
+		goto bound;
 	if ((dirfd = entry_dir_open(e)) < 0 ||
 	    stat_beneath(dirfd, SB_SOCK_NAME, &st) < 0 || !S_ISSOCK(st.st_mode)) {
 		if (dirfd >= 0)
@@ -797,6 +804,7 @@ bind_bound(struct peer *p, const struct sb_msg *m, const char *key, const struct
 		return;
 	}
 	close(dirfd);
+bound:
 	if (m->fd >= 0) {
 		/* the client's own socket, to hold: it must be the one at sp */
 		if (getsockname(m->fd, (struct sockaddr *)&sa, &salen) < 0 ||
