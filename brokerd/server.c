@@ -417,9 +417,16 @@ peer_set_state(struct peer *p, enum peer_state s)
 		p->active_ms = idle_ms();
 		timer_ms(p->ev_timer, cfg.client_timeout_ms);
 		break;
+	case P_PROOF:
+		/*
+		 * Short (a deadline): the read event stays armed, and is set
+		 * aside only if the client sends more or goes first
+		 * (peer_read_cb), so a bind's proof costs no epoll_ctl pair.
+		 */
+		event_del(p->ev_timer);
+		break;
 	case P_WAIT:
 	case P_LIST:
-	case P_PROOF:
 		event_del(p->ev_read);
 		if (early_close)
 			event_add(p->ev_close, NULL);
@@ -688,6 +695,13 @@ peer_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct peer *p = arg;
 	int i;
 
+	if (p->state == P_PROOF && !p->dead) {
+		/* more, or the end, while its proof runs: unread until it is answered */
+		event_del(p->ev_read);
+		if (early_close)
+			event_add(p->ev_close, NULL);
+		return;
+	}
 	for (i = 0; i < READ_BURST && !p->dead && p->state == P_IDLE; i++)
 		if (!peer_read_next(p))
 			return;

@@ -120,3 +120,64 @@ if "release reset-3 (released)" not in text:
     fail("exited: the broker handled the exit before the RELEASE queued before it: " +
          [l for l in text.splitlines() if "reset-3" in l].__repr__())
 ok("a process's queued RELEASE comes before its exit")
+
+# during a proof: a path key's ADOPT waits for its proof check (a thread),
+# and what the client sends meanwhile waits unread until it is answered;
+# a client that goes while its proof runs costs nobody else anything
+from sbproto import ADOPT, short_path
+import socket
+import tempfile
+
+where = tempfile.mkdtemp(prefix="reset-proof.")
+
+
+def proof_bind(c, name, extra=()):
+    key = os.path.join(where, name + "-" + "p" * 140 + ".sock")
+    os.symlink(short_path(root, key), key)
+    proof = os.open(key, os.O_PATH | os.O_NOFOLLOW)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    ids = [c.send("bind", fds=[proof, s.fileno()], key=key, flags=ADOPT, has_fd=2, proof=1)]
+    for mtype in extra:
+        ids.append(c.send(mtype))
+    os.close(proof)
+    return key, s, ids
+
+
+c = Client(root)
+box = {}
+
+
+def pipelined_go():
+    box["key"], box["sock"], box["ids"] = proof_bind(c, "piped", ("status", "status"))
+
+
+stopped(pipelined_go)
+got = []
+for _ in box["ids"]:
+    t, i, f, fds = c.recv()
+    for fd in fds:
+        os.close(fd)
+    got.append((t, i))
+if got != [("ok", i) for i in box["ids"]]:
+    fail("requests sent behind a proof: replies %r, want ok to %r in order" %
+         (got, box["ids"]))
+if box["key"] not in keys():
+    fail("the ADOPT with requests behind its proof made no entry")
+c.close()
+ok("requests sent while a proof runs are answered after it, in order")
+
+c = Client(root)
+
+
+def gone_go():
+    box["key"], box["sock"], _ = proof_bind(c, "gone", ("status",))
+    c.close()
+
+
+stopped(gone_go)
+other = Client(root)
+t, _, f, _ = other.call("status")
+if t != "ok":
+    fail("a client that went while its proof ran: STATUS of another got %r" % (t,))
+other.close()
+ok("a client that goes while its proof runs holds up nobody")
