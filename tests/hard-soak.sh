@@ -25,7 +25,7 @@ sb_start
 # a resident entry of each kind, and a warm-up round
 "$SOCKBROKER" bind resident --listen >/dev/null || fail "bind resident"
 "$SOCKBROKER" put resident-fd --fd 0 </dev/null || fail "put resident-fd"
-fds0=$(sb_fd_count "$SB_PID"); ent0=$(entries)
+fds0=$(sb_fds_settled); ent0=$(entries)
 "$CLIENT" 0 200 || fail "warm-up"
 # The broker closes released sockets on its closer thread, and sees a
 # client go only when it reads the hang-up: right after the warm-up it

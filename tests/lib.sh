@@ -120,6 +120,20 @@ sb_fd_count() { ls "/proc/$1/fd" | wc -l; }
 # when it reads the hang-up).
 _sb_fds_are() { [ "$(sb_fd_count "$SB_PID")" = "$1" ]; }
 sb_wait_fds() { sb_wait_for _sb_fds_are "$1"; }
+# sb_fds_settled: the broker's fd count once two reads 50 ms apart agree
+# (a baseline: a client that just went may still hold one on its way to
+# the closer thread).
+sb_fds_settled() {
+	local a b i
+	a=$(sb_fd_count "$SB_PID")
+	for i in $(seq 1 100); do
+		sleep 0.05
+		b=$(sb_fd_count "$SB_PID")
+		[ "$a" = "$b" ] && break
+		a=$b
+	done
+	echo "$b"
+}
 # sb_wait_fds_at_most N: the same for at most N (fds a test cannot count
 # exactly, such as those still waiting on a closer thread).
 _sb_fds_at_most() { [ "$(sb_fd_count "$SB_PID")" -le "$1" ]; }
