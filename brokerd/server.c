@@ -395,6 +395,15 @@ peer_write_cb(evutil_socket_t fd, short what, void *arg)
 
 /* Peers: states */
 
+/* Read nothing more from p for now; watch only for its close. */
+static void
+peer_read_aside(struct peer *p)
+{
+	event_del(p->ev_read);
+	if (early_close)
+		event_add(p->ev_close, NULL);
+}
+
 static void
 peer_set_state(struct peer *p, enum peer_state s)
 {
@@ -427,9 +436,7 @@ peer_set_state(struct peer *p, enum peer_state s)
 		break;
 	case P_WAIT:
 	case P_LIST:
-		event_del(p->ev_read);
-		if (early_close)
-			event_add(p->ev_close, NULL);
+		peer_read_aside(p);
 		event_del(p->ev_timer);
 		break;
 	case P_CLOSING:
@@ -697,9 +704,7 @@ peer_read_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (p->state == P_PROOF && !p->dead) {
 		/* more, or the end, while its proof runs: unread until it is answered */
-		event_del(p->ev_read);
-		if (early_close)
-			event_add(p->ev_close, NULL);
+		peer_read_aside(p);
 		return;
 	}
 	for (i = 0; i < READ_BURST && !p->dead && p->state == P_IDLE; i++)
