@@ -117,7 +117,7 @@ struct entry {
 	uint8_t		 socktype;	/* SOCK_*, 0 for fd entries */
 	uint8_t		 lifetime;	/* SB_LT_* */
 	uint8_t		 flags;		/* EF_* */
-	uint8_t		 dir_seen;	/* at start: its directory exists */
+	uint8_t		 dir_unchecked;	/* since start: its directory not seen yet */
 	uint8_t		 in_fdstore;	/* its fd is in the service manager's store */
 	uint8_t		 lingering;	/* owner: its creator exited, its socket is held */
 	int		 link_root;	/* lingering: the creator's /proc/PID/root, or -1 */
@@ -176,7 +176,10 @@ void		 entry_short_path(const struct entry *e, char *buf, size_t size);
 int		 entry_dir_make(struct entry *e, uid_t dir_uid, int *ret_dirfd,
 		    char *err, size_t errlen);
 int		 entry_dir_open(const struct entry *e);
-void		 entry_dirs_scan(int (*want)(const struct entry *));
+void		 entry_dirs_check_begin(int (*want)(const struct entry *));
+int		 entry_dirs_check_pending(void);
+int		 entry_dirs_check_step(void);
+int		 entry_dir_checked(struct entry *e, int (*want)(const struct entry *));
 int		 entry_dir_finish(struct entry *e, int dirfd);
 /*
  * ADOPT: bind the client's socket s (unbound, checked by the caller) at
@@ -284,6 +287,7 @@ void		 server_reexec_peers(int mfd);
 void		 server_reexec_failed(void);
 void		 server_adopt_peer(int fd, const char *arg);
 void		 server_start(void);
+void		 server_defer(int (*step)(void));
 int		 server_run(void);
 void		 server_remove_control(void);
 const struct peer_cred *peer_cred(const struct peer *p);

@@ -81,7 +81,8 @@ static struct event_base *base;
 static struct event	*ev_accept, *ev_accept_backoff, *ev_reap, *ev_drain, *ev_proof;
 static struct peer	*reap_list;
 static struct event	*ev_sigs[4], *ev_watchdog, *ev_status, *ev_idle, *ev_logflush;
-static struct event	*ev_prepares;
+static struct event	*ev_prepares, *ev_defer;
+static int		(*defer_step)(void);
 static int		 control_fd = -1, control_made;
 static const struct server_ops *up;	/* the layer above: request.c */
 /* The type of the request being dispatched, for the log; NULL outside */
@@ -1361,6 +1362,35 @@ server_start(void)
 	}
 	systemd_ready();
 	systemd_status(entries_total(), npeers);
+}
+
+static void
+defer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static const struct timeval now = { 0, 0 };
+
+	if (defer_step != NULL && defer_step() && event_add(ev_defer, &now) == 0)
+		return;
+	defer_step = NULL;
+}
+
+/*
+ * Work that waits until the broker serves: step() once per turn of the
+ * event loop, between the requests, until it returns 0. Without an event
+ * for it, it all runs now.
+ */
+void
+server_defer(int (*step)(void))
+{
+	static const struct timeval now = { 0, 0 };
+
+	defer_step = step;
+	if ((ev_defer != NULL || (ev_defer = evtimer_new(base, defer_cb, NULL)) != NULL) &&
+	    event_add(ev_defer, &now) == 0)
+		return;
+	while (step())
+		;
+	defer_step = NULL;
 }
 
 /*

@@ -68,7 +68,8 @@ python3 -c 'from sbproto import *; ks = [e["key"] for e in Client().list()]; ass
 	|| fail "entries after a torn record"
 
 # a prepared entry whose directory is gone, or is a symlink now, is released
-# at start; the symlink's target (another entry's directory) is left alone
+# once the broker serves (it looks after READY); the symlink's target
+# (another entry's directory) is left alone
 python3 -c 'from sbproto import *; c = Client(); assert all(c.call("bind", key=k, flags=PREPARE)[0] == "ok" for k in ("gone1", "link1"))' \
 	|| fail "prepare gone1, link1"
 GONE_DIR=$(dirname "$(sp gone1)")
@@ -79,8 +80,10 @@ rm -rf "$GONE_DIR" "$LINK_DIR"
 ln -s "$PREP_DIR" "$LINK_DIR"
 : >"$T/broker.log"
 sb_start
-grep -q "entry gone1: its directory is gone: released" "$T/broker.log" || fail "gone1 not reported"
-grep -q "entry link1: its directory is gone: released" "$T/broker.log" || fail "link1 not reported"
+sb_wait_for grep -q "entry gone1: its directory is gone: released" "$T/broker.log" ||
+	fail "gone1 not reported"
+sb_wait_for grep -q "entry link1: its directory is gone: released" "$T/broker.log" ||
+	fail "link1 not reported"
 [ -S "$PREP_DIR/sock" ] || fail "the socket of prep1 went with link1's symlink"
 python3 -c 'from sbproto import *; ks = [e["key"] for e in Client().list()]; assert sorted(ks) == ["kp", "prep1"], ks' \
 	|| fail "entries after directories went away"
