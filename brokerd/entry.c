@@ -473,8 +473,76 @@ entries_room(void)
 	return nentries + 1 >= 2 * nbuckets ? -ENOMEM : 0;
 }
 
+/*
+ * The journal's load at start (state.c): a filter of the ids inserted so
+ * far, a bit each (16 bits per bucket of the table, a few hundred KiB
+ * where the table's slots are MiB), and the slots a record's entry will
+ * touch prefetched a batch ahead. Almost every record of a compacted
+ * journal has a new key, which needed a walk of its key chain and of its
+ * id's slots to find nothing; where the filter's bit of the id is clear,
+ * no entry of that id, nor of that key in that view (the same id), exists.
+ */
+static uint64_t	*load_filter;
+static size_t	 load_filter_mask;	/* its size in bits, less one */
+
+static size_t
+load_filter_bit(uint64_t idh)
+{
+	return (size_t)(idh >> 20) & load_filter_mask;
+}
+
+void
+entries_load_begin(void)
+{
+	size_t bits = nbuckets * 16;
+
+	if (bits < 4096)
+		bits = 4096;
+	if ((load_filter = calloc(bits / 64, sizeof(*load_filter))) != NULL)
+		load_filter_mask = bits - 1;
+}
+
+void
+entries_load_end(void)
+{
+	free(load_filter);
+	load_filter = NULL;
+}
+
+/* Prefetch what inserting e will touch; the hash of its id (entry_insert_hashed()). */
+uint64_t
+entry_load_hint(const struct entry *e)
+{
+	uint64_t h = id_hash(e->id);
+
+	__builtin_prefetch(&buckets[(size_t)e->khash & (nbuckets - 1)], 1);
+	__builtin_prefetch(&islots[(size_t)h & (2 * nbuckets - 1)], 1);
+	if (load_filter != NULL)
+		__builtin_prefetch(&load_filter[load_filter_bit(h) / 64], 1);
+	return h;
+}
+
+/* Can an entry of the id whose hash is idh be in the table? 0: surely not. */
+int
+entry_load_may_exist(uint64_t idh)
+{
+	size_t b;
+
+	if (load_filter == NULL)
+		return 1;
+	b = load_filter_bit(idh);
+	return (load_filter[b / 64] >> (b % 64)) & 1;
+}
+
 void
 entry_insert(struct entry *e)
+{
+	entry_insert_hashed(e, id_hash(e->id));
+}
+
+/* Insert e, the hash of whose id is idh. */
+void
+entry_insert_hashed(struct entry *e, uint64_t idh)
 {
 	struct uidstat *u;
 	size_t b;
@@ -487,7 +555,11 @@ entry_insert(struct entry *e)
 	b = (size_t)e->khash & (nbuckets - 1);
 	e->hnext = buckets[b];
 	buckets[b] = e;
-	islot_put(islots, 2 * nbuckets, id_hash(e->id), e);
+	islot_put(islots, 2 * nbuckets, idh, e);
+	if (load_filter != NULL) {
+		b = load_filter_bit(idh);
+		load_filter[b / 64] |= (uint64_t)1 << (b % 64);
+	}
 	e->prev = tail;
 	e->next = NULL;
 	if (tail != NULL)
