@@ -381,7 +381,9 @@ state_compact(void)
 int
 state_compact_wanted(void)
 {
-	return jfd < 0 || jver != 2 || jdamaged || jrecords != entries_total();
+	/* read-only: a change the table shows may be missing from the journal */
+	return jfd < 0 || jver != 2 || jdamaged || readonly_err != 0 ||
+	    jrecords != entries_total();
 }
 
 void
