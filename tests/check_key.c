@@ -28,6 +28,11 @@ START_TEST(sha256_vectors)
 		{ "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
 		{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
 		  "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
+		/* the longest inputs of one block (Python's hashlib) */
+		{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnop",
+		  "aa353e009edbaebfc6e494c8d847696896cb8b398e0173a4b5c1b636292d87c7" },
+		{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopno",
+		  "71806f0af18dbbe905f8fcaa576b8e687859163cf68b38bc26f32e5120522cc1" },
 	};
 	size_t i;
 
