@@ -181,7 +181,8 @@ void		 entry_short_path(const struct entry *e, char *buf, size_t size);
 int		 entry_dir_make(struct entry *e, uid_t dir_uid, int *ret_dirfd,
 		    char *err, size_t errlen);
 int		 entry_dir_open(const struct entry *e);
-void		 entry_dirs_check_begin(int (*want)(const struct entry *));
+void		 entry_dirs_check_begin(void);
+void		 entry_dir_check_mark(struct entry *e);
 int		 entry_dirs_check_pending(void);
 int		 entry_dirs_check_step(void);
 int		 entry_dir_checked(struct entry *e, int (*want)(const struct entry *));

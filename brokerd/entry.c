@@ -891,8 +891,9 @@ fanout_index(const struct entry *e)
 /*
  * The start's check of the prepared entries' directories, after READY: a
  * restart with 100,000 entries spent a third of its time to READY (50 of
- * 160 ms) reading the fan-out directories. entry_dirs_check_begin() marks
- * each entry that want() names (dir_unchecked); each step reads one
+ * 160 ms) reading the fan-out directories. After entry_dirs_check_begin(),
+ * entry_dir_check_mark() marks each entry to check (dir_unchecked, in
+ * the walk of every entry the start makes anyway); each step reads one
  * fan-out directory and clears the mark of each entry whose directory
  * ROOT/xx/HASH is there (a directory, not a symlink): one readdir of each
  * fan-out directory concerned rather than an openat of each entry's
@@ -907,17 +908,18 @@ static uint8_t	check_fanout[256];	/* fan-out directories still to read */
 static int	check_next = 256;	/* the next one to look at; 256: no check */
 
 void
-entry_dirs_check_begin(int (*want)(const struct entry *))
+entry_dirs_check_begin(void)
 {
-	struct entry *e;
-
 	memset(check_fanout, 0, sizeof(check_fanout));
-	for (e = head; e != NULL; e = e->next) {
-		e->dir_unchecked = (uint8_t)(want(e) != 0);
-		if (e->dir_unchecked)
-			check_fanout[fanout_index(e)] = 1;
-	}
 	check_next = 0;
+}
+
+/* Have the check look for e's directory (between begin and the first step). */
+void
+entry_dir_check_mark(struct entry *e)
+{
+	e->dir_unchecked = 1;
+	check_fanout[fanout_index(e)] = 1;
 }
 
 int

@@ -253,7 +253,7 @@ reconcile(struct adopted *fds, size_t nfds)
 	 * it serves (dirs_check_step()).
 	 */
 	if (!cfg.reexec)
-		entry_dirs_check_begin(needs_dir);
+		entry_dirs_check_begin();
 	/*
 	 * Hand each named fd to its entry (the first of a name wins). The
 	 * service manager's fds are in its store; a re-exec says which are.
@@ -294,7 +294,9 @@ reconcile(struct adopted *fds, size_t nfds)
 			entry_destroy(e, "process gone");
 			continue;
 		}
-		/* prepared hold entry: its directory is looked for after READY */
+		/* prepared hold entry (needs_dir): its directory is looked for after READY */
+		if (!cfg.reexec)
+			entry_dir_check_mark(e);
 	}
 	for (i = 0; i < nfds; i++)
 		if (fds[i].fd >= 0 && (strcmp(fds[i].name, "peer") == 0 ||
