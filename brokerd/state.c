@@ -115,11 +115,20 @@ rec_sum(int ver, const uint8_t *salt, const uint8_t *p, uint32_t n)
 	uint64_t h;
 	uint8_t len[4];
 
+	static uint8_t last_salt[8];
+	static uint64_t last_h;
+	static int have_last;
+
 	if (ver == 1)
 		return fnv32(p, n);
 	memcpy(len, &n, 4);
-	h = fnv64(14695981039346656037ull, salt, 8);
-	h = fnv64(h, len, 4);
+	/* the hash of the salt, the same for every record of a journal: once */
+	if (!have_last || memcmp(salt, last_salt, 8) != 0) {
+		memcpy(last_salt, salt, 8);
+		last_h = fnv64(14695981039346656037ull, salt, 8);
+		have_last = 1;
+	}
+	h = fnv64(last_h, len, 4);
 	h = fnv64(h, p, n);
 	return (uint32_t)(h ^ (h >> 32));
 }
