@@ -153,6 +153,7 @@ struct entry	*entry_find(const char *key, struct entry **ret_collision);
  * one only; entry_view_free the lowest view from "from" that no entry of
  * key nor another key's id takes (-1: all up to SB_VIEW_MAX taken).
  */
+struct entry	*entry_new_with_id(const char *key, unsigned view, const char *id);
 struct entry	*entry_new_view(const char *key, unsigned view);
 struct entry	*entry_find_view(const char *key, unsigned view);
 struct entry	*entry_find_uid(const char *key, uid_t uid);
@@ -247,7 +248,11 @@ void		 person_name(uid_t uid, char *buf, size_t size);
 #define ROOT_RESERVE(cap)	((cap) >= 16 ? (cap) / 16 : (cap) > 1 ? 1u : 0u)
 
 /* state.c */
-int		 state_load(void);
+/* the name of the re-exec's snapshot of the table among the fds it passes */
+#define REEXEC_STATE_NAME	"sockbrokerd-state"
+int		 state_load(int snapfd);
+int		 state_snapshot(void);
+int		 state_journal_stale(void);
 int		 state_compact(void);
 int		 state_compact_wanted(void);
 /* 0 once the record is written and synced, or -errno (ENOSPC, EIO): refuse */

@@ -315,6 +315,26 @@ entry_new_view(const char *key, unsigned view)
 	return e;
 }
 
+/* A new entry of key (checked) in view whose id is id, as an earlier image computed it. */
+struct entry *
+entry_new_with_id(const char *key, unsigned view, const char *id)
+{
+	size_t len = strlen(key);
+	struct entry *e;
+
+	if ((e = calloc(1, sizeof(*e) + len + 1)) == NULL)
+		return NULL;
+	memcpy(e->key, key, len + 1);
+	e->keylen = (uint16_t)len;
+	e->khash = siphash13(key, len);
+	e->view = (uint8_t)view;
+	memcpy(e->id, id, ENTRY_ID_LEN);
+	e->id[ENTRY_ID_LEN] = '\0';
+	e->fd = -1;
+	e->link_root = -1;
+	return e;
+}
+
 /* The entry of id (ENTRY_ID_LEN chars), whose id_hash() is h, or NULL. */
 static struct entry *
 id_lookup(const char *id, uint64_t h)

@@ -337,6 +337,33 @@ dirs_check_step(void)
 	return 0;
 }
 
+/* A re-exec's snapshot of the table among the inherited fds (taken from them), or -1. */
+static int
+take_snapshot(struct adopted *fds, size_t nfds)
+{
+	size_t i;
+	int fd = -1;
+
+	for (i = 0; i < nfds; i++)
+		if (fds[i].fd >= 0 && cfg.reexec && strcmp(fds[i].name, REEXEC_STATE_NAME) == 0) {
+			if (fd >= 0)
+				close(fd);
+			fd = fds[i].fd;
+			fds[i].fd = -1;
+		}
+	return fd;
+}
+
+/* After a re-exec: the journal rewritten once the broker serves. */
+static int
+compact_step(void)
+{
+	if (state_compact_wanted() && state_compact() < 0)
+		log_warn("unable to compact the state in %s: carrying on with the journal as "
+		    "it is", cfg.root);
+	return 0;
+}
+
 static int
 is_entry_id(const char *name)
 {
@@ -385,22 +412,29 @@ static void
 reexec_self(void)
 {
 	struct entry *e;
-	int mfd;
+	int mfd, sfd;
 
 	/* the next image does not look: the check of this start ends here */
 	while (entry_dirs_check_pending() && dirs_check_step())
 		;
 	/*
-	 * A journal of one valid record per entry is what a compaction would
-	 * write (the next image loads it all the same): writing it again was
-	 * a tenth of a re-exec with 100,000 entries.
+	 * The next image loads the table from a snapshot (state_snapshot()),
+	 * and rewrites a journal of records to drop once it serves: here the
+	 * journal is rewritten only if it misses something (an image that
+	 * does not take the snapshot loads the journal). Writing it again
+	 * every time was a tenth of a re-exec with 100,000 entries.
 	 */
-	if (state_compact_wanted())
+	if (state_journal_stale())
 		state_compact();
 	if ((mfd = reexec_begin()) < 0) {
 		log_warn("unable to re-execute: memfd: %s", strerror(-mfd));
 		return;
 	}
+	if ((sfd = state_snapshot()) >= 0)
+		reexec_put(mfd, sfd, REEXEC_STATE_NAME, NULL);
+	else
+		log_warn("unable to write the table's snapshot: the next image loads %s/state: %s",
+		    cfg.root, strerror(-sfd));
 	reexec_put(mfd, server_control_fd(), SB_CONTROL_NAME, NULL);
 	cloexec(server_control_fd(), 0);
 	for (e = entry_first(); e != NULL; e = e->next)
@@ -414,6 +448,8 @@ reexec_self(void)
 	for (e = entry_first(); e != NULL; e = e->next)
 		if (e->fd >= 0)
 			cloexec(e->fd, 1);
+	if (sfd >= 0)
+		close(sfd);
 	server_reexec_failed();
 }
 
@@ -431,6 +467,7 @@ main(int argc, char **argv)
 {
 	struct adopted *fds = NULL;
 	size_t nfds = 0, i;
+	int sfd;
 
 	cfg.argv = argv;
 	log_init();
@@ -453,15 +490,26 @@ main(int argc, char **argv)
 	server_init(&request_ops);
 	if (track_init() < 0)
 		fatal("unable to allocate events");
-	state_load();
+	if ((sfd = take_snapshot(fds, nfds)) >= 0) {
+		state_load(sfd);
+		close(sfd);
+	} else
+		state_load(-1);
 	reconcile(fds, nfds);
 	for (i = 0; i < nfds; i++)
 		free(fds[i].arg);
 	free(fds);
-	/* a full file system: go on, read-only for changes until it can be written */
-	if (state_compact_wanted() && state_compact() < 0)
-		log_warn("unable to compact the state in %s: carrying on with the journal as "
-		    "it is", cfg.root);
+	/*
+	 * A full file system: go on, read-only for changes until it can be
+	 * written. After a re-exec, once the broker serves.
+	 */
+	if (state_compact_wanted()) {
+		if (cfg.reexec)
+			server_defer(compact_step);
+		else if (state_compact() < 0)
+			log_warn("unable to compact the state in %s: carrying on with the journal "
+			    "as it is", cfg.root);
+	}
 	fdholder_sync(server_control_fd());
 	if (entry_dirs_check_pending())
 		server_defer(dirs_check_step);

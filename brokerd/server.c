@@ -82,7 +82,9 @@ static struct event	*ev_accept, *ev_accept_backoff, *ev_reap, *ev_drain, *ev_pro
 static struct peer	*reap_list;
 static struct event	*ev_sigs[4], *ev_watchdog, *ev_status, *ev_idle, *ev_logflush;
 static struct event	*ev_prepares, *ev_defer;
-static int		(*defer_step)(void);
+#define DEFER_MAX	4
+static int		(*defer_steps[DEFER_MAX])(void);	/* the first runs */
+static int		 ndefer;
 static int		 control_fd = -1, control_made;
 static const struct server_ops *up;	/* the layer above: request.c */
 /* The type of the request being dispatched, for the log; NULL outside */
@@ -1369,28 +1371,34 @@ defer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	static const struct timeval now = { 0, 0 };
 
-	if (defer_step != NULL && defer_step() && event_add(ev_defer, &now) == 0)
-		return;
-	defer_step = NULL;
+	if (ndefer > 0 && !defer_steps[0]()) {
+		memmove(defer_steps, defer_steps + 1, (size_t)--ndefer * sizeof(defer_steps[0]));
+	}
+	if (ndefer > 0 && event_add(ev_defer, &now) < 0)
+		while (ndefer > 0)
+			if (!defer_steps[0]())
+				memmove(defer_steps, defer_steps + 1,
+				    (size_t)--ndefer * sizeof(defer_steps[0]));
 }
 
 /*
  * Work that waits until the broker serves: step() once per turn of the
- * event loop, between the requests, until it returns 0. Without an event
- * for it, it all runs now.
+ * event loop, between the requests, until it returns 0 (then the next
+ * such work). Without an event for it, it all runs now.
  */
 void
 server_defer(int (*step)(void))
 {
 	static const struct timeval now = { 0, 0 };
 
-	defer_step = step;
-	if ((ev_defer != NULL || (ev_defer = evtimer_new(base, defer_cb, NULL)) != NULL) &&
-	    event_add(ev_defer, &now) == 0)
+	if (ndefer < DEFER_MAX &&
+	    (ev_defer != NULL || (ev_defer = evtimer_new(base, defer_cb, NULL)) != NULL) &&
+	    event_add(ev_defer, &now) == 0) {
+		defer_steps[ndefer++] = step;
 		return;
+	}
 	while (step())
 		;
-	defer_step = NULL;
 }
 
 /*

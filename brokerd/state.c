@@ -55,6 +55,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -140,11 +141,11 @@ put(uint8_t **p, const void *v, size_t n)
 	*p += n;
 }
 
-/* Encode the record of e (or its deletion) into buf, for a journal of format ver. */
+/* Encode the payload of e's record (or its deletion) at p; its length. */
 static size_t
-rec_encode(uint8_t *buf, const struct entry *e, int op, int ver, const uint8_t *salt)
+rec_payload(uint8_t *start, const struct entry *e, int op)
 {
-	uint8_t *p = buf + REC_HDR, u8;
+	uint8_t *p = start, u8;
 	uint32_t u32;
 	uint64_t u64;
 	uint16_t u16;
@@ -173,6 +174,17 @@ rec_encode(uint8_t *buf, const struct entry *e, int op, int ver, const uint8_t *
 		put(&p, &u16, 2);
 	}
 	put(&p, e->key, e->keylen);
+	return (size_t)(p - start);
+}
+
+/* Encode the record of e (or its deletion) into buf, for a journal of format ver. */
+static size_t
+rec_encode(uint8_t *buf, const struct entry *e, int op, int ver, const uint8_t *salt)
+{
+	uint8_t *p = buf + REC_HDR;
+	uint32_t u32;
+
+	p += rec_payload(p, e, op);
 	u32 = ver == 1 ? REC_MAGIC1 : REC_MAGIC2;
 	memcpy(buf, &u32, 4);
 	u32 = (uint32_t)(p - buf - REC_HDR);
@@ -465,9 +477,13 @@ struct rec {
 };
 #define LOAD_BATCH	16
 
-/* Decode a SET payload p[0..n) into a new entry in *ret (NULL: not a SET); -1 if invalid. */
+/*
+ * Decode a SET payload p[0..n) into a new entry in *ret (NULL: not a SET);
+ * -1 if invalid. id: the entry's id as a re-exec snapshot gives it, or
+ * NULL to compute it (SHA-256 of the key).
+ */
 static int
-rec_decode_set(const uint8_t *p, size_t n, struct entry **ret)
+rec_decode_set(const uint8_t *p, size_t n, const char *id, struct entry **ret)
 {
 	char key[SB_KEY_MAX + 1];
 	struct entry tmp, *ne;
@@ -512,7 +528,7 @@ rec_decode_set(const uint8_t *p, size_t n, struct entry **ret)
 	    (tmp.flags & ~EF__ALL) || (tmp.mode & ~REC_MODE_ADOPTED) > 0777 ||
 	    ((tmp.mode & REC_MODE_ADOPTED) && tmp.kind != SB_KIND_SOCKET) || pid > INT32_MAX)
 		return -1;
-	if ((ne = entry_new_view(key, view)) == NULL)
+	if ((ne = id != NULL ? entry_new_with_id(key, view, id) : entry_new_view(key, view)) == NULL)
 		fatal("unable to allocate memory");
 	ne->kind = tmp.kind;
 	ne->socktype = tmp.socktype;
@@ -741,7 +757,7 @@ state_parse(const uint8_t *buf, size_t n)
 			r[k].p = buf + off + REC_HDR;
 			r[k].n = len;
 			r[k].off = off;
-			r[k].invalid = rec_decode_set(r[k].p, len, &r[k].ne) < 0;
+			r[k].invalid = rec_decode_set(r[k].p, len, NULL, &r[k].ne) < 0;
 			if (r[k].ne != NULL)
 				r[k].idh = entry_load_hint(r[k].ne);
 			off += REC_HDR + len;
@@ -772,16 +788,186 @@ state_parse(const uint8_t *buf, size_t n)
 }
 
 /*
+ * The re-exec snapshot: the table as the next image is to load it, in a
+ * memfd it inherits, with what it needs to go on appending to the journal.
+ * A re-exec with 100,000 entries spent most of its time checksumming,
+ * checking and hashing the journal that the previous image had just
+ * rewritten for it (bench/README): the snapshot has each entry's record
+ * payload (the journal's encoding) and its id, and no checksum (a memfd
+ * no one else has). Between images of one broker only: a new image that
+ * does not know it closes it and loads the journal, which the previous
+ * image leaves complete (state_journal_stale()). Its layout:
+ *
+ *   "SBSNAP01", u32 entries, u32 journal records, u32 compact_at,
+ *   u8 journal format, u8 stale, u16 0, the journal's 8-byte salt;
+ *   per entry: u16 payload length, the payload (REC_SET), the id
+ */
+#define SNAP_MAGIC	"SBSNAP01"
+#define SNAP_HDR	32
+
+/* Is the journal missing something the table has (no journal, damaged, read-only)? */
+int
+state_journal_stale(void)
+{
+	return jfd < 0 || jdamaged || readonly_err != 0;
+}
+
+/* The snapshot of the table in a memfd that survives execve(); -errno on failure. */
+int
+state_snapshot(void)
+{
+	uint8_t rec[2 + REC_MAX + ENTRY_ID_LEN], hdr[SNAP_HDR];
+	uint32_t u32;
+	struct wbuf *w;
+	struct entry *e;
+	uint16_t u16;
+	size_t len;
+	int fd, r;
+
+	if ((w = malloc(sizeof(*w))) == NULL)
+		return -ENOMEM;
+	if ((fd = memfd_create("sockbrokerd-state", 0)) < 0) {
+		r = -errno;
+		free(w);
+		return r;
+	}
+	memset(hdr, 0, sizeof(hdr));
+	memcpy(hdr, SNAP_MAGIC, 8);
+	u32 = entries_total();
+	memcpy(hdr + 8, &u32, 4);
+	memcpy(hdr + 12, &jrecords, 4);
+	memcpy(hdr + 16, &compact_at, 4);
+	hdr[20] = (uint8_t)jver;
+	hdr[21] = (uint8_t)state_journal_stale();
+	memcpy(hdr + 24, jsalt, 8);
+	w->fd = fd;
+	w->err = 0;
+	w->len = 0;
+	wbuf_put(w, hdr, sizeof(hdr));
+	for (e = entry_first(); e != NULL && w->err == 0; e = e->next) {
+		len = rec_payload(rec + 2, e, REC_SET);
+		u16 = (uint16_t)len;
+		memcpy(rec, &u16, 2);
+		memcpy(rec + 2 + len, e->id, ENTRY_ID_LEN);
+		wbuf_put(w, rec, 2 + len + ENTRY_ID_LEN);
+	}
+	wbuf_flush(w);
+	r = w->err;
+	free(w);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* Is id (ENTRY_ID_LEN chars) an entry's id: "xx" in hex, then the hash in base32hex? */
+static int
+snap_id_ok(const char *id)
+{
+	int i;
+
+	for (i = 0; i < ENTRY_ID_LEN; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') ||
+		    (id[i] >= 'a' && id[i] <= (i < 2 ? 'f' : 'v'))))
+			return 0;
+	return 1;
+}
+
+/*
+ * Load the table from the snapshot in fd (a re-exec); -1 if it is not
+ * one (nothing loaded: the caller loads the journal). The journal is
+ * opened for appending as the previous image had it.
+ */
+static int
+snapshot_load(int fd)
+{
+	static struct rec r[LOAD_BATCH];
+	uint32_t count, records, at, i;
+	const uint8_t *buf, *p, *end;
+	char id[ENTRY_ID_LEN + 1];
+	unsigned bad = 0;
+	struct stat st;
+	uint16_t len;
+	size_t k;
+	int stale;
+
+	if (fstat(fd, &st) < 0 || st.st_size < SNAP_HDR || st.st_size > STATE_MAX)
+		return -1;
+	buf = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	if (buf == MAP_FAILED)
+		return -1;
+	end = buf + st.st_size;
+	memcpy(&count, buf + 8, 4);
+	memcpy(&records, buf + 12, 4);
+	memcpy(&at, buf + 16, 4);
+	/* the whole layout first: nothing is loaded from a snapshot that is not one */
+	for (p = buf + SNAP_HDR, i = 0; i < count && end - p >= 2; i++) {
+		memcpy(&len, p, 2);
+		if (len == 0 || len > REC_MAX - REC_HDR || (size_t)(end - p) < 2u + len + ENTRY_ID_LEN)
+			break;
+		p += 2 + len + ENTRY_ID_LEN;
+	}
+	if (memcmp(buf, SNAP_MAGIC, 8) != 0 || i != count || p != end ||
+	    (buf[20] != 1 && buf[20] != 2) || buf[21] > 1) {
+		munmap((void *)buf, (size_t)st.st_size);
+		log_warn("the re-exec's snapshot of the table is not one: loading %s/%s",
+		    cfg.root, STATE_NAME);
+		return -1;
+	}
+	jver = buf[20];
+	stale = buf[21];
+	memcpy(jsalt, buf + 24, 8);
+	entries_reserve(count);
+	entries_load_begin();
+	for (p = buf + SNAP_HDR, i = 0; i < count;) {
+		for (k = 0; k < LOAD_BATCH && i < count; k++, i++) {
+			memcpy(&len, p, 2);
+			memcpy(id, p + 2 + len, ENTRY_ID_LEN);
+			id[ENTRY_ID_LEN] = '\0';
+			r[k].p = p + 2;
+			r[k].n = len;
+			r[k].off = (size_t)(p - buf);
+			r[k].ne = NULL;
+			r[k].invalid = !snap_id_ok(id) ||
+			    rec_decode_set(r[k].p, len, id, &r[k].ne) < 0 || r[k].ne == NULL;
+			if (r[k].ne != NULL)
+				r[k].idh = entry_load_hint(r[k].ne);
+			p += 2 + len + ENTRY_ID_LEN;
+		}
+		bad += rec_apply_batch(r, k);
+	}
+	entries_load_end();
+	munmap((void *)buf, (size_t)st.st_size);
+	jrecords = records;
+	compact_at = at;
+	/* anything off: the journal is rewritten from the table (state_compact_wanted) */
+	jdamaged = stale || bad > 0;
+	if (bad > 0)
+		log_warn("the re-exec's snapshot of the table had %u invalid entries: skipped", bad);
+	if (jfd >= 0)
+		close(jfd);
+	jfd = openat(cfg.root_fd, STATE_NAME, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+	if (jfd < 0 && errno != ENOENT)
+		log_warn("unable to open %s/%s: %s", cfg.root, STATE_NAME, strerror(errno));
+	return 0;
+}
+
+/*
  * Load ROOT/state into the table (no fds, no processes yet), and keep it
  * open for appending: if the start compaction cannot write (a full file
- * system), the broker goes on with it.
+ * system), the broker goes on with it. snapfd: a re-exec's snapshot
+ * (state_snapshot()), loaded instead where it is one, or -1.
  */
 int
-state_load(void)
+state_load(int snapfd)
 {
 	unsigned damaged;
 	uint8_t *buf;
 	size_t n;
+
+	if (snapfd >= 0 && snapshot_load(snapfd) == 0)
+		return 0;
 
 	/*
 	 * what a compaction left when the broker died (or anything else there):

@@ -261,7 +261,7 @@ START_TEST(flip_every_byte)
 	n = journal_make(orig, r, &nr);
 	/* undamaged: everything */
 	stub_entries_clear();
-	ck_assert_int_eq(state_load(), 0);
+	ck_assert_int_eq(state_load(-1), 0);
 	expect_table(r, nr, -1, 0);
 	ck_assert_int_eq(damaged_kept(), 0);
 	for (i = 0; i < n; i++)
@@ -271,7 +271,7 @@ START_TEST(flip_every_byte)
 			spit("state", bad, n);
 			stub_entries_clear();
 			stub_log_clear();
-			ck_assert_int_eq(state_load(), 0);
+			ck_assert_int_eq(state_load(-1), 0);
 			for (skip = -1, j = 0; j < nr; j++)
 				if (i >= r[j].off && i < r[j].off + r[j].len)
 					skip = j;
@@ -338,7 +338,7 @@ START_TEST(version1)
 	n += v1_rec(buf + n, 2, "old1", 0);
 	n += v1_rec(buf + n, 1, "old3", 1003);
 	spit("state", buf, n);
-	ck_assert_int_eq(state_load(), 0);
+	ck_assert_int_eq(state_load(-1), 0);
 	ck_assert_uint_eq(entries_total(), 2);
 	ck_assert_ptr_null(entry_find("old1", NULL));
 	ck_assert_ptr_nonnull(e = entry_find("old3", NULL));
@@ -346,11 +346,11 @@ START_TEST(version1)
 	/* appended to in its own format, then rewritten as version 2 */
 	ck_assert_int_eq(state_set(add("new", 1004)), 0);
 	stub_entries_clear();
-	ck_assert_int_eq(state_load(), 0);
+	ck_assert_int_eq(state_load(-1), 0);
 	ck_assert_uint_eq(entries_total(), 3);
 	ck_assert_int_eq(state_compact(), 0);
 	stub_entries_clear();
-	ck_assert_int_eq(state_load(), 0);
+	ck_assert_int_eq(state_load(-1), 0);
 	ck_assert_uint_eq(entries_total(), 3);
 	ck_assert_int_eq(memcmp(slurp("state", &n), "SBSTATE2", 8), 0);
 }
@@ -374,7 +374,7 @@ START_TEST(views)
 	ck_assert_int_eq(sb_short_path_view_of(cfg.root, key, sb), 1);
 
 	stub_entries_clear();
-	ck_assert_int_eq(state_load(), 0);
+	ck_assert_int_eq(state_load(-1), 0);
 	ck_assert_uint_eq(entries_total(), 2);
 	ck_assert_ptr_nonnull(b = entry_find_view(key, 1));
 	ck_assert_uint_eq(b->uid, 1002);
@@ -386,16 +386,86 @@ START_TEST(views)
 	/* view 1 released: view 0 stays, also after a compaction */
 	ck_assert_int_eq(state_del(b), 0);
 	stub_entries_clear();
-	ck_assert_int_eq(state_load(), 0);
+	ck_assert_int_eq(state_load(-1), 0);
 	ck_assert_uint_eq(entries_total(), 1);
 	ck_assert_ptr_null(entry_find_view(key, 1));
 	ck_assert_ptr_nonnull(a = entry_find_view(key, 0));
 	ck_assert_uint_eq(a->uid, 1001);
 	ck_assert_int_eq(state_compact(), 0);
 	stub_entries_clear();
-	ck_assert_int_eq(state_load(), 0);
+	ck_assert_int_eq(state_load(-1), 0);
 	ck_assert_uint_eq(entries_total(), 1);
 	ck_assert_ptr_nonnull(entry_find_view(key, 0));
+}
+END_TEST
+
+/*
+ * The re-exec's snapshot: the next image gets the table as it was (every
+ * field the journal keeps, views, each entry's id) without reading the
+ * journal, and goes on appending to it; a snapshot that is not one loads
+ * the journal instead; a stale journal (read-only meanwhile) is rewritten.
+ */
+START_TEST(snapshot)
+{
+	static const char key[] = "/tmp/priv/snap.sock";
+	struct entry *a, *b, *c;
+	char ida[ENTRY_ID_LEN + 1], idb[ENTRY_ID_LEN + 1];
+	uint8_t junk[64];
+	int fd;
+
+	a = add("snap-a", 1001);
+	a->flags = EF_HELD | EF_LISTENING;
+	a->mode = 0640;
+	a->ctime = 1234567;
+	ck_assert_int_eq(state_set(a), 0);
+	b = add_view(key, 1, 1002, EF_PREPARED, 0600);
+	ck_assert_int_eq(state_set(b), 0);
+	c = add("snap-c", 1003);
+	ck_assert_int_eq(state_set(c), 0);
+	ck_assert_int_eq(state_del(c), 0);
+	entry_unlink(c);
+	entry_free(c);
+	memcpy(ida, a->id, sizeof(ida));
+	memcpy(idb, b->id, sizeof(idb));
+	ck_assert(!state_journal_stale());
+	ck_assert_int_ge(fd = state_snapshot(), 0);
+
+	/* the journal is not read: gone, the table still comes back */
+	ck_assert_int_eq(unlinkat(cfg.root_fd, "state", 0), 0);
+	spit("state", (const uint8_t *)"SBSTATE2", 8);
+	stub_entries_clear();
+	cfg.reexec = 1;
+	ck_assert_int_eq(state_load(fd), 0);
+	cfg.reexec = 0;
+	close(fd);
+	ck_assert_uint_eq(entries_total(), 2);
+	ck_assert_ptr_nonnull(a = entry_find_view("snap-a", 0));
+	ck_assert_str_eq(a->id, ida);
+	ck_assert_uint_eq(a->uid, 1001);
+	ck_assert_uint_eq(a->flags, EF_HELD | EF_LISTENING);
+	ck_assert_uint_eq(a->mode, 0640);
+	ck_assert_int_eq(a->ctime, 1234567);
+	ck_assert_ptr_eq(entry_by_id(ida), a);
+	ck_assert_ptr_nonnull(b = entry_find_view(key, 1));
+	ck_assert_str_eq(b->id, idb);
+	ck_assert_uint_eq(b->flags, EF_PREPARED);
+	ck_assert_ptr_null(entry_find_view("snap-c", 0));
+	/* 3 SETs and a DEL for 2 entries: a compaction is due (after READY) */
+	ck_assert(state_compact_wanted());
+
+	/* not a snapshot: the journal is loaded */
+	ck_assert_int_eq(state_compact(), 0);
+	fd = open(dir, O_TMPFILE | O_RDWR, 0600);
+	ck_assert_int_ge(fd, 0);
+	memset(junk, 'x', sizeof(junk));
+	ck_assert_int_eq(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+	stub_entries_clear();
+	stub_log_clear();
+	ck_assert_int_eq(state_load(fd), 0);
+	close(fd);
+	ck_assert_uint_eq(entries_total(), 2);
+	ck_assert_ptr_nonnull(strstr(stub_log, "snapshot of the table is not one"));
+	ck_assert_ptr_nonnull(entry_find_view(key, 1));
 }
 END_TEST
 
@@ -415,7 +485,7 @@ START_TEST(views_private)
 	ck_assert_int_eq(state_set(b), 0);
 
 	stub_entries_clear();
-	ck_assert_int_eq(state_load(), 0);
+	ck_assert_int_eq(state_load(-1), 0);
 	ck_assert_ptr_nonnull(b = entry_find_view(key, 1));
 	ck_assert_ptr_null(entry_find_view(key, 0));
 	ck_assert_ptr_eq(entry_find_for(key, 1002), b);
@@ -490,7 +560,7 @@ START_TEST(write_fails)
 	ck_assert_int_eq(state_readonly(), 0);
 	ck_assert_ptr_nonnull(strstr(stub_log, "read-write"));
 	stub_entries_clear();
-	ck_assert_int_eq(state_load(), 0);
+	ck_assert_int_eq(state_load(-1), 0);
 	ck_assert_uint_eq(entries_total(), 21);
 	ck_assert_ptr_nonnull(entry_find("one-more", NULL));
 	signal(SIGXFSZ, SIG_DFL);
@@ -574,6 +644,7 @@ state_suite(void)
 	tcase_add_test(tc, write_fails);
 	tcase_add_test(tc, views);
 	tcase_add_test(tc, views_private);
+	tcase_add_test(tc, snapshot);
 	tcase_add_test(tc, id_table);
 	suite_add_tcase(s, tc);
 	return s;
