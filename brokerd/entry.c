@@ -962,7 +962,6 @@ entry_dirs_check_step(void)
 	char xx[3];
 	struct dirent *d;
 	struct entry *e;
-	struct stat st;
 	size_t mask, k, nb, j;
 	DIR *dir;
 	int i, fd, isdir;
@@ -1014,11 +1013,8 @@ entry_dirs_check_step(void)
 				e = id_lookup(b[k].id, b[k].h);
 			if (e == NULL || !e->dir_unchecked)
 				continue;
-			if (b[k].type == DT_UNKNOWN)
-				isdir = fstatat(dirfd(dir), b[k].id + 2, &st,
-				    AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
-			else
-				isdir = b[k].type == DT_DIR;
+			/* DT_UNKNOWN: left to entry_dir_checked(), which never enters a mount */
+			isdir = b[k].type == DT_DIR;
 			if (isdir)
 				e->dir_unchecked = 0;
 		}
@@ -1042,12 +1038,12 @@ entry_dir_checked(struct entry *e, int (*want)(const struct entry *))
 	e->dir_unchecked = 0;
 	if (!want(e))
 		return 1;
-	if ((fd = entry_dir_open(e)) == -EXDEV)
-		return 1;	/* a mount on it (its client's): a directory, not entered */
-	if (fd < 0)
-		return 0;
-	close(fd);
-	return 1;
+	if ((fd = entry_dir_open(e)) >= 0) {
+		close(fd);
+		return 1;
+	}
+	/* gone, or not a directory (a symlink); any other error (EMFILE...) keeps it */
+	return !(fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP);
 }
 
 /*

@@ -389,6 +389,7 @@ state_compact(void)
 	memcpy(jsalt, salt, 8);
 	jrecords = entries_total();
 	compact_at = 0;
+	jdamaged = 0;
 	readonly_clear();
 	return 0;
 }
@@ -598,7 +599,7 @@ rec_apply(struct rec *r)
 		 * start, which dropped it) and appended to after checking each
 		 * new key: not again.
 		 */
-		if (e == NULL && !cfg.reexec && entry_by_id(ne->id) != NULL) {
+		if (e == NULL && entry_by_id(ne->id) != NULL) {
 			entry_free(ne);
 			return -1;
 		}
@@ -839,6 +840,7 @@ state_snapshot(void)
 	memcpy(hdr + 16, &compact_at, 4);
 	hdr[20] = (uint8_t)jver;
 	hdr[21] = (uint8_t)state_journal_stale();
+	hdr[22] = jfd >= 0;	/* a journal to go on appending to (not a file of another format) */
 	memcpy(hdr + 24, jsalt, 8);
 	w->fd = fd;
 	w->err = 0;
@@ -890,7 +892,7 @@ snapshot_load(int fd)
 	struct stat st;
 	uint16_t len;
 	size_t k;
-	int stale;
+	int stale, open_journal;
 
 	if (fstat(fd, &st) < 0 || st.st_size < SNAP_HDR || st.st_size > STATE_MAX)
 		return -1;
@@ -909,7 +911,7 @@ snapshot_load(int fd)
 		p += 2 + len + ENTRY_ID_LEN;
 	}
 	if (memcmp(buf, SNAP_MAGIC, 8) != 0 || i != count || p != end ||
-	    (buf[20] != 1 && buf[20] != 2) || buf[21] > 1) {
+	    (buf[20] != 1 && buf[20] != 2) || buf[21] > 1 || buf[22] > 1 || buf[23] != 0) {
 		munmap((void *)buf, (size_t)st.st_size);
 		log_warn("the re-exec's snapshot of the table is not one: loading %s/%s",
 		    cfg.root, STATE_NAME);
@@ -917,6 +919,7 @@ snapshot_load(int fd)
 	}
 	jver = buf[20];
 	stale = buf[21];
+	open_journal = buf[22];
 	memcpy(jsalt, buf + 24, 8);
 	entries_reserve(count);
 	entries_load_begin();
@@ -947,6 +950,10 @@ snapshot_load(int fd)
 		log_warn("the re-exec's snapshot of the table had %u invalid entries: skipped", bad);
 	if (jfd >= 0)
 		close(jfd);
+	jfd = -1;
+	/* only the journal the previous image appended to: never a file it only replaces */
+	if (!open_journal)
+		return 0;
 	jfd = openat(cfg.root_fd, STATE_NAME, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
 	if (jfd < 0 && errno != ENOENT)
 		log_warn("unable to open %s/%s: %s", cfg.root, STATE_NAME, strerror(errno));
