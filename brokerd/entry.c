@@ -297,22 +297,12 @@ entry_new(const char *key)
 struct entry *
 entry_new_view(const char *key, unsigned view)
 {
-	char hex[3], hash[SB_HASH_CHARS + 1];
-	size_t len = strlen(key);
-	struct entry *e;
+	char hex[3], hash[SB_HASH_CHARS + 1], id[ENTRY_ID_LEN + 1];
 
-	if ((e = calloc(1, sizeof(*e) + len + 1)) == NULL)
-		return NULL;
-	memcpy(e->key, key, len + 1);
-	e->keylen = (uint16_t)len;
-	e->khash = siphash13(key, len);
-	e->view = (uint8_t)view;
 	sb_key_hash_view(key, view, hex, hash);
-	memcpy(e->id, hex, 2);
-	memcpy(e->id + 2, hash, SB_HASH_CHARS + 1);
-	e->fd = -1;
-	e->link_root = -1;
-	return e;
+	memcpy(id, hex, 2);
+	memcpy(id + 2, hash, SB_HASH_CHARS + 1);
+	return entry_new_with_id(key, view, id);
 }
 
 /* A new entry of key (checked) in view whose id is id, as an earlier image computed it. */

@@ -478,6 +478,21 @@ struct rec {
 };
 #define LOAD_BATCH	16
 
+/* The key of klen bytes at p (the rest of a payload ending at end) in view, into key; -1 if invalid. */
+static int
+rec_key(const uint8_t *p, const uint8_t *end, uint16_t klen, unsigned view,
+    char key[SB_KEY_MAX + 1])
+{
+	if (klen == 0 || klen > SB_KEY_MAX || (size_t)(end - p) != klen ||
+	    memchr(p, '\0', klen) != NULL)
+		return -1;
+	memcpy(key, p, klen);
+	key[klen] = '\0';
+	if (sb_key_check(key) < 0 || view > SB_VIEW_MAX || (view != 0 && !sb_key_is_path(key)))
+		return -1;
+	return 0;
+}
+
 /*
  * Decode a SET payload p[0..n) into a new entry in *ret (NULL: not a SET);
  * -1 if invalid. id: the entry's id as a re-exec snapshot gives it, or
@@ -514,12 +529,7 @@ rec_decode_set(const uint8_t *p, size_t n, const char *id, struct entry **ret)
 	get(&p, &ct, 8);
 	view = tmp.flags >> 4;
 	tmp.flags &= 0x0f;
-	if (klen == 0 || klen > SB_KEY_MAX || (size_t)(end - p) != klen ||
-	    memchr(p, '\0', klen) != NULL)
-		return -1;
-	memcpy(key, p, klen);
-	key[klen] = '\0';
-	if (sb_key_check(key) < 0 || view > SB_VIEW_MAX || (view != 0 && !sb_key_is_path(key)))
+	if (rec_key(p, end, klen, view, key) < 0)
 		return -1;
 	if ((tmp.kind != SB_KIND_SOCKET && tmp.kind != SB_KIND_FD) ||
 	    (tmp.kind == SB_KIND_SOCKET && tmp.socktype != SOCK_STREAM &&
@@ -561,12 +571,7 @@ rec_apply_del(const uint8_t *p, size_t n)
 		return -1;
 	get(&p, &view, 1);
 	get(&p, &klen, 2);
-	if (klen == 0 || klen > SB_KEY_MAX || (size_t)(end - p) != klen ||
-	    memchr(p, '\0', klen) != NULL)
-		return -1;
-	memcpy(key, p, klen);
-	key[klen] = '\0';
-	if (sb_key_check(key) < 0 || view > SB_VIEW_MAX || (view != 0 && !sb_key_is_path(key)))
+	if (rec_key(p, end, klen, view, key) < 0)
 		return -1;
 	if ((e = entry_find_view(key, view)) != NULL) {
 		entry_unlink(e);

@@ -41,7 +41,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fd < 0 || write(fd, data, size) != (ssize_t)size)
 		abort();
 	close(fd);
-	state_load();
+	state_load(-1);
 	for (e = entry_first(); e != NULL; e = e->next)
 		if (sb_key_check(e->key) < 0)
 			abort();
@@ -49,7 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (state_compact() != 0)
 		abort();
 	stub_entries_clear();
-	state_load();
+	state_load(-1);
 	if (entries_total() != n)
 		abort();
 	stub_entries_clear();
