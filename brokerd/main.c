@@ -490,11 +490,10 @@ main(int argc, char **argv)
 	server_init(&request_ops);
 	if (track_init() < 0)
 		fatal("unable to allocate events");
-	if ((sfd = take_snapshot(fds, nfds)) >= 0) {
-		state_load(sfd);
+	sfd = take_snapshot(fds, nfds);
+	state_load(sfd);
+	if (sfd >= 0)
 		close(sfd);
-	} else
-		state_load(-1);
 	reconcile(fds, nfds);
 	for (i = 0; i < nfds; i++)
 		free(fds[i].arg);

@@ -1366,19 +1366,24 @@ server_start(void)
 	systemd_status(entries_total(), npeers);
 }
 
+/* One step of the first deferred work; that work leaves the queue when it is done. */
+static void
+defer_run(void)
+{
+	if (!defer_steps[0]())
+		memmove(defer_steps, defer_steps + 1, (size_t)--ndefer * sizeof(defer_steps[0]));
+}
+
 static void
 defer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	static const struct timeval now = { 0, 0 };
 
-	if (ndefer > 0 && !defer_steps[0]()) {
-		memmove(defer_steps, defer_steps + 1, (size_t)--ndefer * sizeof(defer_steps[0]));
-	}
+	if (ndefer > 0)
+		defer_run();
 	if (ndefer > 0 && event_add(ev_defer, &now) < 0)
 		while (ndefer > 0)
-			if (!defer_steps[0]())
-				memmove(defer_steps, defer_steps + 1,
-				    (size_t)--ndefer * sizeof(defer_steps[0]));
+			defer_run();
 }
 
 /*

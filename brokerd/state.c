@@ -493,6 +493,19 @@ rec_key(const uint8_t *p, const uint8_t *end, uint16_t klen, unsigned view,
 	return 0;
 }
 
+/* Is id (ENTRY_ID_LEN chars) an entry's id: "xx" in hex, then the hash in base32hex? */
+static int
+snap_id_ok(const char *id)
+{
+	int i;
+
+	for (i = 0; i < ENTRY_ID_LEN; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') ||
+		    (id[i] >= 'a' && id[i] <= (i < 2 ? 'f' : 'v'))))
+			return 0;
+	return 1;
+}
+
 /*
  * Decode a SET payload p[0..n) into a new entry in *ret (NULL: not a SET);
  * -1 if invalid. id: the entry's id as a re-exec snapshot gives it, or
@@ -554,6 +567,26 @@ rec_decode_set(const uint8_t *p, size_t n, const char *id, struct entry **ret)
 	ne->ctime = (int64_t)ct;
 	*ret = ne;
 	return 0;
+}
+
+/*
+ * r: the record of payload p[0..len) at byte off, its entry made (a SET)
+ * and its slots prefetched; id: its id from a re-exec snapshot, or NULL.
+ */
+static void
+rec_prepare(struct rec *r, const uint8_t *p, uint32_t len, size_t off, const char *id)
+{
+	r->p = p;
+	r->n = len;
+	r->off = off;
+	r->ne = NULL;
+	if (id != NULL && !snap_id_ok(id))
+		r->invalid = 1;
+	else
+		r->invalid = rec_decode_set(p, len, id, &r->ne) < 0 ||
+		    (id != NULL && r->ne == NULL);	/* a snapshot has SETs only */
+	if (r->ne != NULL)
+		r->idh = entry_load_hint(r->ne);
 }
 
 /* Apply a DEL payload p[0..n); -1 if it is invalid. */
@@ -760,12 +793,7 @@ state_parse(const uint8_t *buf, size_t n)
 	while (off < n) {
 		for (k = 0; k < LOAD_BATCH && off < n && rec_valid(buf, n, off, ver, jsalt, &len);
 		    k++) {
-			r[k].p = buf + off + REC_HDR;
-			r[k].n = len;
-			r[k].off = off;
-			r[k].invalid = rec_decode_set(r[k].p, len, NULL, &r[k].ne) < 0;
-			if (r[k].ne != NULL)
-				r[k].idh = entry_load_hint(r[k].ne);
+			rec_prepare(&r[k], buf + off + REC_HDR, len, off, NULL);
 			off += REC_HDR + len;
 			jrecords++;
 		}
@@ -868,19 +896,6 @@ state_snapshot(void)
 	return fd;
 }
 
-/* Is id (ENTRY_ID_LEN chars) an entry's id: "xx" in hex, then the hash in base32hex? */
-static int
-snap_id_ok(const char *id)
-{
-	int i;
-
-	for (i = 0; i < ENTRY_ID_LEN; i++)
-		if (!((id[i] >= '0' && id[i] <= '9') ||
-		    (id[i] >= 'a' && id[i] <= (i < 2 ? 'f' : 'v'))))
-			return 0;
-	return 1;
-}
-
 /*
  * Load the table from the snapshot in fd (a re-exec); -1 if it is not
  * one (nothing loaded: the caller loads the journal). The journal is
@@ -933,14 +948,7 @@ snapshot_load(int fd)
 			memcpy(&len, p, 2);
 			memcpy(id, p + 2 + len, ENTRY_ID_LEN);
 			id[ENTRY_ID_LEN] = '\0';
-			r[k].p = p + 2;
-			r[k].n = len;
-			r[k].off = (size_t)(p - buf);
-			r[k].ne = NULL;
-			r[k].invalid = !snap_id_ok(id) ||
-			    rec_decode_set(r[k].p, len, id, &r[k].ne) < 0 || r[k].ne == NULL;
-			if (r[k].ne != NULL)
-				r[k].idh = entry_load_hint(r[k].ne);
+			rec_prepare(&r[k], p + 2, len, (size_t)(p - buf), id);
 			p += 2 + len + ENTRY_ID_LEN;
 		}
 		bad += rec_apply_batch(r, k);
