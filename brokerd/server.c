@@ -66,6 +66,7 @@ struct peer {
 	int		 fd;
 	int		 dead;
 	int		 hungup;	/* closed by the client: replies go nowhere */
+	int		 arm_late;	/* just accepted: its read event waits for its first reply */
 	enum peer_state	 state;
 	struct peer_cred cred;
 	struct event	*ev_read, *ev_write, *ev_close, *ev_timer;
@@ -425,7 +426,8 @@ peer_set_state(struct peer *p, enum peer_state s)
 				peer_drop(p);
 			return;
 		}
-		event_add(p->ev_read, NULL);
+		if (!p->arm_late)
+			event_add(p->ev_read, NULL);
 		p->active_ms = idle_ms();
 		timer_ms(p->ev_timer, cfg.client_timeout_ms);
 		break;
@@ -828,9 +830,12 @@ accept_refuse(int fd, uid_t uid, int err, uint64_t limit, const char *msg, int *
 		closer_close_last(fd, uid);
 }
 
-/* A peer of the accepted fd, or NULL (refused or out of memory: fd is taken care of). */
+/*
+ * A peer of the accepted fd, or NULL (refused or out of memory: fd is taken
+ * care of). arm_late: its read event is not added yet (peer_arm()).
+ */
 static struct peer *
-peer_new(int fd)
+peer_new(int fd, int arm_late)
 {
 	char msg[SB_MESSAGE_SIZE], who[96];
 	struct peer *p;
@@ -841,6 +846,7 @@ peer_new(int fd)
 		return NULL;
 	}
 	p->fd = fd;
+	p->arm_late = arm_late;
 	if (peer_creds(p) < 0) {
 		closer_close_last(fd, CLOSER_FOREIGN);
 		free(p->cred.groups);
@@ -958,6 +964,21 @@ accept_out_of_fds(int lfd)
 	accept_refuse(s, uc.uid, EMFILE, (uint64_t)rl.rlim_cur, msg, &spare_fd);
 }
 
+/*
+ * The read event of a peer made with arm_late, once its first request is
+ * answered: its epoll_ctl is then no longer between a get on a new
+ * connection and its reply. Armed where peer_set_state() would have left
+ * it armed (idle, or its proof running: see P_PROOF).
+ */
+static void
+peer_arm(struct peer *p)
+{
+	p->arm_late = 0;
+	if (!p->dead && (p->state == P_IDLE || p->state == P_PROOF) &&
+	    !event_pending(p->ev_read, EV_READ, NULL))
+		event_add(p->ev_read, NULL);
+}
+
 static void
 accept_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -975,8 +996,10 @@ accept_cb(evutil_socket_t fd, short what, void *arg)
 			 * yet, one recvmsg is lost. Only here: a peer adopted at a
 			 * re-exec is read once the broker serves.
 			 */
-			if ((p = peer_new(s)) != NULL)
+			if ((p = peer_new(s, 1)) != NULL) {
 				peer_read_cb(s, EV_READ, p);
+				peer_arm(p);
+			}
 			continue;
 		}
 		if (errno == EMFILE && __atomic_load_n(&spare_fd, __ATOMIC_ACQUIRE) >= 0) {
@@ -1314,7 +1337,7 @@ server_adopt_peer(int fd, const char *arg)
 		close(fd);
 		return;
 	}
-	peer_new(fd);
+	peer_new(fd, 0);
 	if (arg == NULL || peers == NULL || peers->fd != fd)
 		return;
 	if (reexec_parse_wait(arg, &id, &ms, key) < 0 || sb_key_check(key) < 0 ||
