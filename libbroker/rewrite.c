@@ -1553,7 +1553,7 @@ load_file(struct sbrw_rules *rules, const char *program, const char *path,
 {
 	char buf[SBRW_FILE_MAX + 1], msg[PATH_MAX + 64];
 	struct stat st;
-	size_t n = 0;
+	size_t n = 0, want = sizeof(buf);
 	ssize_t r;
 	int fd;
 
@@ -1569,7 +1569,16 @@ load_file(struct sbrw_rules *rules, const char *program, const char *path,
 		close(fd);	/* /dev/null, or anything but a file: it masks, with no rules */
 		return;
 	}
-	while (n < sizeof(buf) && (r = read(fd, buf + n, sizeof(buf) - n)) != 0) {
+	/*
+	 * Up to the size fstat gave, one read for a usual file rather than a
+	 * second one to see the end (every shimmed process with a long
+	 * argument reads every rule file); a file that says 0 (one that
+	 * makes its text as it is read) or more than fits is read as before,
+	 * up to a byte past the limit.
+	 */
+	if (st.st_size > 0 && st.st_size < (off_t)sizeof(buf))
+		want = (size_t)st.st_size;
+	while (n < want && (r = read(fd, buf + n, want - n)) != 0) {
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
