@@ -430,9 +430,10 @@ reexec_self(void)
 		log_warn("unable to re-execute: memfd: %s", strerror(-mfd));
 		return;
 	}
-	if ((sfd = state_snapshot()) >= 0)
+	if ((sfd = state_snapshot()) >= 0) {
 		reexec_put(mfd, sfd, REEXEC_STATE_NAME, NULL);
-	else
+		cloexec(sfd, 0);
+	} else
 		log_warn("unable to write the table's snapshot: the next image loads %s/state: %s",
 		    cfg.root, strerror(-sfd));
 	reexec_put(mfd, server_control_fd(), SB_CONTROL_NAME, NULL);

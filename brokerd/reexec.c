@@ -42,7 +42,7 @@ reexec_pending(void)
 int
 reexec_begin(void)
 {
-	int mfd = memfd_create("sockbrokerd-fds", 0);
+	int mfd = memfd_create("sockbrokerd-fds", MFD_CLOEXEC);
 
 	return mfd < 0 ? -errno : mfd;
 }
@@ -120,6 +120,7 @@ reexec_exec(int mfd, char **argv)
 	snprintf(env, sizeof(env), "%d:%ld", mfd, (long)getpid());
 	setenv(REEXEC_ENV, env, 1);
 	exe = strchr(argv[0], '/') != NULL ? argv[0] : "/proc/self/exe";
+	fcntl(mfd, F_SETFD, 0);		/* for the exec only, like every fd it lists */
 	execv(exe, argv);
 	log_warn("unable to re-execute %s: %s: carrying on", exe, strerror(errno));
 	unsetenv(REEXEC_ENV);

@@ -860,7 +860,7 @@ state_snapshot(void)
 
 	if ((w = malloc(sizeof(*w))) == NULL)
 		return -ENOMEM;
-	if ((fd = memfd_create("sockbrokerd-state", 0)) < 0) {
+	if ((fd = memfd_create("sockbrokerd-state", MFD_CLOEXEC)) < 0) {
 		r = -errno;
 		free(w);
 		return r;
