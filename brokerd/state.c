@@ -959,8 +959,16 @@ snapshot_load(int fd)
 	compact_at = at;
 	/* anything off: the journal is rewritten from the table (state_compact_wanted) */
 	jdamaged = stale || bad > 0;
-	if (bad > 0)
+	if (bad > 0) {
 		log_warn("the re-exec's snapshot of the table had %u invalid entries: skipped", bad);
+		/*
+		 * as a journal with invalid records is: the one the previous
+		 * image kept, which holds them, stays there for the operator
+		 * before the compaction replaces it
+		 */
+		if (open_journal)
+			keep_damaged();
+	}
 	if (jfd >= 0)
 		close(jfd);
 	jfd = -1;

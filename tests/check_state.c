@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -475,6 +476,64 @@ START_TEST(snapshot)
 }
 END_TEST
 
+/* Has dir a file whose name starts with prefix? */
+static int
+dir_has(const char *prefix)
+{
+	struct dirent *d;
+	DIR *dp = opendir(dir);
+	int found = 0;
+
+	ck_assert_ptr_nonnull(dp);
+	while ((d = readdir(dp)) != NULL)
+		found |= strncmp(d->d_name, prefix, strlen(prefix)) == 0;
+	closedir(dp);
+	return found;
+}
+
+/*
+ * A snapshot with an entry the new image refuses (here an id that is not
+ * one): the others load, and the journal that still holds it is kept as
+ * state.damaged.TIME before the compaction rewrites it from the table, as
+ * for a journal with an invalid record.
+ */
+START_TEST(snapshot_invalid_entry)
+{
+	struct entry *a, *b;
+	uint8_t *buf;
+	struct stat st;
+	int fd;
+
+	a = add("snap-ok", 1001);
+	ck_assert_int_eq(state_set(a), 0);
+	b = add("snap-bad", 1002);
+	ck_assert_int_eq(state_set(b), 0);
+	ck_assert_int_ge(fd = state_snapshot(), 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	buf = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(buf, MAP_FAILED);
+	/* the last entry's id ends the snapshot: make its first character not one */
+	buf[st.st_size - ENTRY_ID_LEN] = 'Z';
+	munmap(buf, (size_t)st.st_size);
+	ck_assert(!dir_has("state.damaged."));
+
+	stub_entries_clear();
+	stub_log_clear();
+	cfg.reexec = 1;
+	ck_assert_int_eq(state_load(fd), 0);
+	cfg.reexec = 0;
+	close(fd);
+	ck_assert_uint_eq(entries_total(), 1);
+	ck_assert_ptr_nonnull(strstr(stub_log, "had 1 invalid entries"));
+	ck_assert(dir_has("state.damaged."));
+	ck_assert(state_compact_wanted());
+	/* the kept journal has both */
+	stub_entries_clear();
+	ck_assert_int_eq(state_load(-1), 0);
+	ck_assert_uint_eq(entries_total(), 2);
+}
+END_TEST
+
 /*
  * A claim made in a private view only (view 1, not the host's): kept as
  * such by the journal, and a request by key alone of another uid, root
@@ -651,6 +710,7 @@ state_suite(void)
 	tcase_add_test(tc, views);
 	tcase_add_test(tc, views_private);
 	tcase_add_test(tc, snapshot);
+	tcase_add_test(tc, snapshot_invalid_entry);
 	tcase_add_test(tc, id_table);
 	suite_add_tcase(s, tc);
 	return s;
