@@ -400,6 +400,17 @@ START_TEST(views)
 }
 END_TEST
 
+/* What a re-exec's new image does with the snapshot in fd: an empty table loads it. */
+static void
+load_snapshot(int fd)
+{
+	stub_entries_clear();
+	cfg.reexec = 1;
+	ck_assert_int_eq(state_load(fd), 0);
+	cfg.reexec = 0;
+	close(fd);
+}
+
 /*
  * The re-exec's snapshot: the next image gets the table as it was (every
  * field the journal keeps, views, each entry's id) without reading the
@@ -431,11 +442,7 @@ START_TEST(snapshot)
 	ck_assert(!state_journal_stale());
 	ck_assert_int_ge(fd = state_snapshot(), 0);
 
-	stub_entries_clear();
-	cfg.reexec = 1;
-	ck_assert_int_eq(state_load(fd), 0);
-	cfg.reexec = 0;
-	close(fd);
+	load_snapshot(fd);
 	ck_assert_uint_eq(entries_total(), 2);
 	ck_assert_ptr_nonnull(a = entry_find_view("snap-a", 0));
 	ck_assert_str_eq(a->id, ida);
@@ -517,12 +524,8 @@ START_TEST(snapshot_invalid_entry)
 	munmap(buf, (size_t)st.st_size);
 	ck_assert(!dir_has("state.damaged."));
 
-	stub_entries_clear();
 	stub_log_clear();
-	cfg.reexec = 1;
-	ck_assert_int_eq(state_load(fd), 0);
-	cfg.reexec = 0;
-	close(fd);
+	load_snapshot(fd);
 	ck_assert_uint_eq(entries_total(), 1);
 	ck_assert_ptr_nonnull(strstr(stub_log, "had 1 invalid entries"));
 	ck_assert(dir_has("state.damaged."));
