@@ -86,9 +86,7 @@ watch = hl.Watch(pid)
 # --- messages -------------------------------------------------------------
 m = encode("bind", 7, key="a-name", socktype=1, flags=LISTEN, mode=0o600, lifetime=HOLD)
 for n in range(0, len(m)):
-    c = fresh()
-    c.send_raw(m[:n])
-    t, i, f, _ = c.recv()
+    c, (t, i, f, _) = hl.exchange(root, m[:n])
     if n == 0:
         assert t is None, "empty datagram: %s" % t
     else:
@@ -103,9 +101,7 @@ for n in range(300):
     if n % 3 == 0:   # a real header in front of random fields
         data = struct.pack("=IHHII", MAGIC, VERSION, rng.choice(list(TYPES.values())),
                            16 + len(data), n) + data
-    c = fresh()
-    c.send_raw(data)
-    t, i, f, rfds = c.recv()
+    c, (t, i, f, rfds) = hl.exchange(root, data)
     assert t in ("error", "ok", "end", "entry", None), (n, t)
     if t == "error":
         assert f["errno"] in (errno.EBADMSG, errno.EPROTO, errno.EINVAL, errno.ENOENT,
