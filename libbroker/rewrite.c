@@ -1426,6 +1426,14 @@ parse_line(const char *line, size_t len, const char *program, struct sbrw_rule *
 		i++;
 	if (i < len)
 		return "too many fields (want PROGRAMS OPTION ROLE GRAMMAR)";
+	/*
+	 * a line for other programs is not this one's business, good or bad;
+	 * looked at before anything is copied: most lines of most files are
+	 * for other programs, and every shimmed process with a long argument
+	 * reads every file
+	 */
+	if (nf > 1 && !progs_match(f[0].p, f[0].n, program))
+		return NULL;
 	memset(r, 0, sizeof(*r));
 	snprintf(r->line, sizeof(r->line), "%.*s", (int)len, line);
 	if (nf == 1) {
@@ -1447,9 +1455,6 @@ parse_line(const char *line, size_t len, const char *program, struct sbrw_rule *
 		*ret_match = 1;
 		return NULL;
 	}
-	/* a line for other programs is not this one's business, good or bad */
-	if (!progs_match(f[0].p, f[0].n, program))
-		return NULL;
 	if (nf < 3 || (nf == 3 && !(f[2].n == 5 && memcmp(f[2].p, "never", 5) == 0)))
 		return "want PROGRAMS OPTION ROLE GRAMMAR";
 	if (f[1].n >= sizeof(r->opt) || !((f[1].n == 1 && f[1].p[0] == '*') ||
@@ -1536,8 +1541,9 @@ sbrw_rules_add_text(struct sbrw_rules *rules, const char *program, const char *t
 }
 
 struct rule_file {
-	char	name[64];
-	int	dir;
+	char		name[64];
+	int		dir;
+	unsigned char	type;	/* d_type: DT_REG needs no fstat */
 };
 
 static int
@@ -1546,45 +1552,54 @@ file_cmp(const void *a, const void *b)
 	return strcmp(((const struct rule_file *)a)->name, ((const struct rule_file *)b)->name);
 }
 
-/* Read one rule file into rules. */
+/*
+ * Read one rule file, name in the directory dirfd (path, for messages),
+ * into rules. Every shimmed process with a long argument reads every
+ * rule file, so a usual one costs three system calls: openat beside the
+ * directory's fd (no walk of the whole path), one read of up to the limit
+ * and a byte, close. Only what readdir did not call a regular file is
+ * looked at with fstat: a link (to /dev/null, or anything but a file)
+ * masks, with no rules; so does a directory or FIFO put there since.
+ */
 static void
-load_file(struct sbrw_rules *rules, const char *program, const char *path,
-    sbrw_error_fn err, void *err_ctx)
+load_file(struct sbrw_rules *rules, const char *program, int dirfd, const char *name,
+    unsigned char type, const char *path, sbrw_error_fn err, void *err_ctx)
 {
 	char buf[SBRW_FILE_MAX + 1], msg[PATH_MAX + 64];
 	struct stat st;
-	size_t n = 0, want = sizeof(buf);
+	size_t n = 0;
 	ssize_t r;
 	int fd;
 
 	/* O_NONBLOCK: a FIFO there must not hang the program */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
+	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
 		if (err != NULL) {
 			snprintf(msg, sizeof(msg), "%s: cannot read it: %s", path, strerror(errno));
 			err(err_ctx, msg);
 		}
 		return;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);	/* /dev/null, or anything but a file: it masks, with no rules */
+	if (type != DT_REG && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+		close(fd);
 		return;
 	}
 	/*
-	 * Up to the size fstat gave, one read for a usual file rather than a
-	 * second one to see the end (every shimmed process with a long
-	 * argument reads every rule file); a file that says 0 (one that
-	 * makes its text as it is read) or more than fits is read as before,
-	 * up to a byte past the limit.
+	 * A short read of a regular file is its end; a file that makes its
+	 * text as it is read (0 bytes at first) is read until it ends, up to
+	 * a byte past the limit. A directory (EISDIR) or FIFO (EAGAIN) swapped
+	 * in since readdir reads as nothing.
 	 */
-	if (st.st_size > 0 && st.st_size < (off_t)sizeof(buf))
-		want = (size_t)st.st_size;
-	while (n < want && (r = read(fd, buf + n, want - n)) != 0) {
-		if (r < 0) {
+	while (n < sizeof(buf)) {
+		if ((r = read(fd, buf + n, sizeof(buf) - n)) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
+		if (r == 0)
+			break;
 		n += (size_t)r;
+		if (type == DT_REG && n < sizeof(buf))
+			break;
 	}
 	close(fd);
 	if (n > SBRW_FILE_MAX) {
@@ -1607,7 +1622,7 @@ sbrw_rules_load(struct sbrw_rules *rules, const char *program, const char *dirs,
 	size_t dlen[16], n;
 	char path[PATH_MAX], dir[PATH_MAX], msg[PATH_MAX + 64];
 	struct dirent *de;
-	DIR *dp;
+	DIR *dp[16];
 	int nd = 0, nf = 0, d, k, full = 0;
 
 	for (p = dirs; p != NULL && *p != '\0' && nd < 16; p = *e != '\0' ? e + 1 : e) {
@@ -1619,10 +1634,11 @@ sbrw_rules_load(struct sbrw_rules *rules, const char *program, const char *dirs,
 		}
 	}
 	for (d = 0; d < nd; d++) {
+		/* kept open until its files are read: each is opened beside it */
 		snprintf(dir, sizeof(dir), "%.*s", (int)dlen[d], dstart[d]);
-		if ((dp = opendir(dir)) == NULL)
+		if ((dp[d] = opendir(dir)) == NULL)
 			continue;	/* no such directory: no rules there */
-		while ((de = readdir(dp)) != NULL) {
+		while ((de = readdir(dp[d])) != NULL) {
 			n = strlen(de->d_name);
 			if (de->d_name[0] == '.' || n < 7 || n >= sizeof(files[0].name) || strcmp(de->d_name + n - 6, ".rules") != 0)
 				continue;
@@ -1636,9 +1652,9 @@ sbrw_rules_load(struct sbrw_rules *rules, const char *program, const char *dirs,
 				continue;
 			}
 			memcpy(files[nf].name, de->d_name, n + 1);
+			files[nf].type = de->d_type;
 			files[nf++].dir = d;
 		}
-		closedir(dp);
 	}
 	if (full && err != NULL) {
 		snprintf(msg, sizeof(msg), "more than %d rule files: the rest are ignored",
@@ -1651,8 +1667,12 @@ sbrw_rules_load(struct sbrw_rules *rules, const char *program, const char *dirs,
 		if (snprintf(path, sizeof(path), "%.*s/%s", (int)dlen[d], dstart[d], files[k].name) >=
 		    (int)sizeof(path))
 			continue;
-		load_file(rules, program, path, err, err_ctx);
+		load_file(rules, program, dirfd(dp[d]), files[k].name, files[k].type, path, err,
+		    err_ctx);
 	}
+	for (d = 0; d < nd; d++)
+		if (dp[d] != NULL)
+			closedir(dp[d]);
 	return nf;
 }
 

@@ -689,15 +689,32 @@ START_TEST(rule_dirs)
 	ck_assert_int_eq(symlink("/dev/null", with("%s/d.rules", etc, NULL)), 0);	/* masks */
 	put(usr, "e.rules", "prog --e server path\n");
 	ck_assert_int_eq(mkfifo(with("%s/e.rules", etc, NULL), 0600), 0);	/* no hang */
+	put(usr, "f.rules", "prog --f server path\n");
+	ck_assert_int_eq(mkdir(with("%s/f.rules", etc, NULL), 0700), 0);	/* masks */
+	{
+		/* the last line of a file at the size limit counts; a byte more and none do */
+		static char big[SBRW_FILE_MAX + 2];
+		const char *last = "prog --g server path\n";
+
+		memset(big, '#', SBRW_FILE_MAX);
+		big[0] = '\n';
+		big[SBRW_FILE_MAX - strlen(last) - 1] = '\n';
+		memcpy(big + SBRW_FILE_MAX - strlen(last), last, strlen(last) + 1);
+		ck_assert_uint_eq(strlen(big), SBRW_FILE_MAX);
+		put(usr, "g.rules", big);
+		memmove(big + 1, big, SBRW_FILE_MAX + 1);
+		put(usr, "h.rules", big);
+	}
 	snprintf(dirs, sizeof(dirs), "%s:/nonexistent:%s", etc, usr);
 	rules.n = 0;
-	ck_assert_int_eq(sbrw_rules_load(&rules, "prog", dirs, NULL, NULL), 5);
-	ck_assert_int_eq(rules.n, 2);
+	ck_assert_int_eq(sbrw_rules_load(&rules, "prog", dirs, NULL, NULL), 8);
+	ck_assert_int_eq(rules.n, 3);
 	ck_assert_str_eq(rules.rule[0].opt, "--a");
 	ck_assert_str_eq(rules.rule[1].opt, "--b2");
 	ck_assert_int_eq(rules.rule[1].role, SBRW_ROLE_CLIENT);
+	ck_assert_str_eq(rules.rule[2].opt, "--g");
 	rules.n = 0;
-	ck_assert_int_eq(sbrw_rules_load(&rules, "other", dirs, NULL, NULL), 5);
+	ck_assert_int_eq(sbrw_rules_load(&rules, "other", dirs, NULL, NULL), 8);
 	ck_assert_int_eq(rules.n, 0);
 	ck_assert_int_eq(system(with("rm -rf %s %s", etc, usr)), 0);
 }
