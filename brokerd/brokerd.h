@@ -338,7 +338,9 @@ void		 server_refusal_dropped(void);
  * that made e (its start time), -ESRCH if not; linger_adopt(): then keep
  * e anyway if a socket is still bound at its file (0 if e lingers, -errno
  * to release it); proc_starttime(): field 22 of /proc/PID/stat, or 0;
- * peer_root_open(): an O_PATH fd of p's root directory, or -errno.
+ * peer_root_open(): an O_PATH fd of p's root directory, or -errno;
+ * peer_root_lend(): while p's request goes on, peer_root_open(p) takes *fd
+ * (setting it to -1) instead (NULL, NULL: no more).
  */
 int		 track_init(void);
 int		 proc_track(struct entry *e, struct peer *p);
@@ -347,6 +349,7 @@ int		 proc_adopt(struct entry *e);
 int		 linger_adopt(struct entry *e);
 uint64_t	 proc_starttime(pid_t pid);
 int		 peer_root_open(struct peer *p);
+void		 peer_root_lend(struct peer *p, int *fd);
 
 /*
  * linkrm.c: remove e's link at its long path (a path key) on a thread,

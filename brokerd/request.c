@@ -286,6 +286,7 @@ struct pending {
 	struct proof	*job;
 	int		 waiting;	/* a lookup for a waiter (P_WAIT), not P_PROOF */
 	int		 sock;		/* ADOPT: the client's socket, or -1 */
+	int		 rootfd;	/* the client's root the job looks from, or -1 */
 	size_t		 len;
 	uint8_t		 buf[SB_MSG_MAX];
 };
@@ -324,6 +325,7 @@ pending_begin(struct peer *p, const struct sb_msg *m, const char *key, const cha
 	pd->p = p;
 	pd->waiting = waiting;
 	pd->sock = -1;
+	pd->rootfd = -1;
 	/* a waiter is refused nothing here: it waits on, its next wake tries again */
 	if ((rootfd = peer_root_open(p)) < 0) {
 		free(pd);
@@ -334,14 +336,16 @@ pending_begin(struct peer *p, const struct sb_msg *m, const char *key, const cha
 		return rootfd;
 	}
 	pd->job = proof_start(c->uid, key, sp, m->fd, rootfd, &err, why, sizeof(why));
-	close(rootfd);
 	if (pd->job == NULL) {
+		close(rootfd);
 		free(pd);
 		if (!waiting)
 			refuse(p, m->id, err, 0, "uid %lu %s %s: %s", (unsigned long)c->uid, what,
 			    kfmt(key), why);
 		return -err;
 	}
+	/* kept for the second pass: the process it tracks is looked at from there too */
+	pd->rootfd = rootfd;
 	pd->next = pendings;
 	pendings = pd;
 	if (!waiting)
@@ -436,6 +440,8 @@ pending_free(struct pending *pd)
 {
 	if (pd->sock >= 0)
 		closer_close_uid(pd->sock, peer_cred(pd->p)->uid);
+	if (pd->rootfd >= 0)
+		close(pd->rootfd);	/* an O_PATH fd of a directory: no file system's close */
 	free(pd);
 }
 
@@ -456,8 +462,12 @@ request_proofs_poll(void)
 		m.fd = -1;
 		m.fd2 = pd->sock;
 		pd->sock = -1;
-		if (sb_msg_decode(&m, pd->buf, pd->len) == 0)
+		if (sb_msg_decode(&m, pd->buf, pd->len) == 0) {
+			/* the root the proof was checked from, for proc_track */
+			peer_root_lend(pd->p, &pd->rootfd);
 			redo(pd->p, &m, &o, pd->waiting);
+			peer_root_lend(NULL, NULL);
+		}
 		pd->sock = m.fd2;	/* unless the bind kept it */
 		if (!pd->waiting)
 			peer_proof_done(pd->p);

@@ -57,9 +57,22 @@ static struct proc	*procs[PROC_BUCKETS];
 static int	pidfd_alive(int pidfd);
 static int	pidfd_open_pid(pid_t pid);
 
+/* A root fd of a peer opened for its request, lent while the request goes on */
+static struct peer	*lent_peer;
+static int		*lent_fd;
+
+void
+peer_root_lend(struct peer *p, int *fd)
+{
+	lent_peer = p;
+	lent_fd = fd;
+}
+
 /*
  * An O_PATH fd of p's root directory (in its mount namespace), opened while
- * p's process is known to be the one that connected; -errno.
+ * p's process is known to be the one that connected; -errno. The one lent
+ * for p's request (its proof was checked from there, a moment ago) is
+ * taken rather than opened again: four system calls on the event loop.
  */
 int
 peer_root_open(struct peer *p)
@@ -67,6 +80,12 @@ peer_root_open(struct peer *p)
 	char path[64];
 	socklen_t len = sizeof(int);
 	int pidfd = -1, fd;
+
+	if (p == lent_peer && lent_fd != NULL && *lent_fd >= 0) {
+		fd = *lent_fd;
+		*lent_fd = -1;
+		return fd;
+	}
 
 	if (getsockopt(peer_sock(p), SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0 || pidfd < 0) {
 		if ((pidfd = pidfd_open_pid(peer_cred(p)->pid)) < 0)
@@ -466,11 +485,11 @@ proc_track(struct entry *e, struct peer *p)
 	socklen_t len = sizeof(int);
 	int pidfd = -1, fd, r;
 
+	/* close-on-exec, as pidfd_open's */
 	if (getsockopt(peer_sock(p), SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0 || pidfd < 0) {
 		if ((pidfd = pidfd_open_pid(e->pid)) < 0)
 			return pidfd;
-	} else
-		fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+	}
 	if ((r = proc_attach(e, pidfd)) < 0)
 		return r;
 	/* where its links live: the link at a long path goes when it does */
