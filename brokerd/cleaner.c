@@ -247,8 +247,9 @@ queue(const char *xx, const char *name, int mounted)
 	pthread_mutex_lock(&lock);
 	*tail = j;
 	tail = &j->next;
-	pthread_cond_signal(&cond);
 	pthread_mutex_unlock(&lock);
+	/* after the unlock: signalled under it, the thread would wake to wait for it */
+	pthread_cond_signal(&cond);
 }
 
 /* At start: trash a killed broker left behind. */

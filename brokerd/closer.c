@@ -143,7 +143,8 @@ uq_next_locked(int spare)
 	return NULL;
 }
 
-static int	push_locked(const struct item *it, uid_t uid);
+static int	push_locked(const struct item *it, uid_t uid, int *wake);
+static void	wake_threads(int wake);
 
 static uid_t
 person(uid_t uid)
@@ -166,19 +167,20 @@ push_drained(const struct item *it, uid_t uid, int hard)
 {
 	struct item d = *it;
 	struct uq *q;
-	int r = -1;
+	int r = -1, wake = 0;
 
 	d.drained = 1;
 	pthread_mutex_lock(&lock);
 	q = uq_find_locked(uid);
 	if ((hard > 1 || (hard ? q == NULL || q->drained < DRAINED_HARD_MAX :
 	     ndrained < DRAINED_MAX && (q == NULL || q->n + (unsigned)q->busy < CLOSER_PENDING_MAX))) &&
-	    push_locked(&d, uid) == 0) {
+	    push_locked(&d, uid, &wake) == 0) {
 		uq_find_locked(uid)->drained++;
 		ndrained++;
 		r = 0;
 	}
 	pthread_mutex_unlock(&lock);
+	wake_threads(wake);
 	return r;
 }
 
@@ -525,9 +527,26 @@ uq_push_locked(struct uq *q, const struct item *it)
 	return 0;
 }
 
-/* Queue it under uid (a person already) and wake a thread (under lock); 0 or -ENOMEM. */
+/*
+ * Signal the threads push_locked() said to wake, once the lock is let go:
+ * a thread signalled under it wakes only to wait for it (a futex wait and
+ * wake more on each side of every close, bench/README).
+ */
+static void
+wake_threads(int wake)
+{
+	if (wake & 1)
+		pthread_cond_signal(&cond);
+	if (wake & 2)
+		pthread_cond_signal(&cond_spare);
+}
+
+/*
+ * Queue it under uid (a person already), under lock; 0 or -ENOMEM. *wake
+ * gets the threads to signal after the unlock (wake_threads()).
+ */
 static int
-push_locked(const struct item *it, uid_t uid)
+push_locked(const struct item *it, uid_t uid, int *wake)
 {
 	struct uq *q;
 	int ready;
@@ -561,17 +580,16 @@ push_locked(const struct item *it, uid_t uid)
 	 * CPU). The spares wait apart, so that a signal for another uid's fd
 	 * never lands on a thread that may not take it.
 	 */
-	if (ready) {
-		pthread_cond_signal(&cond);
-		if (uid == 0 || uid == CLOSER_BROKER)
-			pthread_cond_signal(&cond_spare);
-	}
+	if (ready)
+		*wake |= uid == 0 || uid == CLOSER_BROKER ? 3 : 1;
 	return 0;
 }
 
 static void
 queue(const struct item *it, uid_t uid)
 {
+	int wake = 0;
+
 	if (it->fd < 0)
 		return;
 	if (uid != CLOSER_BROKER && uid != CLOSER_FOREIGN)
@@ -584,8 +602,9 @@ queue(const struct item *it, uid_t uid)
 		return;
 	}
 	/* out of memory: the fd stays open rather than block the event loop */
-	push_locked(it, uid);
+	push_locked(it, uid, &wake);
 	pthread_mutex_unlock(&lock);
+	wake_threads(wake);
 }
 
 void

@@ -228,11 +228,21 @@ running_of_locked(uid_t person)
 	return n;
 }
 
-/* Check j, publish the result, wake the event loop. Called and returns unlocked. */
+/* Wake the event loop: a result is published */
+static void
+wake_loop(void)
+{
+	uint64_t one = 1;
+
+	if (write(evfd, &one, sizeof(one)) < 0) {
+		/* the counter is full: it is readable anyway */
+	}
+}
+
+/* Check j and publish the result (returns locked: the caller wakes the loop). */
 static void
 job_run(struct proof *j)
 {
-	uint64_t one = 1;
 	int ok = j->fd >= 0 ? check(j) : lookup(j);
 
 	pthread_mutex_lock(&lock);
@@ -242,15 +252,16 @@ job_run(struct proof *j)
 	if (j->abandoned)
 		stuck_remove_locked(j->person);
 	unref_locked(j);
-	pthread_mutex_unlock(&lock);
-	if (write(evfd, &one, sizeof(one)) < 0) {
-		/* the counter is full: it is readable anyway */
-	}
 }
 
 /*
  * A standing thread: its first job, then whatever is handed to it while it
  * waits; it ends when IDLE_MAX others wait already or none came for IDLE_S.
+ * The loop is woken only once the thread holds the lock it will wait with:
+ * a result and the thread's return to the waiting ones are one critical
+ * section, so the loop, woken, does not find the lock taken again (a
+ * futex wait and wake on each side, and the thread's wake-up, on every
+ * check: bench/README).
  */
 static void *
 job_main(void *arg)
@@ -260,13 +271,14 @@ job_main(void *arg)
 	int r;
 
 	for (;;) {
-		job_run(j);
-		pthread_mutex_lock(&lock);
+		job_run(j);	/* locked */
 		if (nidle >= IDLE_MAX) {
 			pthread_mutex_unlock(&lock);
+			wake_loop();
 			return NULL;
 		}
 		nidle++;
+		wake_loop();
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += IDLE_S;
 		r = 0;
@@ -376,8 +388,9 @@ proof_start(uid_t uid, const char *key, const char *short_path, int fd, int root
 		j->qnext = NULL;
 		*queue_tail = j;
 		queue_tail = &j->qnext;
-		pthread_cond_signal(&queue_cv);
 		pthread_mutex_unlock(&lock);
+		/* after the unlock: signalled under it, the thread would wake to wait for it */
+		pthread_cond_signal(&queue_cv);
 		return j;
 	}
 	pthread_attr_init(&attr);
