@@ -28,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "rewrite.h"
@@ -1546,6 +1547,33 @@ struct rule_file {
 	unsigned char	type;	/* d_type: DT_REG needs no fstat */
 };
 
+/*
+ * Does a short read of a regular file in the directory dirfd mean its end?
+ * On a local disk or memory file system, yes; FUSE (direct_io), 9p, NFS
+ * and the like may answer a read with less than is there, so there the
+ * file is read until a read gives nothing.
+ */
+static int
+dir_reads_whole(int dirfd)
+{
+	static const unsigned long whole[] = {
+		0xEF53,		/* ext2, ext3, ext4 */
+		0x58465342,	/* xfs */
+		0x9123683E,	/* btrfs */
+		0x01021994,	/* tmpfs */
+		0x73717368,	/* squashfs */
+	};
+	struct statfs sf;
+	size_t i;
+
+	if (fstatfs(dirfd, &sf) < 0)
+		return 0;
+	for (i = 0; i < sizeof(whole) / sizeof(whole[0]); i++)
+		if ((unsigned long)sf.f_type == whole[i])
+			return 1;
+	return 0;
+}
+
 static int
 file_cmp(const void *a, const void *b)
 {
@@ -1557,13 +1585,14 @@ file_cmp(const void *a, const void *b)
  * into rules. Every shimmed process with a long argument reads every
  * rule file, so a usual one costs three system calls: openat beside the
  * directory's fd (no walk of the whole path), one read of up to the limit
- * and a byte, close. Only what readdir did not call a regular file is
+ * and a byte (whole: the directory's file system ends a regular file at a
+ * short read), close. Only what readdir did not call a regular file is
  * looked at with fstat: a link (to /dev/null, or anything but a file)
  * masks, with no rules; so does a directory or FIFO put there since.
  */
 static void
 load_file(struct sbrw_rules *rules, const char *program, int dirfd, const char *name,
-    unsigned char type, const char *path, sbrw_error_fn err, void *err_ctx)
+    unsigned char type, int whole, const char *path, sbrw_error_fn err, void *err_ctx)
 {
 	char buf[SBRW_FILE_MAX + 1], msg[PATH_MAX + 64];
 	struct stat st;
@@ -1584,9 +1613,9 @@ load_file(struct sbrw_rules *rules, const char *program, int dirfd, const char *
 		return;
 	}
 	/*
-	 * A short read of a regular file is its end; a file that makes its
-	 * text as it is read (0 bytes at first) is read until it ends, up to
-	 * a byte past the limit. A directory (EISDIR) or FIFO (EAGAIN) swapped
+	 * A short read of a regular file of a whole-reading file system is
+	 * its end; anything else is read until a read gives nothing, up to a
+	 * byte past the limit. A directory (EISDIR) or FIFO (EAGAIN) swapped
 	 * in since readdir reads as nothing.
 	 */
 	while (n < sizeof(buf)) {
@@ -1598,7 +1627,7 @@ load_file(struct sbrw_rules *rules, const char *program, int dirfd, const char *
 		if (r == 0)
 			break;
 		n += (size_t)r;
-		if (type == DT_REG && n < sizeof(buf))
+		if (whole && type == DT_REG && n < sizeof(buf))
 			break;
 	}
 	close(fd);
@@ -1623,7 +1652,7 @@ sbrw_rules_load(struct sbrw_rules *rules, const char *program, const char *dirs,
 	char path[PATH_MAX], dir[PATH_MAX], msg[PATH_MAX + 64];
 	struct dirent *de;
 	DIR *dp[16];
-	int nd = 0, nf = 0, d, k, full = 0;
+	int nd = 0, nf = 0, d, k, full = 0, whole[16];
 
 	for (p = dirs; p != NULL && *p != '\0' && nd < 16; p = *e != '\0' ? e + 1 : e) {
 		if ((e = strchr(p, ':')) == NULL)
@@ -1638,6 +1667,7 @@ sbrw_rules_load(struct sbrw_rules *rules, const char *program, const char *dirs,
 		snprintf(dir, sizeof(dir), "%.*s", (int)dlen[d], dstart[d]);
 		if ((dp[d] = opendir(dir)) == NULL)
 			continue;	/* no such directory: no rules there */
+		whole[d] = dir_reads_whole(dirfd(dp[d]));
 		while ((de = readdir(dp[d])) != NULL) {
 			n = strlen(de->d_name);
 			if (de->d_name[0] == '.' || n < 7 || n >= sizeof(files[0].name) || strcmp(de->d_name + n - 6, ".rules") != 0)
@@ -1667,8 +1697,8 @@ sbrw_rules_load(struct sbrw_rules *rules, const char *program, const char *dirs,
 		if (snprintf(path, sizeof(path), "%.*s/%s", (int)dlen[d], dstart[d], files[k].name) >=
 		    (int)sizeof(path))
 			continue;
-		load_file(rules, program, dirfd(dp[d]), files[k].name, files[k].type, path, err,
-		    err_ctx);
+		load_file(rules, program, dirfd(dp[d]), files[k].name, files[k].type, whole[d],
+		    path, err, err_ctx);
 	}
 	for (d = 0; d < nd; d++)
 		if (dp[d] != NULL)
