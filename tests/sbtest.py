@@ -157,9 +157,9 @@ def served(root, pid, client=None):
         assert t == "ok" and f["pid"] == pid, (t, f)
         return
     n = fds(pid)
-    c, (t, i, f, _) = exchange(root, encode("status", 1))
+    c, (t, i, f, _) = exchange(root, encode("status", 7), timeout=20)
     c.close()
-    assert t == "ok" and f["pid"] == pid, (t, f)
+    assert t == "ok" and i == 7 and f["pid"] == pid, (t, i, f)
     settle(lambda: fds(pid) <= n)
 
 
@@ -170,8 +170,10 @@ CLOSER_PENDING_MAX = 64
 
 
 def lagging(t, f):
-    """Is (t, f) the refusal at connect of a uid whose closes lag? Such a
-    refusal comes before the broker read anything: it answers no request."""
+    """Is (t, f) the broker's refusal of a uid whose closes lag: at
+    connect (id 0, before it read anything), or of a message carrying
+    fds (its id: the broker takes no more fds of that uid for now)? Both
+    say "try again later" and name the limit."""
     if t != "error" or f.get("errno") != errno.EAGAIN or \
             "could not close yet" not in f.get("message", ""):
         return False
@@ -181,10 +183,11 @@ def lagging(t, f):
 
 def exchange(root, data, fds=(), cmsgs=None, timeout=5):
     """Send data on a new connection and read the reply: (client, (type,
-    id, fields, fds)). A refusal at connect because this uid's closes lag
-    (lagging()) is the broker's throttle working, not its answer to data:
-    it is waited out and data sent again on a new connection, for at most
-    30 s."""
+    id, fields, fds)). A refusal because this uid's closes lag (lagging())
+    is the broker's throttle working, not its answer to what data asks:
+    it is waited out (backing off to 0.2 s) and data sent again on a new
+    connection, for at most 30 s; then that refusal is returned, and the
+    caller's check of the errno fails."""
     end = time.monotonic() + 30
     pause = 0.005
     while True:
