@@ -163,9 +163,10 @@ def served(root, pid, client=None):
     settle(lambda: fds(pid) <= n)
 
 
-# A uid other than root whose dropped connections' fds the broker's closer
-# threads have not closed yet is refused at connect (closer.h):
-# EAGAIN, "... could not close yet (the limit is 64): try again later".
+# A uid other than root with this many fds the broker's closer threads
+# have not closed yet is refused at connect, and so is a message of it
+# carrying fds (closer.h): EAGAIN, "... could not close yet (the limit is
+# 64): try again later".
 CLOSER_PENDING_MAX = 64
 
 
