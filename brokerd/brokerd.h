@@ -163,7 +163,7 @@ struct entry	*entry_find_sole(const char *key);
 int		 entry_view_free(const char *key, unsigned from);
 struct entry	*entry_by_id(const char *id);
 int		 entries_room(void);
-void		 entries_load_begin(void);
+void		 entries_load_begin(size_t n, size_t key_bytes);
 void		 entries_load_end(void);
 uint64_t	 entry_load_hint(const struct entry *e);
 int		 entry_load_may_exist(uint64_t idh);

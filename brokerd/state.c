@@ -769,6 +769,7 @@ state_parse(const uint8_t *buf, size_t n)
 	size_t off, bad_at, k;
 	uint32_t len;
 	unsigned damaged = 0, kept;
+	size_t nsets;
 	int ver, i;
 
 	jrecords = 0;
@@ -788,8 +789,9 @@ state_parse(const uint8_t *buf, size_t n)
 		log_warn("%s/%s: damaged file header repaired", cfg.root, STATE_NAME);
 		damaged++;
 	}
-	entries_reserve(count_sets(buf, n, off, ver));
-	entries_load_begin();
+	nsets = count_sets(buf, n, off, ver);
+	entries_reserve(nsets);
+	entries_load_begin(nsets, n);	/* no key is longer than the file */
 	while (off < n) {
 		for (k = 0; k < LOAD_BATCH && off < n && rec_valid(buf, n, off, ver, jsalt, &len);
 		    k++) {
@@ -942,7 +944,7 @@ snapshot_load(int fd)
 	open_journal = buf[22];
 	memcpy(jsalt, buf + 24, 8);
 	entries_reserve(count);
-	entries_load_begin();
+	entries_load_begin(count, (size_t)st.st_size);
 	for (p = buf + SNAP_HDR, i = 0; i < count;) {
 		for (k = 0; k < LOAD_BATCH && i < count; k++, i++) {
 			memcpy(&len, p, 2);

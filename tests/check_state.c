@@ -699,6 +699,113 @@ START_TEST(id_table)
 }
 END_TEST
 
+/*
+ * A load big enough for the arena (entry.c: 1,024 entries or more), from
+ * the journal and from a re-exec's snapshot: every entry comes back with
+ * its key, id and owner; entries freed in any order and new ones made
+ * after it leave the others whole (ASan poisons what is freed); the pages
+ * of freed entries go back to the kernel, and the mapping goes with the
+ * last of its entries.
+ */
+#define NBIG	3000
+
+static void
+big_key(char *key, size_t size, size_t i)
+{
+	/* lengths from 8 to 107 bytes: entries of many sizes */
+	snprintf(key, size, "big-%zu-%.*s", i, (int)(i % 100), "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+}
+
+static void
+big_check(const int *in, size_t from, size_t to)
+{
+	struct entry *e;
+	char key[128];
+	size_t i;
+
+	for (i = from; i < to; i++) {
+		big_key(key, sizeof(key), i);
+		e = entry_find(key, NULL);
+		if (!in[i]) {
+			ck_assert_msg(e == NULL, "%s: freed, still found", key);
+			continue;
+		}
+		ck_assert_msg(e != NULL, "%s: lost", key);
+		ck_assert_str_eq(e->key, key);
+		ck_assert_uint_eq(e->uid, 1000 + i % 7);
+		ck_assert_ptr_eq(entry_by_id(e->id), e);
+	}
+}
+
+START_TEST(big_load)
+{
+	static int in[NBIG + 500];
+	char key[128];
+	struct entry *e;
+	size_t i, j, n = 0;
+	int fd, pass;
+
+	cfg.max_entries = SB_DEFAULT_MAX_ENTRIES;	/* the table is sized from the journal */
+	for (i = 0; i < NBIG; i++) {
+		big_key(key, sizeof(key), i);
+		add(key, 1000 + (uid_t)(i % 7));
+		in[i] = 1;
+	}
+	ck_assert_int_eq(state_compact(), 0);
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 0) {
+			stub_entries_clear();
+			ck_assert_uint_eq(stub_arena_mapped(), 0);
+			ck_assert_int_eq(state_load(-1), 0);
+		} else {
+			ck_assert_int_ge(fd = state_snapshot(), 0);
+			load_snapshot(fd);
+		}
+		ck_assert_uint_eq(entries_total(), n + NBIG / 3 * (pass ? 1 : 3));
+		ck_assert_msg(stub_arena_mapped() > 0, "pass %d: no arena", pass);
+		ck_assert_uint_eq(stub_arena_live(), entries_total());
+		big_check(in, 0, NBIG);
+		if (pass == 1)
+			break;
+		/* two thirds freed, in a permuted order, with new entries between */
+		for (i = 0; i < NBIG; i++) {
+			j = (i * 1237 + 11) % NBIG;	/* 1237 is prime to 3000 */
+			if (j % 3 == 0)
+				continue;
+			big_key(key, sizeof(key), j);
+			ck_assert_ptr_nonnull(e = entry_find(key, NULL));
+			entry_unlink(e);
+			ck_assert_int_eq(state_del(e), 0);
+			entry_free(e);
+			in[j] = 0;
+			if (i % 6 == 0 && n < 500) {
+				big_key(key, sizeof(key), NBIG + n);
+				ck_assert_int_eq(state_set(add(key, 1000 + (uid_t)((NBIG + n) % 7))), 0);
+				in[NBIG + n++] = 1;
+			}
+		}
+		ck_assert_uint_eq(stub_arena_live(), NBIG / 3);
+		big_check(in, 0, NBIG + n);
+	}
+	big_check(in, NBIG, NBIG + n);
+	/* all but one freed: the pages of the others go back, the mapping stays */
+	ck_assert_uint_gt(stub_arena_resident(), 8);
+	while ((e = entry_first()) != NULL && e->next != NULL) {
+		entry_unlink(e);
+		entry_free(e);
+	}
+	ck_assert_uint_eq(stub_arena_live(), 1);
+	ck_assert_uint_gt(stub_arena_mapped(), 0);
+	ck_assert_msg(stub_arena_resident() <= 2, "%zu pages of one entry in memory",
+	    stub_arena_resident());
+	/* its last entry gone, the arena is */
+	stub_entries_clear();
+	ck_assert_uint_eq(stub_arena_mapped(), 0);
+	ck_assert_uint_eq(stub_log_len, 0);
+	cfg.max_entries = 0;
+}
+END_TEST
+
 static Suite *
 state_suite(void)
 {
@@ -715,6 +822,7 @@ state_suite(void)
 	tcase_add_test(tc, snapshot);
 	tcase_add_test(tc, snapshot_invalid_entry);
 	tcase_add_test(tc, id_table);
+	tcase_add_test(tc, big_load);
 	suite_add_tcase(s, tc);
 	return s;
 }
