@@ -74,19 +74,37 @@
 
 enum mode { MODE_UNSET = 0, MODE_BROKER, MODE_DIRECT, MODE_AUTO };
 
+/*
+ * What every call reads before it knows it has nothing to do: in .data,
+ * not .bss, on the page the loader already wrote (the GOT's), so that a
+ * process whose calls all pass through costs no page fault of the shim's
+ * for them. In .bss they were three pages apart (two faults a page for the
+ * first short connect: a read maps the zero page, the write copies it).
+ */
+#define SHIM_HOT	__attribute__((section(".data.sockbroker_hot")))
+
 /* The real functions, resolved once. */
-static int	(*real_bind)(int, const struct sockaddr *, socklen_t);
-static int	(*real_connect)(int, const struct sockaddr *, socklen_t);
-static int	(*real_listen)(int, int);
-static ssize_t	(*real_sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
-static ssize_t	(*real_sendmsg)(int, const struct msghdr *, int);
-static int	(*real_unlink)(const char *);
-static int	(*real_unlinkat)(int, const char *, int);
-static int	(*real_link)(const char *, const char *);
-static int	(*real_linkat)(int, const char *, int, const char *, int);
-static int	(*real_rename)(const char *, const char *);
-static int	(*real_renameat)(int, const char *, int, const char *);
-static int	(*real_renameat2)(int, const char *, int, const char *, unsigned);
+static int	(*real_bind)(int, const struct sockaddr *, socklen_t) SHIM_HOT;
+static int	(*real_connect)(int, const struct sockaddr *, socklen_t) SHIM_HOT;
+static int	(*real_listen)(int, int) SHIM_HOT;
+static ssize_t	(*real_sendto)(int, const void *, size_t, int, const struct sockaddr *,
+		    socklen_t) SHIM_HOT;
+static ssize_t	(*real_sendmsg)(int, const struct msghdr *, int) SHIM_HOT;
+static int	(*real_unlink)(const char *) SHIM_HOT;
+static int	(*real_unlinkat)(int, const char *, int) SHIM_HOT;
+static int	(*real_link)(const char *, const char *) SHIM_HOT;
+static int	(*real_linkat)(int, const char *, int, const char *, int) SHIM_HOT;
+static int	(*real_rename)(const char *, const char *) SHIM_HOT;
+static int	(*real_renameat)(int, const char *, int, const char *) SHIM_HOT;
+static int	(*real_renameat2)(int, const char *, int, const char *, unsigned) SHIM_HOT;
+
+/* The shim's counts that the fast paths read without the lock. */
+static struct {
+	int	 nentries;	/* entries of the table (atomic) */
+	int	 npending;	/* of them bound, BOUND not sent yet (atomic) */
+	int	 ntemp;		/* of them with a temp name (atomic) */
+	int	 nseen;		/* shim.seen: set in the constructor, read-only after */
+} hot SHIM_HOT;
 
 /* A short path the shim handed out, and the key (long path) it stands for. */
 struct entry {
@@ -116,9 +134,6 @@ static struct {
 	int		 may_use_system;	/* no SOCKBROKER_ROOT, not uid 0 */
 	struct entry	 table[TABLE_MAX];
 	int		 next_slot;
-	int		 nentries;	/* read without the lock: atomic */
-	int		 npending;	/* read without the lock: atomic */
-	int		 ntemp;		/* entries with a temp name: atomic */
 	struct dir	 dirs[DIRS_MAX];
 	int		 ndirs;
 	sb_client	*client;
@@ -127,8 +142,7 @@ static struct {
 	int		 in_init;	/* the constructor runs */
 	char		*keys_env;	/* SOCKBROKER_SHIM_KEYS being built */
 	size_t		 keys_len;
-	char		*seen[SEEN_MAX];	/* over-long paths of the command line */
-	int		 nseen;		/* set in the constructor, read-only after */
+	char		*seen[SEEN_MAX];	/* over-long paths of the command line: hot.nseen */
 } shim = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* the forking thread's mask, across fork (static TLS: the shim is preloaded) */
@@ -436,7 +450,7 @@ resolve_real(void)
 static void
 resolve_slow(void)
 {
-	static int state;
+	static int state SHIM_HOT;
 	int zero = 0;
 
 	if (__atomic_compare_exchange_n(&state, &zero, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
@@ -534,9 +548,9 @@ table_add_locked(const char *short_path, const char *key)
 	}
 	shim.next_slot = (int)(e - shim.table + 1) % TABLE_MAX;
 	if (e->key != NULL && e->pending_fd >= 0)	/* a full table of pending binds */
-		__atomic_sub_fetch(&shim.npending, 1, __ATOMIC_RELEASE);
+		__atomic_sub_fetch(&hot.npending, 1, __ATOMIC_RELEASE);
 	if (e->key == NULL)
-		__atomic_add_fetch(&shim.nentries, 1, __ATOMIC_RELEASE);
+		__atomic_add_fetch(&hot.nentries, 1, __ATOMIC_RELEASE);
 	free(e->key);
 	e->key = k;
 	e->pending_fd = -1;
@@ -544,7 +558,7 @@ table_add_locked(const char *short_path, const char *key)
 	e->owned = 0;
 	e->listening = 0;
 	if (e->temp[0] != '\0')
-		__atomic_sub_fetch(&shim.ntemp, 1, __ATOMIC_RELEASE);
+		__atomic_sub_fetch(&hot.ntemp, 1, __ATOMIC_RELEASE);
 	e->temp[0] = '\0';
 	snprintf(e->short_path, sizeof(e->short_path), "%s", short_path);
 }
@@ -553,7 +567,7 @@ table_add_locked(const char *short_path, const char *key)
 static inline int
 have_entries(void)
 {
-	return __atomic_load_n(&shim.nentries, __ATOMIC_ACQUIRE) > 0;
+	return __atomic_load_n(&hot.nentries, __ATOMIC_ACQUIRE) > 0;
 }
 
 static struct entry *
@@ -956,7 +970,7 @@ entry_mark(const char *short_path, int pending_fd, int bound, int owned)
 	if ((e = table_find_locked(short_path)) != NULL) {
 		if (pending_fd >= 0) {
 			if (e->pending_fd < 0)
-				__atomic_add_fetch(&shim.npending, 1, __ATOMIC_RELEASE);
+				__atomic_add_fetch(&hot.npending, 1, __ATOMIC_RELEASE);
 			e->pending_fd = pending_fd;
 			e->listening = 0;
 		}
@@ -1007,7 +1021,7 @@ temp_mark(const char *short_path, const struct sockaddr *addr, socklen_t len)
 	lock(&old);
 	if ((e = table_find_locked(short_path)) != NULL && n < sizeof(e->temp)) {
 		if (e->temp[0] == '\0')
-			__atomic_add_fetch(&shim.ntemp, 1, __ATOMIC_RELEASE);
+			__atomic_add_fetch(&hot.ntemp, 1, __ATOMIC_RELEASE);
 		memcpy(e->temp, sun->sun_path, n);
 		e->temp[n] = '\0';
 	}
@@ -1034,7 +1048,7 @@ temp_is(const char *from, const char *to, int forget)
 		found = 1;
 		if (forget) {
 			e->temp[0] = '\0';
-			__atomic_sub_fetch(&shim.ntemp, 1, __ATOMIC_RELEASE);
+			__atomic_sub_fetch(&hot.ntemp, 1, __ATOMIC_RELEASE);
 		}
 	}
 	unlock(&old);
@@ -1048,7 +1062,7 @@ temp_moved(int dfrom, const char *from, int dto, const char *to, int is_rename)
 	char f[PATH_MAX], t[PATH_MAX];
 	int saved = errno;
 
-	if (__atomic_load_n(&shim.ntemp, __ATOMIC_ACQUIRE) == 0 || !own_process() ||
+	if (__atomic_load_n(&hot.ntemp, __ATOMIC_ACQUIRE) == 0 || !own_process() ||
 	    user_path(from, f, sizeof(f)) < 0 || user_path(to, t, sizeof(t)) < 0 ||
 	    (f[0] != '/' && dfrom != AT_FDCWD) || (t[0] != '/' && dto != AT_FDCWD) ||
 	    !temp_is(f, t, is_rename)) {
@@ -1392,7 +1406,7 @@ seen_add(const char *p, int uri)
 	char buf[PATH_MAX];
 	size_t o = 0;
 
-	if (shim.nseen == SEEN_MAX)
+	if (hot.nseen == SEEN_MAX)
 		return;
 	while (p[0] == '/' && p[1] == '/')
 		p++;	/* spice+unix:///P, nbd+unix:///?socket=P */
@@ -1408,11 +1422,11 @@ seen_add(const char *p, int uri)
 	buf[o] = '\0';
 	if (!sbrw_too_long(o) || o + 1 >= sizeof(buf))
 		return;
-	for (int i = 0; i < shim.nseen; i++)
+	for (int i = 0; i < hot.nseen; i++)
 		if (strcmp(shim.seen[i], buf) == 0)
 			return;
-	if ((shim.seen[shim.nseen] = strdup(buf)) != NULL)
-		shim.nseen++;
+	if ((shim.seen[hot.nseen] = strdup(buf)) != NULL)
+		hot.nseen++;
 }
 
 /* Every absolute path of the command line that is too long for sun_path. */
@@ -1444,7 +1458,7 @@ truncation_of(const char *p, size_t n, int *ret_ambiguous)
 	int i;
 
 	*ret_ambiguous = 0;
-	for (i = 0; i < shim.nseen; i++) {
+	for (i = 0; i < hot.nseen; i++) {
 		if (memcmp(shim.seen[i], p, n) != 0)
 			continue;
 		if (found != NULL) {
@@ -1472,7 +1486,7 @@ fix_truncated(const struct sockaddr **addr, socklen_t *len, struct sockaddr_un *
 	size_t n;
 	int amb, r;
 
-	if (__builtin_expect(shim.nseen == 0, 1) || *len <= SUN_OFF + SBRW_SUN_PATH_MAX - 2 ||
+	if (__builtin_expect(hot.nseen == 0, 1) || *len <= SUN_OFF + SBRW_SUN_PATH_MAX - 2 ||
 	    a->sun_path[0] != '/')
 		return 0;
 	n = strnlen(a->sun_path, (size_t)*len - SUN_OFF);
@@ -1592,14 +1606,14 @@ bind(int fd, const struct sockaddr *addr, socklen_t len)
 			return r < 0 ? -1 : (errno = EINVAL, -1);
 		return shim_bind(fd, addr, len);
 	}
-	if ((!have_entries() && __builtin_expect(shim.nseen == 0, 1)) || addr == NULL ||
+	if ((!have_entries() && __builtin_expect(hot.nseen == 0, 1)) || addr == NULL ||
 	    len <= SUN_OFF)
 		return real_bind(fd, addr, len);
 	/* a copy: the kernel's EFAULT for a bad pointer, never SIGSEGV */
 	memset(&sun, 0, sizeof(sun));
 	if (user_read(addr, &sun, len) != (ssize_t)len)
 		return real_bind(fd, addr, len);
-	if (shim.nseen > 0) {
+	if (hot.nseen > 0) {
 		const struct sockaddr *a = (const struct sockaddr *)&sun;
 
 		if (fix_truncated(&a, &len, &sun, "bind") < 0)
@@ -1632,7 +1646,7 @@ pending_done_locked(struct entry *e)
 {
 	e->pending_fd = -1;
 	e->listening = 0;
-	__atomic_sub_fetch(&shim.npending, 1, __ATOMIC_RELEASE);
+	__atomic_sub_fetch(&hot.npending, 1, __ATOMIC_RELEASE);
 }
 
 /*
@@ -1691,7 +1705,7 @@ listen(int fd, int backlog)
 
 	resolve();
 	r = real_listen(fd, backlog);
-	if (r == 0 && __atomic_load_n(&shim.npending, __ATOMIC_ACQUIRE) > 0) {
+	if (r == 0 && __atomic_load_n(&hot.npending, __ATOMIC_ACQUIRE) > 0) {
 		int saved = errno;
 
 		shim_listened(fd);
@@ -1732,7 +1746,7 @@ moved_into_place(int dfd, const char *to)
 static inline int
 moved(int r, int dfd, const char *to)
 {
-	if (r == 0 && __atomic_load_n(&shim.npending, __ATOMIC_ACQUIRE) > 0)
+	if (r == 0 && __atomic_load_n(&hot.npending, __ATOMIC_ACQUIRE) > 0)
 		moved_into_place(dfd, to);
 	return r;
 }
@@ -1946,7 +1960,7 @@ connect(int fd, const struct sockaddr *addr, socklen_t len)
 	 * A truncation of a long path of the command line (rare: only with
 	 * such paths) is mapped before the kernel connects it elsewhere.
 	 */
-	if (__builtin_expect(shim.nseen > 0, 0) && len > SUN_OFF && len <= sizeof(sun) &&
+	if (__builtin_expect(hot.nseen > 0, 0) && len > SUN_OFF && len <= sizeof(sun) &&
 	    (memset(&sun, 0, sizeof(sun)), user_read(addr, &sun, len)) == (ssize_t)len) {
 		const struct sockaddr *a = (const struct sockaddr *)&sun;
 
@@ -2327,7 +2341,7 @@ shim_unlink(const char *path, int (*real)(void *, const char *), void *arg)
 
 	if (user_path(path, copy, sizeof(copy)) < 0 || !own_process())
 		return real(arg, path);
-	if (__atomic_load_n(&shim.ntemp, __ATOMIC_ACQUIRE) > 0 && copy[0] == '/' &&
+	if (__atomic_load_n(&hot.ntemp, __ATOMIC_ACQUIRE) > 0 && copy[0] == '/' &&
 	    temp_is(copy, NULL, 1)) {
 		/* a temporary name the broker never made: gone already */
 		errno = saved;
@@ -2592,6 +2606,52 @@ rewrite_cmdline(int argc, char **argv)
 }
 
 /*
+ * The fork handlers. pthread_atfork() is a static function of glibc's
+ * libc_nonshared.a, linked at the end of the shim's text, a page of its
+ * own that every process faulted in for it alone: what it calls, called
+ * here (glibc's ABI since 2.3.2).
+ */
+#ifdef __GLIBC__
+extern void	*__dso_handle __attribute__((visibility("hidden")));	/* the shim's own */
+extern int	 __register_atfork(void (*)(void), void (*)(void), void (*)(void), void *);
+#endif
+
+static void
+at_fork(void)
+{
+#ifdef __GLIBC__
+	__register_atfork(fork_prepare, fork_parent, fork_child, __dso_handle);
+#else
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+#endif
+}
+
+/*
+ * Is there a SOCKBROKER_SHIM_KEYS that is not empty? What getenv() would
+ * say (the program is not in secure mode here: inert()), read from environ
+ * without a call: in most processes the constructor's only use of libc's
+ * environment code, a page fault and a lazy binding of their own. The
+ * name is in .data, beside the counts, for the page fault .rodata would
+ * cost.
+ */
+static char keys_env_name[] SHIM_HOT = KEYS_ENV "=";
+
+static int
+keys_inherited(void)
+{
+	const char *p, *q;
+	char **e;
+
+	for (e = environ; e != NULL && *e != NULL; e++) {
+		for (p = *e, q = keys_env_name; *q != '\0' && *p == *q; p++, q++)
+			;
+		if (*q == '\0')
+			return *p != '\0';	/* the first of the name, as getenv() */
+	}
+	return 0;
+}
+
+/*
  * Before main: the pid and the fork handlers always (a vfork child must
  * never be the first to claim the pid); the real symbols, the lock, the
  * inherited keys and the command line only when there is something to
@@ -2605,16 +2665,12 @@ rewrite_cmdline(int argc, char **argv)
 __attribute__((constructor)) static void
 init(int argc, char **argv, char **envp)
 {
-	const char *keys;
-
-	(void)envp;
+	(void)envp;	/* as the process started: an earlier constructor may have changed it */
 	if (inert())
 		return;	/* the real calls only, resolved at their first use */
 	own_process();	/* this pid, before any vfork child can claim it */
-	pthread_atfork(fork_prepare, fork_parent, fork_child);
-	keys = sb_getenv(KEYS_ENV);
-	if ((keys == NULL || keys[0] == '\0') &&
-	    (argv == NULL || argc < 2 || !sbrw_candidates(argc, argv)))
+	at_fork();
+	if (!keys_inherited() && (argv == NULL || argc < 2 || !sbrw_candidates(argc, argv)))
 		return;
 	resolve();
 	pthread_mutex_lock(&shim.lock);
