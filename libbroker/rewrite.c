@@ -1373,17 +1373,31 @@ static const struct {
 	{ "never", SBRW_ROLE_NEVER },
 };
 
-/* Does one of the ','-separated globs of progs match program? */
+/*
+ * Does one of the ','-separated globs of progs match program? A glob's
+ * text before its first special character must be program's own: most
+ * lines are for other programs, and this tells most of them without
+ * fnmatch() (a glob that is all text is compared whole).
+ */
 static int
 progs_match(const char *progs, size_t n, const char *program)
 {
 	char glob[SBRW_RULE_TEXT_SIZE];
-	size_t i = 0, e;
+	size_t i = 0, e, lit, plen = strlen(program);
 
 	while (i < n) {
 		for (e = i; e < n && progs[e] != ','; e++)
 			;
-		if (e - i > 0 && e - i < sizeof(glob)) {
+		for (lit = i; lit < e && progs[lit] != '*' && progs[lit] != '?' &&
+		    progs[lit] != '[' && progs[lit] != '\\'; lit++)
+			;
+		if (e - i == 0 || e - i >= sizeof(glob) || lit - i > plen ||
+		    memcmp(progs + i, program, lit - i) != 0)
+			;	/* not program's */
+		else if (lit == e) {
+			if (e - i == plen)
+				return 1;
+		} else {
 			memcpy(glob, progs + i, e - i);
 			glob[e - i] = '\0';
 			if (fnmatch(glob, program, 0) == 0)
@@ -1510,8 +1524,13 @@ sbrw_rules_add_text(struct sbrw_rules *rules, const char *program, const char *t
 	int lineno = 0, bad = 0, match;
 
 	while (i < len) {
-		for (e = i; e < len && text[e] != '\n' && !(semi && text[e] == ';'); e++)
-			;
+		if (!semi) {
+			const char *nl = memchr(text + i, '\n', len - i);
+
+			e = nl != NULL ? (size_t)(nl - text) : len;
+		} else
+			for (e = i; e < len && text[e] != '\n' && text[e] != ';'; e++)
+				;
 		lineno++;
 		for (s = i; s < e && (text[s] == ' ' || text[s] == '\t'); s++)
 			;
@@ -1693,10 +1712,15 @@ sbrw_rules_load(struct sbrw_rules *rules, const char *program, const char *dirs,
 	}
 	qsort(files, (size_t)nf, sizeof(files[0]), file_cmp);
 	for (k = 0; k < nf; k++) {
+		size_t nlen = strlen(files[k].name);
+
 		d = files[k].dir;
-		if (snprintf(path, sizeof(path), "%.*s/%s", (int)dlen[d], dstart[d], files[k].name) >=
-		    (int)sizeof(path))
+		/* DIR/NAME, for the messages: joined by hand, snprintf cost a tenth of a load */
+		if (dlen[d] + 1 + nlen >= sizeof(path))
 			continue;
+		memcpy(path, dstart[d], dlen[d]);
+		path[dlen[d]] = '/';
+		memcpy(path + dlen[d] + 1, files[k].name, nlen + 1);
 		load_file(rules, program, dirfd(dp[d]), files[k].name, files[k].type, whole[d],
 		    path, err, err_ctx);
 	}
