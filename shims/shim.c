@@ -76,9 +76,10 @@ enum mode { MODE_UNSET = 0, MODE_BROKER, MODE_DIRECT, MODE_AUTO };
 
 /*
  * What every call reads before it knows it has nothing to do: in .data,
- * not .bss, on the page the loader already wrote (the GOT's), so that a
- * process whose calls all pass through costs no page fault of the shim's
- * for them. In .bss they were three pages apart (two faults a page for the
+ * not .bss, on a page the loader writes anyway (the relocations of .data
+ * itself, __dso_handle's among them; without -z now, the GOT's too), so
+ * that a process whose calls all pass through costs no page fault of the
+ * shim's for them. In .bss they were three pages apart (two faults a page for the
  * first short connect: a read maps the zero page, the write copies it).
  */
 #define SHIM_HOT	__attribute__((section(".data.sockbroker_hot")))
@@ -722,11 +723,11 @@ keys_add(const char *key)
 
 static void view_predict(const char *key, char *out, size_t size);
 
-/* The keys a parent passed down: into the table. */
+/* The keys a parent passed down (env: SOCKBROKER_SHIM_KEYS, or NULL): into the table. */
 static void
-keys_inherit(void)
+keys_inherit(const char *env)
 {
-	const char *env = sb_getenv(KEYS_ENV), *p, *end;
+	const char *p, *end;
 	char key[PATH_MAX], sp[SB_SHORT_PATH_SIZE];
 	size_t n;
 
@@ -2627,7 +2628,7 @@ at_fork(void)
 }
 
 /*
- * Is there a SOCKBROKER_SHIM_KEYS that is not empty? What getenv() would
+ * SOCKBROKER_SHIM_KEYS if it is not empty, else NULL: what getenv() would
  * say (the program is not in secure mode here: inert()), read from environ
  * without a call: in most processes the constructor's only use of libc's
  * environment code, a page fault and a lazy binding of their own. The
@@ -2636,7 +2637,7 @@ at_fork(void)
  */
 static char keys_env_name[] SHIM_HOT = KEYS_ENV "=";
 
-static int
+static const char *
 keys_inherited(void)
 {
 	const char *p, *q;
@@ -2646,9 +2647,9 @@ keys_inherited(void)
 		for (p = *e, q = keys_env_name; *q != '\0' && *p == *q; p++, q++)
 			;
 		if (*q == '\0')
-			return *p != '\0';	/* the first of the name, as getenv() */
+			return *p != '\0' ? p : NULL;	/* the first of the name, as getenv() */
 	}
-	return 0;
+	return NULL;
 }
 
 /*
@@ -2665,17 +2666,20 @@ keys_inherited(void)
 __attribute__((constructor)) static void
 init(int argc, char **argv, char **envp)
 {
+	const char *keys;
+
 	(void)envp;	/* as the process started: an earlier constructor may have changed it */
 	if (inert())
 		return;	/* the real calls only, resolved at their first use */
 	own_process();	/* this pid, before any vfork child can claim it */
 	at_fork();
-	if (!keys_inherited() && (argv == NULL || argc < 2 || !sbrw_candidates(argc, argv)))
+	keys = keys_inherited();
+	if (keys == NULL && (argv == NULL || argc < 2 || !sbrw_candidates(argc, argv)))
 		return;
 	resolve();
 	pthread_mutex_lock(&shim.lock);
 	shim.in_init = 1;
-	keys_inherit();
+	keys_inherit(keys);	/* read once: nothing sets the environment in between */
 	if (argv != NULL) {
 		seen_argv(argc, argv);
 		rewrite_cmdline(argc, argv);
