@@ -319,7 +319,6 @@ entries_reserve(size_t n)
  */
 #define ARENA_MIN	1024			/* entries: fewer are calloc()ed */
 #define ARENA_ALIGN	((size_t)2 << 20)	/* a huge page */
-#define ARENA_PAGE	((size_t)4096)
 #ifdef ARENA_ASAN
 #define ARENA_GAP	16
 #else
@@ -332,22 +331,32 @@ static struct {
 	size_t		 size;		/* mapped */
 	size_t		 used;		/* cut so far */
 	size_t		 live;		/* cut and not freed */
+	size_t		 page;		/* the system's page size */
 	uint16_t	*page_live;	/* entries not freed that touch each page */
 	int		 open;		/* a load is cutting from it */
 } arena;
 
+/* What an entry of n bytes takes of the arena (ARENA_GAP after it apart) */
+static size_t
+arena_len(size_t n)
+{
+	return (n + 15) & ~(size_t)15;
+}
+
 static void
 arena_open(size_t n, size_t key_bytes)
 {
-	size_t size, skew;
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t size, skew, page;
 	uint8_t *p;
 
-	if (arena.base != NULL || n < ARENA_MIN ||
+	/* pages of 4 to 64 KiB (ppc64el's): what touches one counts in 16 bits */
+	if (arena.base != NULL || n < ARENA_MIN || pg < 4096 || pg > 65536 ||
 	    n > (SIZE_MAX / 2 - key_bytes) / (sizeof(struct entry) + ARENA_SLACK))
 		return;
-	size = (n * (sizeof(struct entry) + ARENA_SLACK) + key_bytes + ARENA_PAGE - 1) &
-	    ~(ARENA_PAGE - 1);
-	if ((arena.page_live = calloc(size / ARENA_PAGE, sizeof(*arena.page_live))) == NULL)
+	page = (size_t)pg;
+	size = (n * (sizeof(struct entry) + ARENA_SLACK) + key_bytes + page - 1) & ~(page - 1);
+	if ((arena.page_live = calloc(size / page, sizeof(*arena.page_live))) == NULL)
 		return;
 	p = mmap(NULL, size + ARENA_ALIGN, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -368,6 +377,7 @@ arena_open(size_t n, size_t key_bytes)
 	ARENA_POISON(p, size);
 	arena.base = p;
 	arena.size = size;
+	arena.page = page;
 	arena.used = 0;
 	arena.live = 0;
 	arena.open = 1;
@@ -380,14 +390,14 @@ arena_cut(size_t n)
 	size_t i, last;
 	void *p;
 
-	n = (n + 15) & ~(size_t)15;
+	n = arena_len(n);
 	if (!arena.open || arena.size - arena.used < n + ARENA_GAP)
 		return NULL;
 	p = arena.base + arena.used;
 	ARENA_UNPOISON(p, n);
-	last = (arena.used + n - 1) / ARENA_PAGE;
-	for (i = arena.used / ARENA_PAGE; i <= last; i++)
-		arena.page_live[i]++;	/* at most 4096 / 176 entries touch a page */
+	last = (arena.used + n - 1) / arena.page;
+	for (i = arena.used / arena.page; i <= last; i++)
+		arena.page_live[i]++;	/* an entry takes 160 bytes or more */
 	arena.used += n + ARENA_GAP;
 	arena.live++;
 	return p;
@@ -413,10 +423,11 @@ arena_drop(void)
 static void
 arena_close(void)
 {
-	size_t keep = (arena.used + ARENA_PAGE - 1) & ~(ARENA_PAGE - 1);
+	size_t keep;
 
 	if (!arena.open)
 		return;
+	keep = (arena.used + arena.page - 1) & ~(arena.page - 1);
 	arena.open = 0;
 	if (arena.live == 0) {
 		arena_drop();
@@ -436,17 +447,17 @@ arena_free(struct entry *e, size_t n)
 	if (arena.base == NULL || (uint8_t *)e < arena.base ||
 	    (uint8_t *)e >= arena.base + arena.size)
 		return 0;
-	n = (n + 15) & ~(size_t)15;
+	n = arena_len(n);
 	ARENA_POISON(e, n);
 	if (--arena.live == 0 && !arena.open) {
 		arena_drop();
 		return 1;
 	}
 	off = (size_t)((uint8_t *)e - arena.base);
-	last = (off + n - 1) / ARENA_PAGE;
-	for (i = off / ARENA_PAGE; i <= last; i++)
+	last = (off + n - 1) / arena.page;
+	for (i = off / arena.page; i <= last; i++)
 		if (--arena.page_live[i] == 0)
-			(void)madvise(arena.base + i * ARENA_PAGE, ARENA_PAGE, MADV_DONTNEED);
+			(void)madvise(arena.base + i * arena.page, arena.page, MADV_DONTNEED);
 	return 1;
 }
 

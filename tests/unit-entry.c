@@ -34,7 +34,7 @@ size_t
 stub_arena_resident(void)
 {
 	unsigned char vec[65536];
-	size_t i, n = 0, pages = arena.size / ARENA_PAGE;
+	size_t i, n = 0, pages = arena.base != NULL ? arena.size / arena.page : 0;
 
 	if (arena.base == NULL || pages > sizeof(vec) || mincore(arena.base, arena.size, vec) < 0)
 		return 0;
