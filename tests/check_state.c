@@ -499,6 +499,26 @@ dir_has(const char *prefix)
 }
 
 /*
+ * The snapshot of the table with its byte at pos from the end of the last
+ * entry's id (0: the id's first character) made c.
+ */
+static int
+snapshot_with(int pos, unsigned char c)
+{
+	uint8_t *buf;
+	struct stat st;
+	int fd;
+
+	ck_assert_int_ge(fd = state_snapshot(), 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	buf = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(buf, MAP_FAILED);
+	buf[st.st_size - ENTRY_ID_LEN + pos] = c;
+	munmap(buf, (size_t)st.st_size);
+	return fd;
+}
+
+/*
  * A snapshot with an entry the new image refuses (here an id that is not
  * one): the others load, and the journal that still holds it is kept as
  * state.damaged.TIME before the compaction rewrites it from the table, as
@@ -507,21 +527,14 @@ dir_has(const char *prefix)
 START_TEST(snapshot_invalid_entry)
 {
 	struct entry *a, *b;
-	uint8_t *buf;
-	struct stat st;
 	int fd;
 
 	a = add("snap-ok", 1001);
 	ck_assert_int_eq(state_set(a), 0);
 	b = add("snap-bad", 1002);
 	ck_assert_int_eq(state_set(b), 0);
-	ck_assert_int_ge(fd = state_snapshot(), 0);
-	ck_assert_int_eq(fstat(fd, &st), 0);
-	buf = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ck_assert_ptr_ne(buf, MAP_FAILED);
 	/* the last entry's id ends the snapshot: make its first character not one */
-	buf[st.st_size - ENTRY_ID_LEN] = 'Z';
-	munmap(buf, (size_t)st.st_size);
+	fd = snapshot_with(0, 'Z');
 	ck_assert(!dir_has("state.damaged."));
 
 	stub_log_clear();
@@ -534,6 +547,42 @@ START_TEST(snapshot_invalid_entry)
 	stub_entries_clear();
 	ck_assert_int_eq(state_load(-1), 0);
 	ck_assert_uint_eq(entries_total(), 2);
+}
+END_TEST
+
+/*
+ * Every character of a snapshot's id is checked, at its place: the first
+ * two are hex, the rest base32hex. Each change here is one character of
+ * the last entry's id; only the last one keeps it an id.
+ */
+START_TEST(snapshot_id_chars)
+{
+	static const struct {
+		int		pos;
+		unsigned char	c;
+		unsigned	loaded;
+	} t[] = {
+		{ 0, 'g', 1 }, { 1, 'v', 1 }, { 1, 'A', 1 }, { 2, 'w', 1 },
+		{ 7, '/', 1 }, { 9, ':', 1 }, { 11, 0xe1, 1 }, { 13, '\0', 1 },
+		{ ENTRY_ID_LEN - 1, 'w', 1 }, { ENTRY_ID_LEN - 1, '`', 1 },
+		{ ENTRY_ID_LEN - 1, 'v', 2 },
+	};
+	struct entry *a, *b;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		stub_entries_clear();
+		a = add("snap-ok", 1001);
+		ck_assert_int_eq(state_set(a), 0);
+		b = add("snap-changed", 1002);
+		ck_assert_int_eq(state_set(b), 0);
+		fd = snapshot_with(t[i].pos, t[i].c);
+		load_snapshot(fd);
+		ck_assert_msg(entries_total() == t[i].loaded, "id char %d as 0x%02x: %u loaded",
+		    t[i].pos, t[i].c, entries_total());
+		ck_assert_ptr_nonnull(entry_find_view("snap-ok", 0));
+	}
 }
 END_TEST
 
@@ -821,6 +870,7 @@ state_suite(void)
 	tcase_add_test(tc, views_private);
 	tcase_add_test(tc, snapshot);
 	tcase_add_test(tc, snapshot_invalid_entry);
+	tcase_add_test(tc, snapshot_id_chars);
 	tcase_add_test(tc, id_table);
 	tcase_add_test(tc, big_load);
 	suite_add_tcase(s, tc);
