@@ -386,7 +386,9 @@ int		 request_list_fill(struct peer *p, uint32_t id, struct entry **cursor, int 
  * the top of reexec.c). reexec_begin(): the memfd, or -errno; reexec_put():
  * a line "FD NAME [TAIL]"; reexec_put_wait(): a waiting client's line, its
  * WAIT request encoded by the codec (0, or -errno: no line written);
- * reexec_exec(): execv() with the memfd named, returns (memfd closed) only
+ * both gather their lines in memory, and reexec_flush() writes them to the
+ * memfd (0, or -errno: the handover is not whole); reexec_exec(): that,
+ * then execv() with the memfd named, returns (memfd closed) only
  * if that failed; reexec_adopt(): the fds of the previous image, 1 if this
  * is no re-exec; reexec_parse_wait(): the ARG of a "wait" line, -EINVAL if
  * it is none (a damaged or truncated one among them).
@@ -396,6 +398,7 @@ int		 reexec_pending(void);
 int		 reexec_begin(void);
 void		 reexec_put(int mfd, int fd, const char *name, const char *tail);
 int		 reexec_put_wait(int mfd, int fd, uint32_t id, unsigned long ms, const char *key);
+int		 reexec_flush(int mfd);
 void		 reexec_exec(int mfd, char **argv);
 int		 reexec_adopt(struct adopted **ret, size_t *ret_n);
 int		 reexec_parse_wait(const char *arg, uint32_t *ret_id, unsigned long *ret_ms,

@@ -22,6 +22,7 @@
 #endif
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,18 +40,66 @@ reexec_pending(void)
 	return getenv(REEXEC_ENV) != NULL;
 }
 
+/*
+ * The lines, gathered here and written to the memfd in one go at
+ * reexec_exec(): a dprintf() each was a write(2) each, 4,000 of them for
+ * as many held fds (bench/README). A line that does not fit fails the
+ * whole handover (err), never only itself: an fd whose line is lost
+ * would stay open, unknown, in the next image.
+ */
+static struct {
+	char	*buf;
+	size_t	 len, cap;
+	int	 err;
+} out;
+
 int
 reexec_begin(void)
 {
 	int mfd = memfd_create("sockbrokerd-fds", MFD_CLOEXEC);
 
+	free(out.buf);
+	memset(&out, 0, sizeof(out));
 	return mfd < 0 ? -errno : mfd;
+}
+
+/* Append a line of at most 64 + 2 * SB_MSG_MAX characters; -ENOMEM if it cannot be. */
+static int
+out_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+out_line(const char *fmt, ...)
+{
+	size_t want = 64 + 2 * SB_MSG_MAX + 2, ncap;
+	va_list ap;
+	char *nb;
+	int n;
+
+	if (out.err != 0)
+		return out.err;
+	if (out.cap - out.len < want) {
+		ncap = out.cap > 0 ? out.cap : 16384;
+		while (ncap - out.len < want)
+			ncap *= 2;
+		if ((nb = realloc(out.buf, ncap)) == NULL)
+			return out.err = -ENOMEM;
+		out.buf = nb;
+		out.cap = ncap;
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(out.buf + out.len, out.cap - out.len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= out.cap - out.len)
+		return out.err = -EOVERFLOW;
+	out.len += (size_t)n;
+	return 0;
 }
 
 void
 reexec_put(int mfd, int fd, const char *name, const char *tail)
 {
-	dprintf(mfd, "%d %s%s%s\n", fd, name, tail != NULL ? " " : "", tail != NULL ? tail : "");
+	(void)mfd;
+	out_line("%d %s%s%s\n", fd, name, tail != NULL ? " " : "", tail != NULL ? tail : "");
 }
 
 int
@@ -72,7 +121,8 @@ reexec_put_wait(int mfd, int fd, uint32_t id, unsigned long ms, const char *key)
 		line[2 * i + 1] = hex[buf[i] & 0xf];
 	}
 	line[2 * len] = '\0';
-	return dprintf(mfd, "%d wait %s\n", fd, line) < 0 ? -EIO : 0;
+	(void)mfd;
+	return out_line("%d wait %s\n", fd, line);
 }
 
 static int
@@ -111,12 +161,40 @@ reexec_parse_wait(const char *arg, uint32_t *ret_id, unsigned long *ret_ms,
 	return 0;
 }
 
+int
+reexec_flush(int mfd)
+{
+	size_t off = 0;
+	ssize_t w;
+	int r;
+
+	for (; out.err == 0 && off < out.len; off += (size_t)w)
+		if ((w = write(mfd, out.buf + off, out.len - off)) < 0) {
+			if (errno == EINTR) {
+				w = 0;
+				continue;
+			}
+			out.err = -errno;
+		}
+	r = out.err;
+	free(out.buf);
+	memset(&out, 0, sizeof(out));
+	return r;
+}
+
 void
 reexec_exec(int mfd, char **argv)
 {
 	char env[64];
 	const char *exe;
+	int r;
 
+	if ((r = reexec_flush(mfd)) < 0) {
+		log_warn("unable to re-execute: the handover of the fds: %s: carrying on",
+		    strerror(-r));
+		close(mfd);
+		return;
+	}
 	snprintf(env, sizeof(env), "%d:%ld", mfd, (long)getpid());
 	setenv(REEXEC_ENV, env, 1);
 	exe = strchr(argv[0], '/') != NULL ? argv[0] : "/proc/self/exe";

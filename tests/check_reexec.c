@@ -37,6 +37,7 @@ handover(const uint32_t *ids, const unsigned long *ms, const char **keys, size_t
 		ck_assert_int_ge(fd, 3);
 		ck_assert_int_eq(reexec_put_wait(mfd, fd, ids[i], ms[i], keys[i]), 0);
 	}
+	ck_assert_int_eq(reexec_flush(mfd), 0);
 	snprintf(env, sizeof(env), "%d:%ld", mfd, (long)getpid());
 	ck_assert_int_eq(setenv("SOCKBROKERD_REEXEC_FDS", env, 1), 0);
 	ck_assert_int_eq(reexec_adopt(ret, &got), 0);
@@ -196,6 +197,7 @@ START_TEST(wait_key_too_long)
 	memset(key, 'k', SB_KEY_MAX + 1);
 	key[0] = '/';
 	ck_assert_int_eq(reexec_put_wait(mfd, 5, 1, 1, key), -EINVAL);
+	ck_assert_int_eq(reexec_flush(mfd), 0);
 	ck_assert_int_eq(lseek(mfd, 0, SEEK_END), 0);
 	close(mfd);
 }
