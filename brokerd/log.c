@@ -82,6 +82,8 @@ log_init(void)
 	journal = stderr_is_journal();
 }
 
+static void vlog(int pri, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 static void
 vlog(int pri, const char *fmt, va_list ap)
 {
