@@ -317,7 +317,9 @@ entries_reserve(size_t n)
  * the mapping with its last entry. Under ASan each entry is followed by
  * a poisoned gap, as a heap block by its redzone.
  */
+#ifndef ARENA_MIN				/* the state fuzzer's build: 1 */
 #define ARENA_MIN	1024			/* entries: fewer are calloc()ed */
+#endif
 #define ARENA_ALIGN	((size_t)2 << 20)	/* a huge page */
 #ifdef ARENA_ASAN
 #define ARENA_GAP	16
