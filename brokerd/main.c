@@ -40,6 +40,9 @@ struct config cfg = {
 	.subuid = "/etc/subuid",
 };
 
+/* --ready-fd, set aside while SOCKBROKERD_REEXEC_FDS says this may be a re-exec */
+static int	 ready_fd_given = -1;
+
 static void
 usage(FILE *f, int code)
 {
@@ -159,6 +162,7 @@ parse_args(int argc, char **argv)
 		snprintf(cfg.root, sizeof(cfg.root), "%s", root);
 	if (reexec_pending()) {
 		cfg.reexec = 1;		/* readiness was told by the first image */
+		ready_fd_given = cfg.ready_fd;
 		cfg.ready_fd = -1;
 	}
 	if (cfg.ready_fd >= 0 && fcntl(cfg.ready_fd, F_GETFD) < 0) {
@@ -483,8 +487,18 @@ main(int argc, char **argv)
 	root_setup();
 	raise_nofile();
 	systemd_init();
-	if (reexec_adopt(&fds, &nfds) == 1 && systemd_adopt(&fds, &nfds) < 0)
-		fatal("unable to take over the inherited fds");
+	if (reexec_adopt(&fds, &nfds) == 1) {
+		/*
+		 * No handover of ours (none, or one reexec_adopt() refused: a
+		 * stale SOCKBROKERD_REEXEC_FDS in a fresh start's environment):
+		 * a start like any, whose fds are checked as a start's are.
+		 */
+		if (cfg.reexec && ready_fd_given >= 0 && fcntl(ready_fd_given, F_GETFD) >= 0)
+			cfg.ready_fd = ready_fd_given;
+		cfg.reexec = 0;
+		if (systemd_adopt(&fds, &nfds) < 0)
+			fatal("unable to take over the inherited fds");
+	}
 	fdholder_adopt(&fds, &nfds);
 	pick_control(fds, nfds);
 	persons_load(cfg.subuid);
