@@ -294,7 +294,7 @@ int		 server_init(const struct server_ops *ops);
 void		 refuse(struct peer *p, uint32_t id, int err, uint64_t limit,
 		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 int		 server_control_fd(void);
-void		 server_reexec_peers(int mfd);
+void		 server_reexec_peers(void);
 void		 server_reexec_failed(void);
 void		 server_adopt_peer(int fd, const char *arg);
 void		 server_start(void);
@@ -396,8 +396,8 @@ int		 request_list_fill(struct peer *p, uint32_t id, struct entry **cursor, int 
 struct adopted;
 int		 reexec_pending(void);
 int		 reexec_begin(void);
-void		 reexec_put(int mfd, int fd, const char *name, const char *tail);
-int		 reexec_put_wait(int mfd, int fd, uint32_t id, unsigned long ms, const char *key);
+void		 reexec_put(int fd, const char *name, const char *tail);
+int		 reexec_put_wait(int fd, uint32_t id, unsigned long ms, const char *key);
 int		 reexec_flush(int mfd);
 void		 reexec_exec(int mfd, char **argv);
 int		 reexec_adopt(struct adopted **ret, size_t *ret_n);

@@ -440,19 +440,19 @@ reexec_self(void)
 		return;
 	}
 	if ((sfd = state_snapshot()) >= 0) {
-		reexec_put(mfd, sfd, REEXEC_STATE_NAME, NULL);
+		reexec_put(sfd, REEXEC_STATE_NAME, NULL);
 		cloexec(sfd, 0);
 	} else
 		log_warn("unable to write the table's snapshot: the next image loads %s/state: %s",
 		    cfg.root, strerror(-sfd));
-	reexec_put(mfd, server_control_fd(), SB_CONTROL_NAME, NULL);
+	reexec_put(server_control_fd(), SB_CONTROL_NAME, NULL);
 	cloexec(server_control_fd(), 0);
 	for (e = entry_first(); e != NULL; e = e->next)
 		if (e->fd >= 0) {
-			reexec_put(mfd, e->fd, e->id, e->in_fdstore ? "fdstore" : NULL);
+			reexec_put(e->fd, e->id, e->in_fdstore ? "fdstore" : NULL);
 			cloexec(e->fd, 0);
 		}
-	server_reexec_peers(mfd);
+	server_reexec_peers();
 	reexec_exec(mfd, cfg.argv);
 	cloexec(server_control_fd(), 1);
 	for (e = entry_first(); e != NULL; e = e->next)

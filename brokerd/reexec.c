@@ -53,13 +53,19 @@ static struct {
 	int	 err;
 } out;
 
+static void
+out_reset(void)
+{
+	free(out.buf);
+	memset(&out, 0, sizeof(out));
+}
+
 int
 reexec_begin(void)
 {
 	int mfd = memfd_create("sockbrokerd-fds", MFD_CLOEXEC);
 
-	free(out.buf);
-	memset(&out, 0, sizeof(out));
+	out_reset();
 	return mfd < 0 ? -errno : mfd;
 }
 
@@ -96,14 +102,13 @@ out_line(const char *fmt, ...)
 }
 
 void
-reexec_put(int mfd, int fd, const char *name, const char *tail)
+reexec_put(int fd, const char *name, const char *tail)
 {
-	(void)mfd;
 	out_line("%d %s%s%s\n", fd, name, tail != NULL ? " " : "", tail != NULL ? tail : "");
 }
 
 int
-reexec_put_wait(int mfd, int fd, uint32_t id, unsigned long ms, const char *key)
+reexec_put_wait(int fd, uint32_t id, unsigned long ms, const char *key)
 {
 	static const char hex[] = "0123456789abcdef";
 	uint8_t buf[SB_MSG_MAX];
@@ -121,7 +126,6 @@ reexec_put_wait(int mfd, int fd, uint32_t id, unsigned long ms, const char *key)
 		line[2 * i + 1] = hex[buf[i] & 0xf];
 	}
 	line[2 * len] = '\0';
-	(void)mfd;
 	return out_line("%d wait %s\n", fd, line);
 }
 
@@ -177,8 +181,7 @@ reexec_flush(int mfd)
 			out.err = -errno;
 		}
 	r = out.err;
-	free(out.buf);
-	memset(&out, 0, sizeof(out));
+	out_reset();
 	return r;
 }
 

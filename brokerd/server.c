@@ -1282,10 +1282,10 @@ flush_all(void)
 /*
  * A re-exec keeps every client connection that has no reply queued: idle
  * ones ("FD peer"; requests not read yet stay in their socket) and pending
- * waits ("FD wait HEXMSG"). Lines go to mfd; the fds lose CLOEXEC.
+ * waits ("FD wait HEXMSG"). Their lines go to the handover; the fds lose CLOEXEC.
  */
 void
-server_reexec_peers(int mfd)
+server_reexec_peers(void)
 {
 	struct timeval tv, now;
 	struct peer *p;
@@ -1296,7 +1296,7 @@ server_reexec_peers(int mfd)
 			continue;
 		if (p->state == P_IDLE) {
 			fcntl(p->fd, F_SETFD, 0);
-			reexec_put(mfd, p->fd, "peer", NULL);
+			reexec_put(p->fd, "peer", NULL);
 		} else if (p->state == P_WAIT) {
 			ms = 0;
 			if (event_pending(p->ev_timer, EV_TIMEOUT, &tv)) {
@@ -1308,7 +1308,7 @@ server_reexec_peers(int mfd)
 				}
 			}
 			/* a wait that cannot be written closes with the exec */
-			if (reexec_put_wait(mfd, p->fd, p->req_id, ms, p->wait_key) == 0)
+			if (reexec_put_wait(p->fd, p->req_id, ms, p->wait_key) == 0)
 				fcntl(p->fd, F_SETFD, 0);
 		}
 	}

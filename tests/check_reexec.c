@@ -35,7 +35,7 @@ handover(const uint32_t *ids, const unsigned long *ms, const char **keys, size_t
 	for (i = 0; i < n; i++) {
 		fd = open("/dev/null", O_RDONLY);
 		ck_assert_int_ge(fd, 3);
-		ck_assert_int_eq(reexec_put_wait(mfd, fd, ids[i], ms[i], keys[i]), 0);
+		ck_assert_int_eq(reexec_put_wait(fd, ids[i], ms[i], keys[i]), 0);
 	}
 	ck_assert_int_eq(reexec_flush(mfd), 0);
 	snprintf(env, sizeof(env), "%d:%ld", mfd, (long)getpid());
@@ -196,7 +196,7 @@ START_TEST(wait_key_too_long)
 	ck_assert_int_ge(mfd, 3);
 	memset(key, 'k', SB_KEY_MAX + 1);
 	key[0] = '/';
-	ck_assert_int_eq(reexec_put_wait(mfd, 5, 1, 1, key), -EINVAL);
+	ck_assert_int_eq(reexec_put_wait(5, 1, 1, key), -EINVAL);
 	ck_assert_int_eq(reexec_flush(mfd), 0);
 	ck_assert_int_eq(lseek(mfd, 0, SEEK_END), 0);
 	close(mfd);

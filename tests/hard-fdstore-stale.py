@@ -23,10 +23,10 @@ def kind(fd):
 for n, (label, env) in enumerate((
         ("no variable", {}),
         ("a stale SOCKBROKERD_REEXEC_FDS", {"SOCKBROKERD_REEXEC_FDS": "77:1"}))):
-    t = os.path.join(T, "run%d" % n)
-    os.mkdir(t)
-    root = os.path.join(t, "root")
-    sd = fakesd.ServiceManager(t, root, broker)
+    d = os.path.join(T, "run%d" % n)
+    os.mkdir(d)
+    root = os.path.join(d, "root")
+    sd = fakesd.ServiceManager(d, root, broker)
     pid = sd.start()
     t, _, f, fds = Client(root).call("bind", key="h1", flags=LISTEN)
     assert t == "ok", f
@@ -43,6 +43,8 @@ for n, (label, env) in enumerate((
     pid = sd.start(**env)
     t, _, f, fds = Client(root).call("bind", key="h1", flags=LISTEN)
     got = kind(fds[0]) if t == "ok" and fds else (t, f)
+    for fd in fds:
+        os.close(fd)
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     os.close(w)
